@@ -1,0 +1,1 @@
+//! Helpers to start a real Nile process for end-to-end tests.
