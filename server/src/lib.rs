@@ -1,4 +1,29 @@
-//! nile-server: the NATS protocol and JetStream API in front of `nile-engine`.
+//! nile-server: the NATS client protocol and JetStream API in front of `nile-engine`.
+//!
+//! # Layout
+//! - [`proto`]: the sans-IO codec: bytes → [`proto::ClientOp`], server frames → bytes.
+//! - [`connection`]: one client: a reader task applying ops, a writer task draining output.
+//! - [`client`]: the shared half of a connection: outbound buffer, counters, identity.
+//! - [`sublist`], [`router`], [`subscription`], [`subject`]: who gets a message.
+//! - [`auth`]: logins and per-user permissions.
+//! - [`server`]: shared state and the accept loop; [`start`]: start-up, signals, shutdown.
+//! - [`config`] and [`options`]: nats-server's flags and config file.
+//! - [`monitor`]: the HTTP monitoring endpoints. [`logging`]: nats-server-shaped log lines.
+//!
+//! The data path: socket → `connection` (parse) → `router` (sublist match,
+//! cached per connection) → each subscriber's `client` buffer → its writer task.
 
+pub mod auth;
+pub mod client;
 pub mod config;
+pub mod connection;
+pub mod logging;
+pub mod monitor;
 pub mod options;
+pub mod proto;
+pub mod router;
+pub mod server;
+pub mod start;
+pub mod subject;
+pub mod sublist;
+pub mod subscription;

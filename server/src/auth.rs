@@ -1,0 +1,339 @@
+//! Who may connect, and what they may publish and subscribe to.
+//!
+//! nats-server's forms (token, user/password, users list with permissions,
+//! `no_auth_user`) plus the two Memphis login forms layered on top:
+//! `<user>::<token>` and `<user>$<account>`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::options::{AuthOptions, Permissions, ResponsePermission, SubjectPermission, User};
+use crate::subject;
+
+/// The credentials a client offered in CONNECT.
+#[derive(Debug, Default, Clone)]
+pub struct Credentials<'a> {
+    pub user: Option<&'a str>,
+    pub pass: Option<&'a str>,
+    pub token: Option<&'a str>,
+}
+
+/// A successful login.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub user: Option<String>,
+    pub account: Option<String>,
+    pub perms: Option<Arc<Perms>>,
+}
+
+/// Allow/deny lists ready for matching.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    allow: Option<Vec<Vec<u8>>>,
+    deny: Vec<Vec<u8>>,
+}
+
+impl Rules {
+    fn compile(p: &SubjectPermission) -> Self {
+        let list = |v: &Vec<String>| v.iter().map(|s| s.as_bytes().to_vec()).collect();
+        Rules {
+            allow: p.allow.as_ref().map(list),
+            deny: list(&p.deny),
+        }
+    }
+
+    /// A literal subject (publish) or a pattern (subscribe) allowed?
+    /// A pattern is allowed when it lies inside an allowed pattern and not
+    /// wholly inside a denied one.
+    pub fn allows(&self, subj: &[u8]) -> bool {
+        let allowed = self
+            .allow
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|p| subject::is_subset(subj, p)));
+        allowed && !self.deny.iter().any(|d| subject::is_subset(subj, d))
+    }
+
+    /// For delivery through a wildcard subscription: is this literal subject denied?
+    pub fn denies_literal(&self, subj: &[u8]) -> bool {
+        self.deny.iter().any(|d| subject::matches(d, subj))
+    }
+
+    pub fn has_deny(&self) -> bool {
+        !self.deny.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Perms {
+    pub publish: Option<Rules>,
+    pub subscribe: Option<Rules>,
+    pub responses: Option<ResponsePermission>,
+}
+
+impl Perms {
+    fn compile(p: &Permissions) -> Self {
+        Perms {
+            publish: p.publish.as_ref().map(Rules::compile),
+            subscribe: p.subscribe.as_ref().map(Rules::compile),
+            responses: p.allow_responses,
+        }
+    }
+
+    pub fn can_publish(&self, subj: &[u8]) -> bool {
+        self.publish.as_ref().is_none_or(|r| r.allows(subj))
+    }
+
+    pub fn can_subscribe(&self, subj: &[u8]) -> bool {
+        self.subscribe.as_ref().is_none_or(|r| r.allows(subj))
+    }
+}
+
+struct CompiledUser {
+    password: String,
+    account: Option<String>,
+    perms: Option<Arc<Perms>>,
+}
+
+/// The auth configuration, compiled once at start (and on reload).
+pub struct Authenticator {
+    token: Option<String>,
+    users: HashMap<String, CompiledUser>,
+    default_perms: Option<Arc<Perms>>,
+    no_auth_user: Option<String>,
+}
+
+impl Authenticator {
+    pub fn new(opts: &AuthOptions) -> Self {
+        let default_perms = opts
+            .default_permissions
+            .as_ref()
+            .map(|p| Arc::new(Perms::compile(p)));
+        let users = opts.users.iter().map(|u: &User| {
+            let perms = u
+                .permissions
+                .as_ref()
+                .map(|p| Arc::new(Perms::compile(p)))
+                .or_else(|| default_perms.clone());
+            (
+                u.username.clone(),
+                CompiledUser {
+                    password: u.password.clone(),
+                    account: u.account.clone(),
+                    perms,
+                },
+            )
+        });
+        Authenticator {
+            token: opts.token.clone(),
+            users: users.collect(),
+            default_perms,
+            no_auth_user: opts.no_auth_user.clone(),
+        }
+    }
+
+    pub fn required(&self) -> bool {
+        self.token.is_some() || !self.users.is_empty()
+    }
+
+    /// Check CONNECT's credentials. `None`: Authorization Violation.
+    pub fn authenticate(&self, c: &Credentials<'_>) -> Option<Identity> {
+        if !self.required() {
+            return Some(Identity::default());
+        }
+        let user = c.user.filter(|u| !u.is_empty());
+        let pass = c.pass.unwrap_or("");
+        let token = c.token.filter(|t| !t.is_empty());
+        if let Some(token) = token {
+            return self.login_token(token);
+        }
+        if let Some(user) = user {
+            if pass.is_empty() && user.contains("::") {
+                return self.login_token(user);
+            }
+            return self.login_user(user, pass);
+        }
+        let name = self.no_auth_user.as_ref()?;
+        self.identity_of(name)
+    }
+
+    fn login_token(&self, offered: &str) -> Option<Identity> {
+        let expected = self.token.as_ref()?;
+        if password_ok(expected, offered) {
+            return Some(Identity {
+                perms: self.default_perms.clone(),
+                ..Identity::default()
+            });
+        }
+        // Memphis: `<user>::<token>`; the user must exist when a users list does.
+        let (user, token) = offered.split_once("::")?;
+        if !password_ok(expected, token) || user.is_empty() {
+            return None;
+        }
+        if self.users.is_empty() {
+            return Some(Identity {
+                user: Some(user.to_string()),
+                account: None,
+                perms: self.default_perms.clone(),
+            });
+        }
+        self.identity_of(user)
+    }
+
+    fn login_user(&self, user: &str, pass: &str) -> Option<Identity> {
+        if let Some(u) = self.users.get(user) {
+            return password_ok(&u.password, pass)
+                .then(|| self.identity_of(user))
+                .flatten();
+        }
+        // Memphis: `<user>$<account>` logs in as `<user>`, recording the account.
+        let (base, account) = user.rsplit_once('$')?;
+        let u = self.users.get(base)?;
+        if !password_ok(&u.password, pass) {
+            return None;
+        }
+        let mut id = self.identity_of(base)?;
+        id.account = Some(account.to_string());
+        Some(id)
+    }
+
+    fn identity_of(&self, name: &str) -> Option<Identity> {
+        let u = self.users.get(name)?;
+        Some(Identity {
+            user: Some(name.to_string()),
+            account: u.account.clone(),
+            perms: u.perms.clone(),
+        })
+    }
+}
+
+fn is_bcrypt(s: &str) -> bool {
+    s.starts_with("$2a$") || s.starts_with("$2b$") || s.starts_with("$2y$")
+}
+
+/// Compare in constant time, or verify a bcrypt hash, as nats-server does.
+fn password_ok(expected: &str, offered: &str) -> bool {
+    if is_bcrypt(expected) {
+        return bcrypt::verify(offered, expected).unwrap_or(false);
+    }
+    let (a, b) = (expected.as_bytes(), offered.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, pass: &str) -> User {
+        User {
+            username: name.into(),
+            password: pass.into(),
+            ..User::default()
+        }
+    }
+
+    fn creds<'a>(
+        user: Option<&'a str>,
+        pass: Option<&'a str>,
+        token: Option<&'a str>,
+    ) -> Credentials<'a> {
+        Credentials { user, pass, token }
+    }
+
+    #[test]
+    fn none_configured_lets_anyone_in() {
+        let a = Authenticator::new(&AuthOptions::default());
+        assert!(a.authenticate(&creds(None, None, None)).is_some());
+    }
+
+    #[test]
+    fn token_and_memphis_token() {
+        let opts = AuthOptions {
+            token: Some("T".into()),
+            users: vec![user("app", "pw")],
+            ..AuthOptions::default()
+        };
+        let a = Authenticator::new(&opts);
+        assert!(a.authenticate(&creds(None, None, Some("T"))).is_some());
+        assert!(a.authenticate(&creds(None, None, Some("X"))).is_none());
+        let id = a.authenticate(&creds(None, None, Some("app::T"))).unwrap();
+        assert_eq!(id.user.as_deref(), Some("app"));
+        let id = a
+            .authenticate(&creds(Some("app::T"), Some(""), None))
+            .unwrap();
+        assert_eq!(id.user.as_deref(), Some("app"));
+        assert!(a
+            .authenticate(&creds(None, None, Some("ghost::T")))
+            .is_none());
+        assert!(a.authenticate(&creds(None, None, Some("app::X"))).is_none());
+        assert!(a
+            .authenticate(&creds(Some("app"), Some("pw"), None))
+            .is_some());
+        assert!(a.authenticate(&creds(None, None, None)).is_none());
+    }
+
+    #[test]
+    fn user_dollar_account() {
+        let opts = AuthOptions {
+            users: vec![user("root", "pw"), user("x$1", "other")],
+            ..AuthOptions::default()
+        };
+        let a = Authenticator::new(&opts);
+        let id = a
+            .authenticate(&creds(Some("root$7"), Some("pw"), None))
+            .unwrap();
+        assert_eq!(
+            (id.user.as_deref(), id.account.as_deref()),
+            (Some("root"), Some("7"))
+        );
+        let id = a
+            .authenticate(&creds(Some("x$1"), Some("other"), None))
+            .unwrap();
+        assert_eq!(id.user.as_deref(), Some("x$1"));
+        assert!(a
+            .authenticate(&creds(Some("root$7"), Some("bad"), None))
+            .is_none());
+    }
+
+    #[test]
+    fn bcrypt_password() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let a = Authenticator::new(&AuthOptions {
+            users: vec![user("u", &hash)],
+            ..AuthOptions::default()
+        });
+        assert!(a
+            .authenticate(&creds(Some("u"), Some("s3cret"), None))
+            .is_some());
+        assert!(a
+            .authenticate(&creds(Some("u"), Some("nope"), None))
+            .is_none());
+    }
+
+    #[test]
+    fn no_auth_user_maps_anonymous() {
+        let opts = AuthOptions {
+            users: vec![user("guest", "pw")],
+            no_auth_user: Some("guest".into()),
+            ..AuthOptions::default()
+        };
+        let id = Authenticator::new(&opts)
+            .authenticate(&creds(None, None, None))
+            .unwrap();
+        assert_eq!(id.user.as_deref(), Some("guest"));
+    }
+
+    #[test]
+    fn rules() {
+        let p = SubjectPermission {
+            allow: Some(vec!["a.>".into(), "b".into()]),
+            deny: vec!["a.secret".into()],
+        };
+        let r = Rules::compile(&p);
+        assert!(r.allows(b"a.x"));
+        assert!(r.allows(b"a.*"));
+        assert!(!r.allows(b"a.secret"));
+        assert!(!r.allows(b"c"));
+        assert!(!r.allows(b">"));
+        assert!(r.denies_literal(b"a.secret"));
+    }
+}

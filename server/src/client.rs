@@ -1,0 +1,207 @@
+//! The shared half of a client connection: its outbound buffer, counters and
+//! identity. Publishers on other tasks append frames here; the connection's
+//! writer task drains it to the socket, many frames per syscall.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::proto::encode;
+
+/// Why a connection ended (as /connz `reason` will say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    ProtocolViolation,
+    AuthViolation,
+    AuthTimeout,
+    StaleConnection,
+    MaxPayload,
+    ServerShutdown,
+    WriteError,
+    ReadError,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+}
+
+/// What CONNECT told us, for monitoring.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub user: Option<String>,
+    pub account: Option<String>,
+}
+
+struct OutState {
+    buf: BytesMut,
+    closed: Option<CloseReason>,
+}
+
+pub struct ClientHandle {
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    pub counters: Counters,
+    pub meta: Mutex<ClientMeta>,
+    pub last_activity_ns: AtomicU64,
+    /// Live subscriptions of this client (for monitoring).
+    pub subs_count: AtomicU64,
+    out: Mutex<OutState>,
+    /// Wakes the writer: there is output, or the connection is closing.
+    pub(crate) wake: Notify,
+    /// Wakes the reader when someone else closes the connection.
+    pub(crate) closing: Notify,
+    /// Set when a publisher queued output and owes the writer a wake-up.
+    flush_owed: AtomicBool,
+    pending_bytes_max: usize,
+}
+
+impl ClientHandle {
+    pub fn new(cid: u64, addr: SocketAddr, pending_bytes_max: usize) -> Self {
+        ClientHandle {
+            cid,
+            addr,
+            start: SystemTime::now(),
+            counters: Counters::default(),
+            meta: Mutex::new(ClientMeta::default()),
+            last_activity_ns: AtomicU64::new(0),
+            subs_count: AtomicU64::new(0),
+            out: Mutex::new(OutState {
+                buf: BytesMut::with_capacity(4096),
+                closed: None,
+            }),
+            wake: Notify::new(),
+            closing: Notify::new(),
+            flush_owed: AtomicBool::new(false),
+            pending_bytes_max,
+        }
+    }
+
+    /// Append bytes built by `f`; returns false if the connection is closed or
+    /// just became a slow consumer. The caller must arrange a wake-up
+    /// ([`ClientHandle::signal`] or a [`FlushList`]).
+    pub fn queue(&self, f: impl FnOnce(&mut BytesMut)) -> bool {
+        let mut out = self.out.lock();
+        if out.closed.is_some() {
+            return false;
+        }
+        f(&mut out.buf);
+        if out.buf.len() > self.pending_bytes_max {
+            // Drop what the client could not take; tell it why, then close.
+            out.buf.clear();
+            encode::err(&mut out.buf, "Slow Consumer");
+            out.closed = Some(CloseReason::SlowConsumerPendingBytes);
+            drop(out);
+            self.closing.notify_one();
+            self.wake.notify_one();
+            return false;
+        }
+        true
+    }
+
+    /// Queue a MSG/HMSG and count it.
+    pub fn queue_msg(&self, sid: &[u8], d: &crate::subscription::Delivery<'_>) -> bool {
+        let ok = self.queue(|buf| {
+            encode::msg(
+                buf,
+                d.subject,
+                sid,
+                d.reply,
+                d.headers_len,
+                d.has_headers,
+                d.payload,
+            )
+        });
+        if ok {
+            self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .out_bytes
+                .fetch_add(d.payload.len() as u64, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Wake the writer now.
+    pub fn signal(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Queue a final frame (usually `-ERR`), then close after it is written.
+    pub fn close_with(&self, reason: CloseReason, last: Option<&[u8]>) {
+        let mut out = self.out.lock();
+        if out.closed.is_none() {
+            if let Some(bytes) = last {
+                out.buf.extend_from_slice(bytes);
+            }
+            out.closed = Some(reason);
+        }
+        drop(out);
+        self.closing.notify_one();
+        self.wake.notify_one();
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.out.lock().closed
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.out.lock().buf.len()
+    }
+
+    /// Swap the pending output into `spare` (which must be empty).
+    /// Returns the close reason once everything has been handed out.
+    pub(crate) fn take_output(&self, spare: &mut BytesMut) -> Option<CloseReason> {
+        let mut out = self.out.lock();
+        std::mem::swap(&mut out.buf, spare);
+        if spare.is_empty() {
+            out.closed
+        } else {
+            None
+        }
+    }
+}
+
+/// Clients a reader queued output for during one read batch: each gets one
+/// wake-up at the end of the batch instead of one per message.
+#[derive(Default)]
+pub struct FlushList {
+    owed: Vec<std::sync::Arc<ClientHandle>>,
+}
+
+/// Bound on clients remembered per batch; past it we wake them at once.
+const FLUSH_LIST_LEN_MAX: usize = 1024;
+
+impl FlushList {
+    pub fn add(&mut self, client: &std::sync::Arc<ClientHandle>) {
+        if client.flush_owed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.owed.len() >= FLUSH_LIST_LEN_MAX {
+            client.flush_owed.store(false, Ordering::Release);
+            client.signal();
+            return;
+        }
+        self.owed.push(client.clone());
+    }
+
+    pub fn flush(&mut self) {
+        for c in self.owed.drain(..) {
+            c.flush_owed.store(false, Ordering::Release);
+            c.signal();
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! One client connection: a reader task that parses and applies ops, and a
+//! writer task that drains the client's outbound buffer to the socket.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use crate::auth::{Credentials, Perms};
+use crate::client::{ClientHandle, CloseReason, FlushList};
+use crate::proto::{self, encode, ClientOp, ParseError, ParseLimits, Publish};
+use crate::router::{self, RouteCache};
+use crate::server::Server;
+use crate::subject;
+use crate::subscription::{Delivery, SubTarget, Subscription};
+
+/// Read buffer size: one read can carry many small messages.
+const READ_BYTES_MIN: usize = 64 * 1024;
+/// Output buffer kept between writes; larger ones are released.
+const WRITE_BUFFER_KEEP_BYTES_MAX: usize = 1024 * 1024;
+
+/// CONNECT as clients send it; every field optional, `null` accepted.
+/// nats-server's defaults when absent: verbose and pedantic on, echo on.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ConnectJson {
+    verbose: Option<bool>,
+    pedantic: Option<bool>,
+    echo: Option<bool>,
+    headers: Option<bool>,
+    no_responders: Option<bool>,
+    protocol: Option<i64>,
+    name: Option<String>,
+    lang: Option<String>,
+    version: Option<String>,
+    user: Option<String>,
+    pass: Option<String>,
+    auth_token: Option<String>,
+}
+
+/// Per-connection options from CONNECT.
+#[derive(Debug, Clone, Copy)]
+struct ConnOpts {
+    verbose: bool,
+    pedantic: bool,
+    echo: bool,
+    headers: bool,
+    no_responders: bool,
+}
+
+/// Why the reader stops.
+enum Stop {
+    Close(CloseReason, Option<&'static str>),
+}
+
+pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
+    let opts = server.options();
+    let cid = server.next_cid();
+    let handle = Arc::new(ClientHandle::new(cid, addr, opts.pending_bytes_max));
+    if server.clients.lock().len() >= opts.connections_max {
+        let (_, mut wr) = stream.into_split();
+        let mut out = BytesMut::new();
+        encode::info(
+            &mut out,
+            &server.info_json(cid, Some(&addr.ip().to_string()), false),
+        );
+        encode::err(&mut out, "maximum connections exceeded");
+        let _ = wr.write_all(&out).await;
+        return;
+    }
+    server.register(handle.clone());
+    let (rd, wr) = stream.into_split();
+    let writer = tokio::spawn(write_loop(handle.clone(), wr, opts.write_deadline));
+    handle.queue(|b| {
+        encode::info(
+            b,
+            &server.info_json(cid, Some(&addr.ip().to_string()), false),
+        )
+    });
+    handle.signal();
+    let mut conn = Connection::new(server.clone(), handle.clone());
+    conn.read_loop(rd).await;
+    conn.remove_all_subs();
+    let _ = writer.await;
+    server.unregister(&handle);
+}
+
+async fn write_loop(handle: Arc<ClientHandle>, mut wr: OwnedWriteHalf, deadline: Duration) {
+    let mut spare = BytesMut::with_capacity(4096);
+    loop {
+        let closed = handle.take_output(&mut spare);
+        if !spare.is_empty() {
+            match tokio::time::timeout(deadline, wr.write_all(&spare)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    handle.close_with(CloseReason::WriteError, None);
+                    break;
+                }
+                Err(_) => {
+                    handle.close_with(CloseReason::SlowConsumerWriteDeadline, None);
+                    break;
+                }
+            }
+            spare.clear();
+            if spare.capacity() > WRITE_BUFFER_KEEP_BYTES_MAX {
+                spare = BytesMut::with_capacity(4096);
+            }
+            continue;
+        }
+        if closed.is_some() {
+            break;
+        }
+        handle.wake.notified().await;
+    }
+    let _ = wr.shutdown().await;
+}
+
+struct Connection {
+    server: Arc<Server>,
+    handle: Arc<ClientHandle>,
+    limits: ParseLimits,
+    opts: ConnOpts,
+    connected: bool,
+    perms: Option<Arc<Perms>>,
+    subs: HashMap<Bytes, Arc<Subscription>>,
+    subs_sweep_len: usize,
+    routes: RouteCache,
+    flush: FlushList,
+    pings_out: u32,
+}
+
+impl Connection {
+    fn new(server: Arc<Server>, handle: Arc<ClientHandle>) -> Self {
+        let o = server.options();
+        Connection {
+            limits: ParseLimits {
+                control_line_bytes_max: o.control_line_bytes_max,
+                payload_bytes_max: o.payload_bytes_max,
+            },
+            server,
+            handle,
+            opts: ConnOpts {
+                verbose: false,
+                pedantic: false,
+                echo: true,
+                headers: false,
+                no_responders: false,
+            },
+            connected: false,
+            perms: None,
+            subs: HashMap::new(),
+            subs_sweep_len: 64,
+            routes: RouteCache::default(),
+            flush: FlushList::default(),
+            pings_out: 0,
+        }
+    }
+
+    async fn read_loop(&mut self, mut rd: OwnedReadHalf) {
+        let o = self.server.options();
+        let mut buf = BytesMut::with_capacity(READ_BYTES_MIN);
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + o.ping_interval,
+            o.ping_interval,
+        );
+        let auth_timeout = o
+            .auth
+            .timeout
+            .unwrap_or(crate::options::AUTH_TIMEOUT_DEFAULT);
+        let auth_deadline = tokio::time::sleep(auth_timeout);
+        tokio::pin!(auth_deadline);
+        let auth_armed = self.server.authenticator().required();
+        loop {
+            if buf.capacity() - buf.len() < READ_BYTES_MIN / 4 {
+                buf.reserve(READ_BYTES_MIN);
+            }
+            let stop = tokio::select! {
+                biased;
+                _ = self.handle.closing.notified() => return,
+                r = rd.read_buf(&mut buf) => match r {
+                    Ok(0) => Some(Stop::Close(CloseReason::ClientClosed, None)),
+                    Ok(_) => self.process(&mut buf).err(),
+                    Err(_) => Some(Stop::Close(CloseReason::ReadError, None)),
+                },
+                _ = ping.tick() => self.server_ping().err(),
+                _ = &mut auth_deadline, if auth_armed && !self.connected => {
+                    Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
+                }
+            };
+            self.flush.flush();
+            if let Some(Stop::Close(reason, err)) = stop {
+                let mut last = BytesMut::new();
+                if let Some(text) = err {
+                    encode::err(&mut last, text);
+                }
+                self.handle.close_with(reason, Some(&last));
+                return;
+            }
+        }
+    }
+
+    fn server_ping(&mut self) -> Result<(), Stop> {
+        let max = self.server.options().pings_out_max;
+        if self.pings_out >= max {
+            return Err(Stop::Close(
+                CloseReason::StaleConnection,
+                Some("Stale Connection"),
+            ));
+        }
+        self.pings_out += 1;
+        self.reply(encode::PING);
+        Ok(())
+    }
+
+    /// Apply every complete op in `buf`.
+    fn process(&mut self, buf: &mut BytesMut) -> Result<(), Stop> {
+        self.handle
+            .last_activity_ns
+            .store(now_ns(), Ordering::Relaxed);
+        loop {
+            let op = match proto::parse(buf, &self.limits) {
+                Ok(Some(op)) => op,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(parse_error_stop(&e)),
+            };
+            if !self.connected
+                && self.server.authenticator().required()
+                && !matches!(op, ClientOp::Connect(_))
+            {
+                return Err(auth_violation());
+            }
+            self.apply(op)?;
+        }
+    }
+
+    fn apply(&mut self, op: ClientOp) -> Result<(), Stop> {
+        match op {
+            ClientOp::Pub(p) => self.publish(p),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                self.subscribe(subject, queue, sid);
+                Ok(())
+            }
+            ClientOp::Unsub { sid, max } => {
+                self.unsubscribe(&sid, max);
+                Ok(())
+            }
+            ClientOp::Ping => {
+                self.reply(encode::PONG);
+                Ok(())
+            }
+            ClientOp::Pong => {
+                self.pings_out = 0;
+                Ok(())
+            }
+            ClientOp::Connect(json) => self.connect(&json),
+            ClientOp::Ack => Ok(()),
+        }
+    }
+
+    /// Queue bytes for this client's own socket.
+    fn reply(&mut self, bytes: &[u8]) {
+        if self.handle.queue(|b| b.extend_from_slice(bytes)) {
+            self.flush.add(&self.handle);
+        }
+    }
+
+    fn send_err(&mut self, text: &str) {
+        if self.handle.queue(|b| encode::err(b, text)) {
+            self.flush.add(&self.handle);
+        }
+    }
+
+    fn ok(&mut self) {
+        if self.opts.verbose {
+            self.reply(encode::OK);
+        }
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Result<(), Stop> {
+        let Ok(c) = serde_json::from_slice::<ConnectJson>(json) else {
+            return Err(Stop::Close(CloseReason::ProtocolViolation, None));
+        };
+        let creds = Credentials {
+            user: c.user.as_deref(),
+            pass: c.pass.as_deref(),
+            token: c.auth_token.as_deref(),
+        };
+        let Some(identity) = self.server.authenticator().authenticate(&creds) else {
+            tracing::debug!(cid = self.handle.cid, "authorization violation");
+            return Err(auth_violation());
+        };
+        if !matches!(c.protocol, None | Some(0) | Some(1)) {
+            return Err(Stop::Close(
+                CloseReason::ProtocolViolation,
+                Some("invalid client protocol"),
+            ));
+        }
+        let headers = c.headers.unwrap_or(false);
+        if c.no_responders.unwrap_or(false) && !headers {
+            return Err(Stop::Close(
+                CloseReason::ProtocolViolation,
+                Some("no responders requires headers support"),
+            ));
+        }
+        self.opts = ConnOpts {
+            verbose: c.verbose.unwrap_or(true),
+            pedantic: c.pedantic.unwrap_or(true),
+            echo: c.echo.unwrap_or(true),
+            headers,
+            no_responders: c.no_responders.unwrap_or(false),
+        };
+        {
+            let mut meta = self.handle.meta.lock();
+            meta.name = c.name.unwrap_or_default();
+            meta.lang = c.lang.unwrap_or_default();
+            meta.version = c.version.unwrap_or_default();
+            meta.user = identity.user;
+            meta.account = identity.account;
+        }
+        self.perms = identity.perms;
+        self.connected = true;
+        self.ok();
+        Ok(())
+    }
+
+    fn publish(&mut self, p: Publish) -> Result<(), Stop> {
+        if p.has_headers && !self.opts.headers {
+            return Err(Stop::Close(CloseReason::ProtocolViolation, None));
+        }
+        let counters = &self.handle.counters;
+        counters.in_msgs.fetch_add(1, Ordering::Relaxed);
+        counters
+            .in_bytes
+            .fetch_add(p.payload.len() as u64, Ordering::Relaxed);
+        if self.opts.pedantic && !subject::is_valid_literal(&p.subject) {
+            self.send_err("Invalid Publish Subject");
+        }
+        if let Some(perms) = &self.perms {
+            if !perms.can_publish(&p.subject) {
+                let text = format!(
+                    "Permissions Violation for Publish to \"{}\"",
+                    String::from_utf8_lossy(&p.subject)
+                );
+                self.send_err(&text);
+                return Ok(());
+            }
+        }
+        self.ok();
+        let d = Delivery {
+            subject: &p.subject,
+            reply: p.reply.as_deref(),
+            headers_len: p.headers_len,
+            has_headers: p.has_headers,
+            payload: &p.payload,
+            origin_cid: self.handle.cid,
+        };
+        let result = self.routes.lookup(&self.server.sublist, &p.subject);
+        let delivered = router::route(
+            &self.server.sublist,
+            &result,
+            &d,
+            self.opts.echo,
+            &mut self.flush,
+        );
+        if delivered == 0 && self.opts.no_responders {
+            if let Some(reply) = &p.reply {
+                self.no_responders(&p.subject, reply);
+            }
+        }
+        Ok(())
+    }
+
+    /// A 503 status to this client's own subscription on the reply subject.
+    fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
+        let result = self.routes.lookup(&self.server.sublist, reply);
+        let cid = self.handle.cid;
+        let Some(sub) = result
+            .psubs
+            .iter()
+            .chain(result.qsubs.iter().flatten())
+            .find(|s| s.client_cid() == cid)
+        else {
+            return;
+        };
+        let mut headers = Vec::with_capacity(48 + subject.len());
+        headers.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+        headers.extend_from_slice(subject);
+        headers.extend_from_slice(b"\r\n\r\n");
+        let payload = Bytes::from(headers);
+        let d = Delivery {
+            subject: reply,
+            reply: None,
+            headers_len: payload.len(),
+            has_headers: true,
+            payload: &payload,
+            origin_cid: 0,
+        };
+        if self.handle.queue_msg(&sub.sid, &d) {
+            self.flush.add(&self.handle);
+        }
+    }
+
+    fn subscribe(&mut self, subj: Bytes, queue: Option<Bytes>, sid: Bytes) {
+        if !subject::is_valid(&subj) {
+            self.send_err("Invalid Subject");
+            return;
+        }
+        if queue.as_ref().is_some_and(|q| !subject::is_valid_queue(q)) {
+            self.send_err("Invalid Queue Name");
+            return;
+        }
+        if let Some(perms) = &self.perms {
+            if !perms.can_subscribe(&subj) {
+                let mut text = format!(
+                    "Permissions Violation for Subscription to \"{}\"",
+                    String::from_utf8_lossy(&subj)
+                );
+                if let Some(q) = &queue {
+                    text.push_str(&format!(" using queue \"{}\"", String::from_utf8_lossy(q)));
+                }
+                self.send_err(&text);
+                return;
+            }
+        }
+        // A SUB reusing a live sid changes nothing (as nats-server).
+        if self.subs.get(&sid).is_none_or(|s| s.is_spent()) {
+            // Copy out of the read buffer: the subscription outlives it.
+            let sid = Bytes::copy_from_slice(&sid);
+            let sub = Arc::new(Subscription::new(
+                Bytes::copy_from_slice(&subj),
+                queue.map(|q| Bytes::copy_from_slice(&q)),
+                sid.clone(),
+                SubTarget::Client(self.handle.clone()),
+            ));
+            self.server.sublist.insert(sub.clone());
+            self.subs.insert(sid, sub);
+            self.sweep_spent_subs();
+            self.handle
+                .subs_count
+                .store(self.subs.len() as u64, Ordering::Relaxed);
+        }
+        self.ok();
+    }
+
+    fn unsubscribe(&mut self, sid: &[u8], max: Option<u64>) {
+        if let Some(sub) = self.subs.get(sid).cloned() {
+            match max {
+                Some(max) if max > sub.delivered() => sub.set_max(max),
+                _ => {
+                    self.server.sublist.remove(&sub);
+                    self.subs.remove(sid);
+                    self.handle
+                        .subs_count
+                        .store(self.subs.len() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        self.ok();
+    }
+
+    /// Subscriptions ended by an UNSUB max are removed from the sublist on
+    /// delivery; drop them from the sid map now and then so a long-lived
+    /// requester's map stays small.
+    fn sweep_spent_subs(&mut self) {
+        if self.subs.len() < self.subs_sweep_len {
+            return;
+        }
+        self.subs.retain(|_, s| !s.is_spent());
+        self.subs_sweep_len = (self.subs.len() * 2).max(64);
+    }
+
+    fn remove_all_subs(&mut self) {
+        for (_, sub) in self.subs.drain() {
+            self.server.sublist.remove(&sub);
+        }
+    }
+}
+
+fn auth_violation() -> Stop {
+    Stop::Close(CloseReason::AuthViolation, Some("Authorization Violation"))
+}
+
+fn parse_error_stop(e: &ParseError) -> Stop {
+    match e {
+        ParseError::UnknownOp => Stop::Close(
+            CloseReason::ProtocolViolation,
+            Some("Unknown Protocol Operation"),
+        ),
+        ParseError::ControlLineTooLong => Stop::Close(
+            CloseReason::ProtocolViolation,
+            Some("maximum control line exceeded"),
+        ),
+        ParseError::PayloadTooBig => {
+            Stop::Close(CloseReason::MaxPayload, Some("Maximum Payload Violation"))
+        }
+        // nats-server closes without an -ERR on malformed arguments.
+        ParseError::BadArgs(_) => Stop::Close(CloseReason::ProtocolViolation, None),
+    }
+}
+
+fn now_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}

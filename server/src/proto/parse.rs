@@ -1,0 +1,300 @@
+//! Client → server ops: bytes in, [`ClientOp`] out. No I/O.
+//!
+//! `parse` looks at the front of a read buffer. When a whole op (control line
+//! and, for PUB/HPUB, its payload) is there, it splits it off the buffer and
+//! returns it; the subject, reply and payload are slices of one frozen chunk,
+//! so a message costs no copy and no allocation beyond the read buffer itself.
+//! When the op is incomplete it returns `Ok(None)` and leaves the buffer alone:
+//! the caller reads more and calls again.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Limits the parser enforces before it trusts a length from the peer.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseLimits {
+    pub control_line_bytes_max: usize,
+    pub payload_bytes_max: usize,
+}
+
+/// A publish: PUB, or HPUB when `headers_len > 0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub subject: Bytes,
+    pub reply: Option<Bytes>,
+    /// Bytes of the header block at the start of `payload`; 0 for PUB.
+    pub headers_len: usize,
+    /// Headers (if any) followed by the message body.
+    pub payload: Bytes,
+    /// HPUB, even with an empty header block.
+    pub has_headers: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOp {
+    Connect(Bytes),
+    Pub(Publish),
+    Sub {
+        subject: Bytes,
+        queue: Option<Bytes>,
+        sid: Bytes,
+    },
+    Unsub {
+        sid: Bytes,
+        max: Option<u64>,
+    },
+    Ping,
+    Pong,
+    /// `+OK` or `-ERR` sent by a client: legal, and ignored.
+    Ack,
+}
+
+/// Why a buffer is not a valid op. Each maps to one `-ERR` text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("Unknown Protocol Operation")]
+    UnknownOp,
+    #[error("maximum control line exceeded")]
+    ControlLineTooLong,
+    #[error("Maximum Payload Violation")]
+    PayloadTooBig,
+    /// Malformed arguments to a known op (nats-server: "processPub Parse Error").
+    #[error("{0}")]
+    BadArgs(&'static str),
+}
+
+/// Parse one op off the front of `buf`.
+pub fn parse(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Option<ClientOp>, ParseError> {
+    let Some(nl) = memchr::memchr(b'\n', buf) else {
+        if buf.len() > limits.control_line_bytes_max {
+            return Err(ParseError::ControlLineTooLong);
+        }
+        return Ok(None);
+    };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let (op, args_at) = split_op(&buf[..line_end]);
+    let op = op.ok_or(ParseError::UnknownOp)?;
+    let has_args = args_at < line_end;
+    if op.takes_args() && !has_args {
+        // nats-server's state machine wants a space after these op names.
+        return Err(ParseError::UnknownOp);
+    }
+    if op.takes_args() {
+        check_line(line_end, limits)?;
+    }
+    let simple = match op {
+        Op::Pub | Op::Hpub => return parse_pub(buf, nl, line_end, args_at, op == Op::Hpub, limits),
+        Op::Sub | Op::Unsub | Op::Connect => {
+            let line = buf.split_to(nl + 1).freeze();
+            let args = line.slice(args_at..line_end);
+            return match op {
+                Op::Sub => parse_sub(&args).map(Some),
+                Op::Unsub => parse_unsub(&args).map(Some),
+                _ => Ok(Some(ClientOp::Connect(trim(&args)))),
+            };
+        }
+        Op::Ping => ClientOp::Ping,
+        Op::Pong => ClientOp::Pong,
+        Op::Ack => ClientOp::Ack,
+    };
+    buf.advance(nl + 1);
+    Ok(Some(simple))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Pub,
+    Hpub,
+    Sub,
+    Unsub,
+    Connect,
+    Ping,
+    Pong,
+    Ack,
+}
+
+impl Op {
+    fn from_name(name: &[u8]) -> Option<Op> {
+        const NAMES: [(&[u8], Op); 9] = [
+            (b"PUB", Op::Pub),
+            (b"HPUB", Op::Hpub),
+            (b"SUB", Op::Sub),
+            (b"UNSUB", Op::Unsub),
+            (b"CONNECT", Op::Connect),
+            (b"PING", Op::Ping),
+            (b"PONG", Op::Pong),
+            (b"+OK", Op::Ack),
+            (b"-ERR", Op::Ack),
+        ];
+        NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, op)| *op)
+    }
+
+    fn takes_args(self) -> bool {
+        matches!(self, Op::Pub | Op::Hpub | Op::Sub | Op::Unsub | Op::Connect)
+    }
+}
+
+fn check_line(line_bytes: usize, limits: &ParseLimits) -> Result<(), ParseError> {
+    if line_bytes > limits.control_line_bytes_max {
+        return Err(ParseError::ControlLineTooLong);
+    }
+    Ok(())
+}
+
+/// The op and where its arguments start.
+fn split_op(line: &[u8]) -> (Option<Op>, usize) {
+    let start = line
+        .iter()
+        .position(|b| !is_space(*b))
+        .unwrap_or(line.len());
+    let rest = &line[start..];
+    let len = rest.iter().position(|b| is_space(*b)).unwrap_or(rest.len());
+    (Op::from_name(&rest[..len]), start + len)
+}
+
+fn is_space(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim(b: &Bytes) -> Bytes {
+    let start = b.iter().position(|c| !is_space(*c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !is_space(*c))
+        .map_or(start, |e| e + 1);
+    b.slice(start..end)
+}
+
+/// Split arguments on runs of spaces/tabs; at most `N` of them.
+fn split_args<const N: usize>(args: &[u8]) -> Option<([(usize, usize); N], usize)> {
+    let mut out = [(0usize, 0usize); N];
+    let mut count = 0;
+    let mut i = 0;
+    while i < args.len() {
+        if is_space(args[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < args.len() && !is_space(args[i]) {
+            i += 1;
+        }
+        if count == N {
+            return None;
+        }
+        out[count] = (start, i);
+        count += 1;
+    }
+    Some((out, count))
+}
+
+fn parse_size(b: &[u8]) -> Option<usize> {
+    if b.is_empty() || b.len() > 12 {
+        return None;
+    }
+    b.iter().try_fold(0usize, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + usize::from(c - b'0'))
+    })
+}
+
+fn parse_pub(
+    buf: &mut BytesMut,
+    nl: usize,
+    line_end: usize,
+    args_at: usize,
+    hpub: bool,
+    limits: &ParseLimits,
+) -> Result<Option<ClientOp>, ParseError> {
+    let args = &buf[args_at..line_end];
+    let bad = if hpub {
+        "processHeaderPub Parse Error"
+    } else {
+        "processPub Parse Error"
+    };
+    let (tok, n) = split_args::<4>(args).ok_or(ParseError::BadArgs(bad))?;
+    let sizes_at = if hpub {
+        n.checked_sub(2)
+    } else {
+        n.checked_sub(1)
+    };
+    let sizes_at = sizes_at
+        .filter(|s| *s == 1 || *s == 2)
+        .ok_or(ParseError::BadArgs(bad))?;
+    let num = |i: usize| parse_size(&args[tok[i].0..tok[i].1]).ok_or(ParseError::BadArgs(bad));
+    let total = num(n - 1)?;
+    let headers_len = if hpub { num(n - 2)? } else { 0 };
+    if hpub && (headers_len > total || headers_len < 4) {
+        return Err(ParseError::BadArgs(bad));
+    }
+    if total > limits.payload_bytes_max {
+        return Err(ParseError::PayloadTooBig);
+    }
+    let frame_len = nl + 1 + total + 2;
+    if buf.len() < frame_len {
+        buf.reserve(frame_len - buf.len());
+        return Ok(None);
+    }
+    if !payload_end_ok(&buf[nl + 1 + total..frame_len]) {
+        return Err(ParseError::UnknownOp);
+    }
+    let base = args_at;
+    let frame = buf.split_to(frame_len).freeze();
+    let slice = |i: usize| frame.slice(base + tok[i].0..base + tok[i].1);
+    let reply = (sizes_at == 2).then(|| slice(1));
+    Ok(Some(ClientOp::Pub(Publish {
+        subject: slice(0),
+        reply,
+        headers_len,
+        payload: frame.slice(nl + 1..nl + 1 + total),
+        has_headers: hpub,
+    })))
+}
+
+fn payload_end_ok(end: &[u8]) -> bool {
+    end == b"\r\n"
+}
+
+fn parse_sub(args: &Bytes) -> Result<ClientOp, ParseError> {
+    let bad = ParseError::BadArgs("processSub Parse Error");
+    let (tok, n) = split_args::<3>(args).ok_or(bad.clone())?;
+    let s = |i: usize| args.slice(tok[i].0..tok[i].1);
+    match n {
+        2 => Ok(ClientOp::Sub {
+            subject: s(0),
+            queue: None,
+            sid: s(1),
+        }),
+        3 => Ok(ClientOp::Sub {
+            subject: s(0),
+            queue: Some(s(1)),
+            sid: s(2),
+        }),
+        _ => Err(bad),
+    }
+}
+
+fn parse_unsub(args: &Bytes) -> Result<ClientOp, ParseError> {
+    let bad = ParseError::BadArgs("processUnsub Parse Error");
+    let (tok, n) = split_args::<2>(args).ok_or(bad.clone())?;
+    let s = |i: usize| args.slice(tok[i].0..tok[i].1);
+    match n {
+        1 => Ok(ClientOp::Unsub {
+            sid: s(0),
+            max: None,
+        }),
+        2 => {
+            let max = parse_size(&s(1)).ok_or(bad)?;
+            Ok(ClientOp::Unsub {
+                sid: s(0),
+                max: Some(max as u64),
+            })
+        }
+        _ => Err(bad),
+    }
+}

@@ -1,0 +1,197 @@
+use super::encode;
+use super::parse::*;
+use bytes::{BufMut, Bytes, BytesMut};
+use proptest::prelude::*;
+
+const LIMITS: ParseLimits = ParseLimits {
+    control_line_bytes_max: 4096,
+    payload_bytes_max: 1024 * 1024,
+};
+
+fn all(input: &[u8]) -> Result<Vec<ClientOp>, ParseError> {
+    let mut buf = BytesMut::from(input);
+    let mut ops = Vec::new();
+    while let Some(op) = parse(&mut buf, &LIMITS)? {
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[test]
+fn pub_with_and_without_reply() {
+    let ops = all(b"PUB foo 5\r\nhello\r\npub  foo\tbar 0\r\n\r\n").unwrap();
+    assert_eq!(ops.len(), 2);
+    let ClientOp::Pub(p) = &ops[0] else {
+        panic!("not pub")
+    };
+    assert_eq!(
+        (p.subject.as_ref(), p.reply.clone(), p.payload.as_ref()),
+        (&b"foo"[..], None, &b"hello"[..])
+    );
+    let ClientOp::Pub(p) = &ops[1] else {
+        panic!("not pub")
+    };
+    assert_eq!(p.reply, Some(b("bar")));
+    assert!(p.payload.is_empty());
+}
+
+#[test]
+fn payload_may_hold_crlf() {
+    let ops = all(b"PUB a 4\r\n\r\n\r\n\r\n").unwrap();
+    let ClientOp::Pub(p) = &ops[0] else {
+        panic!("not pub")
+    };
+    assert_eq!(p.payload.as_ref(), b"\r\n\r\n");
+}
+
+#[test]
+fn hpub_counts_headers() {
+    let ops = all(b"HPUB a r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").unwrap();
+    let ClientOp::Pub(p) = &ops[0] else {
+        panic!("not pub")
+    };
+    assert!(p.has_headers);
+    assert_eq!(p.headers_len, 12);
+    assert_eq!(p.payload.len(), 14);
+    assert_eq!(p.reply, Some(b("r")));
+}
+
+#[test]
+fn incomplete_input_waits() {
+    for input in [
+        &b"PU"[..],
+        b"PUB a 5\r\nhel",
+        b"PUB a 5\r\nhello\r",
+        b"SUB a 1",
+    ] {
+        let mut buf = BytesMut::from(input);
+        assert_eq!(parse(&mut buf, &LIMITS), Ok(None), "{input:?}");
+        assert_eq!(buf.len(), input.len());
+    }
+}
+
+#[test]
+fn sub_unsub_ping_pong_connect() {
+    let ops = all(b"SUB a.* 1\r\nsub a q 2\r\nUNSUB 1\r\nunsub 2 5\r\nPING\r\nPONG\r\nCONNECT {\"verbose\":false}\r\n").unwrap();
+    assert_eq!(
+        ops[0],
+        ClientOp::Sub {
+            subject: b("a.*"),
+            queue: None,
+            sid: b("1")
+        }
+    );
+    assert_eq!(
+        ops[1],
+        ClientOp::Sub {
+            subject: b("a"),
+            queue: Some(b("q")),
+            sid: b("2")
+        }
+    );
+    assert_eq!(
+        ops[2],
+        ClientOp::Unsub {
+            sid: b("1"),
+            max: None
+        }
+    );
+    assert_eq!(
+        ops[3],
+        ClientOp::Unsub {
+            sid: b("2"),
+            max: Some(5)
+        }
+    );
+    assert_eq!(&ops[4..6], &[ClientOp::Ping, ClientOp::Pong]);
+    assert_eq!(ops[6], ClientOp::Connect(b("{\"verbose\":false}")));
+}
+
+#[test]
+fn bare_newline_is_accepted() {
+    assert_eq!(
+        all(b"PING\nPONG\n").unwrap(),
+        vec![ClientOp::Ping, ClientOp::Pong]
+    );
+}
+
+#[test]
+fn errors() {
+    assert_eq!(all(b"FOO bar\r\n"), Err(ParseError::UnknownOp));
+    assert_eq!(all(b"PUB a 2000000\r\n"), Err(ParseError::PayloadTooBig));
+    assert!(matches!(all(b"PUB a x\r\n"), Err(ParseError::BadArgs(_))));
+    assert_eq!(all(b"PUB\r\n"), Err(ParseError::UnknownOp));
+    assert_eq!(all(b"UNSUB\r\n"), Err(ParseError::UnknownOp));
+    assert!(matches!(all(b"SUB a\r\n"), Err(ParseError::BadArgs(_))));
+    assert!(matches!(all(b"UNSUB 1 x\r\n"), Err(ParseError::BadArgs(_))));
+    assert!(matches!(
+        all(b"HPUB a 20 10\r\n"),
+        Err(ParseError::BadArgs(_))
+    ));
+    assert_eq!(all(b"PUB a 1\r\nxyz\r\n"), Err(ParseError::UnknownOp));
+    let long = vec![b'x'; 5000];
+    assert_eq!(all(&long), Err(ParseError::ControlLineTooLong));
+}
+
+#[test]
+fn encode_msg_and_hmsg() {
+    let mut out = BytesMut::new();
+    encode::msg(&mut out, b"foo", b"1", None, 0, false, b"hi");
+    encode::msg(
+        &mut out,
+        b"foo",
+        b"22",
+        Some(b"r"),
+        12,
+        true,
+        b"NATS/1.0\r\n\r\nhi",
+    );
+    assert_eq!(
+        &out[..],
+        b"MSG foo 1 2\r\nhi\r\nHMSG foo 22 r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+    );
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = all(&input);
+    }
+
+    #[test]
+    fn op_shaped_noise_never_panics(parts in proptest::collection::vec(
+        prop_oneof![Just("PUB "), Just("HPUB "), Just("SUB "), Just("UNSUB "), Just(" "), Just("\r\n"),
+                    Just("12 "), Just("a.b "), Just("4"), Just("NATS/1.0\r\n\r\n"), Just("\t")], 0..24)) {
+        let _ = all(parts.concat().as_bytes());
+    }
+
+    #[test]
+    fn pub_round_trips(subject in "[a-z]{1,8}(\\.[a-z*]{1,8}){0,3}", reply in proptest::option::of("[A-Z_.]{1,12}"),
+                       payload in proptest::collection::vec(any::<u8>(), 0..300), split in 0usize..400) {
+        let mut wire = BytesMut::new();
+        wire.put_slice(b"PUB ");
+        wire.put_slice(subject.as_bytes());
+        if let Some(r) = &reply { wire.put_u8(b' '); wire.put_slice(r.as_bytes()); }
+        wire.put_u8(b' ');
+        encode::put_decimal(&mut wire, payload.len() as u64);
+        wire.put_slice(b"\r\n");
+        wire.put_slice(&payload);
+        wire.put_slice(b"\r\n");
+        // Feed in two pieces: the parser must wait, then yield the same op.
+        let split = split.min(wire.len());
+        let mut buf = BytesMut::from(&wire[..split]);
+        let mut got = parse(&mut buf, &LIMITS).unwrap();
+        if got.is_none() {
+            buf.extend_from_slice(&wire[split..]);
+            got = parse(&mut buf, &LIMITS).unwrap();
+        }
+        let Some(ClientOp::Pub(p)) = got else { panic!("no pub") };
+        prop_assert_eq!(p.subject.as_ref(), subject.as_bytes());
+        prop_assert_eq!(p.reply.as_deref(), reply.as_ref().map(|r| r.as_bytes()));
+        prop_assert_eq!(p.payload.as_ref(), &payload[..]);
+    }
+}

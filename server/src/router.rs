@@ -1,0 +1,115 @@
+//! Routing one published message to every subscription it reaches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::Rng;
+
+use crate::client::FlushList;
+use crate::sublist::{SubResult, Sublist};
+use crate::subscription::{Budget, Delivery, SubTarget, Subscription};
+
+/// Bound on subjects a connection remembers routes for.
+const ROUTE_CACHE_LEN_MAX: usize = 1024;
+
+/// A connection's own memo of subject → subscriptions, valid for one sublist generation.
+#[derive(Default)]
+pub struct RouteCache {
+    generation: u64,
+    routes: HashMap<Bytes, Arc<SubResult>>,
+}
+
+impl RouteCache {
+    pub fn lookup(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<SubResult> {
+        let generation = sublist.generation();
+        if generation != self.generation {
+            self.routes.clear();
+            self.generation = generation;
+        }
+        if let Some(r) = self.routes.get(subject) {
+            return r.clone();
+        }
+        let result = Arc::new(sublist.match_subject(subject));
+        if self.routes.len() >= ROUTE_CACHE_LEN_MAX {
+            self.routes.clear();
+        }
+        // Copy the key: the subject may point into a large read buffer.
+        self.routes
+            .insert(Bytes::copy_from_slice(subject), result.clone());
+        result
+    }
+}
+
+/// Deliver `d` to all matching subscriptions. Returns how many got it.
+/// `echo == false` skips the publisher's own subscriptions.
+pub fn route(
+    sublist: &Sublist,
+    result: &SubResult,
+    d: &Delivery<'_>,
+    echo: bool,
+    flush: &mut FlushList,
+) -> usize {
+    let mut count = 0;
+    for sub in &result.psubs {
+        if !echo && sub.client_cid() == d.origin_cid {
+            continue;
+        }
+        count += usize::from(deliver(sublist, sub, d, flush));
+    }
+    for group in &result.qsubs {
+        count += usize::from(deliver_to_group(sublist, group, d, echo, flush));
+    }
+    count
+}
+
+/// One member of the group gets it: start at a random member, try the next
+/// one if a member's budget is spent or its connection is gone.
+fn deliver_to_group(
+    sublist: &Sublist,
+    group: &[Arc<Subscription>],
+    d: &Delivery<'_>,
+    echo: bool,
+    flush: &mut FlushList,
+) -> bool {
+    if group.is_empty() {
+        return false;
+    }
+    let start = if group.len() == 1 {
+        0
+    } else {
+        rand::thread_rng().gen_range(0..group.len())
+    };
+    (0..group.len()).any(|i| {
+        let sub = &group[(start + i) % group.len()];
+        (echo || sub.client_cid() != d.origin_cid) && deliver(sublist, sub, d, flush)
+    })
+}
+
+fn deliver(
+    sublist: &Sublist,
+    sub: &Arc<Subscription>,
+    d: &Delivery<'_>,
+    flush: &mut FlushList,
+) -> bool {
+    match sub.take_one() {
+        Budget::Spent => return false,
+        Budget::Last => {
+            sublist.remove(sub);
+        }
+        Budget::Open => {}
+    }
+    match &sub.target {
+        SubTarget::Client(client) => {
+            let ok = client.queue_msg(&sub.sid, d);
+            if ok {
+                flush.add(client);
+            }
+            ok
+        }
+        SubTarget::Internal(handler) => {
+            handler.deliver(d);
+            true
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The running server: shared state, the accept loop, start-up and shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::auth::Authenticator;
+use crate::client::{ClientHandle, CloseReason};
+use crate::options::Options;
+use crate::sublist::Sublist;
+
+/// The nats-server version whose client protocol and API Nile implements;
+/// clients gate features on it (spec §4.6).
+pub const NATS_VERSION: &str = "2.10.0";
+/// Reported in INFO `go`: clients only display it.
+pub const GO_VERSION: &str = "go1.22.0";
+
+/// Totals of connections that have closed (live ones are summed on demand).
+#[derive(Default)]
+pub struct Totals {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub total_connections: AtomicU64,
+}
+
+pub struct Server {
+    pub opts: RwLock<Arc<Options>>,
+    pub server_id: String,
+    pub server_name: String,
+    pub start: SystemTime,
+    pub sublist: Sublist,
+    pub auth: RwLock<Arc<Authenticator>>,
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    pub totals: Totals,
+    next_cid: AtomicU64,
+    pub lame_duck: AtomicBool,
+    /// Fired once when the server is shutting down.
+    pub shutdown: Notify,
+    shutting_down: AtomicBool,
+    /// The address the client listener actually bound (for `-p -1`).
+    pub client_addr: Mutex<Option<SocketAddr>>,
+    pub http_addr: Mutex<Option<SocketAddr>>,
+}
+
+impl Server {
+    pub fn new(opts: Options) -> Arc<Self> {
+        let server_id = new_server_id();
+        let server_name = opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.clone());
+        let auth = Authenticator::new(&opts.auth);
+        Arc::new(Server {
+            opts: RwLock::new(Arc::new(opts)),
+            server_id,
+            server_name,
+            start: SystemTime::now(),
+            sublist: Sublist::new(),
+            auth: RwLock::new(Arc::new(auth)),
+            clients: Mutex::new(HashMap::new()),
+            totals: Totals::default(),
+            next_cid: AtomicU64::new(1),
+            lame_duck: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+            client_addr: Mutex::new(None),
+            http_addr: Mutex::new(None),
+        })
+    }
+
+    pub fn options(&self) -> Arc<Options> {
+        self.opts.read().clone()
+    }
+
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        self.auth.read().clone()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Stop accepting, close every client, wake whoever waits on `shutdown`.
+    pub fn begin_shutdown(&self) {
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let clients: Vec<_> = self.clients.lock().values().cloned().collect();
+        for c in clients {
+            c.close_with(CloseReason::ServerShutdown, None);
+        }
+        self.shutdown.notify_waiters();
+    }
+
+    /// The INFO JSON for one client (or for `cid == 0`, the generic one).
+    pub fn info_json(&self, cid: u64, client_ip: Option<&str>, ldm: bool) -> Vec<u8> {
+        let opts = self.options();
+        let port = self
+            .client_addr
+            .lock()
+            .map_or(opts.port.bind_port(), |a| a.port());
+        let mut info = serde_json::json!({
+            "server_id": self.server_id,
+            "server_name": self.server_name,
+            "version": NATS_VERSION,
+            "proto": 1,
+            "go": GO_VERSION,
+            "host": opts.host,
+            "port": port,
+            "headers": true,
+            "max_payload": opts.payload_bytes_max,
+        });
+        let map = info.as_object_mut().expect("json! object");
+        if self.authenticator().required() {
+            map.insert("auth_required".into(), true.into());
+        }
+        if opts.jetstream.enabled {
+            map.insert("jetstream".into(), true.into());
+        }
+        if cid != 0 {
+            map.insert("client_id".into(), cid.into());
+        }
+        if let Some(ip) = client_ip {
+            map.insert("client_ip".into(), ip.into());
+        }
+        if ldm {
+            map.insert("ldm".into(), true.into());
+        }
+        if let Some(domain) = &opts.jetstream.domain {
+            map.insert("domain".into(), domain.clone().into());
+        }
+        let mut bytes = serde_json::to_vec(&info).unwrap_or_default();
+        bytes.push(b' ');
+        bytes
+    }
+
+    pub fn next_cid(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn register(&self, client: Arc<ClientHandle>) {
+        self.totals
+            .total_connections
+            .fetch_add(1, Ordering::Relaxed);
+        self.clients.lock().insert(client.cid, client);
+    }
+
+    /// Forget a closed client, folding its counters into the totals.
+    pub fn unregister(&self, client: &ClientHandle) {
+        self.clients.lock().remove(&client.cid);
+        let c = &client.counters;
+        let t = &self.totals;
+        for (from, to) in [
+            (&c.in_msgs, &t.in_msgs),
+            (&c.in_bytes, &t.in_bytes),
+            (&c.out_msgs, &t.out_msgs),
+            (&c.out_bytes, &t.out_bytes),
+        ] {
+            to.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        if matches!(
+            client.close_reason(),
+            Some(CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline)
+        ) {
+            t.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Server-wide (in_msgs, in_bytes, out_msgs, out_bytes): closed plus live.
+    pub fn traffic(&self) -> [u64; 4] {
+        let t = &self.totals;
+        let mut sum =
+            [&t.in_msgs, &t.in_bytes, &t.out_msgs, &t.out_bytes].map(|a| a.load(Ordering::Relaxed));
+        for c in self.clients.lock().values() {
+            let k = &c.counters;
+            for (s, a) in sum
+                .iter_mut()
+                .zip([&k.in_msgs, &k.in_bytes, &k.out_msgs, &k.out_bytes])
+            {
+                *s += a.load(Ordering::Relaxed);
+            }
+        }
+        sum
+    }
+
+    /// Accept clients until shutdown.
+    pub async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = self.shutdown.notified() => return,
+            };
+            match accepted {
+                Ok((stream, addr)) => self.clone().spawn_client(stream, addr),
+                Err(e) => {
+                    tracing::error!("Error accepting client connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+            if self.is_shutting_down() || self.lame_duck.load(Ordering::Acquire) {
+                return;
+            }
+        }
+    }
+
+    fn spawn_client(self: Arc<Self>, stream: TcpStream, addr: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(crate::connection::serve(self, stream, addr));
+    }
+}
+
+/// A 56-character id in nats-server's alphabet, starting with `N`.
+fn new_server_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut rng = rand::thread_rng();
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    for _ in 1..56 {
+        id.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+    }
+    id
+}

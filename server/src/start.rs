@@ -1,0 +1,212 @@
+//! Start-up and shutdown: bind listeners, write the pid and ports files,
+//! log what harnesses look for, and handle signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::client::CloseReason;
+use crate::options::Options;
+use crate::server::{Server, NATS_VERSION};
+
+/// Everything that can stop start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("Error listening on port: {addr}, {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("Could not write {what} {path}: {source}")]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Could not create store directory {path}: {source}")]
+    StoreDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A started server and the addresses it listens on.
+pub struct Running {
+    pub server: Arc<Server>,
+    pub client_addr: SocketAddr,
+    ports_file: Option<PathBuf>,
+}
+
+/// Bind and start serving; returns once the listeners are up.
+pub async fn start(opts: Options) -> Result<Running, StartError> {
+    let server = Server::new(opts);
+    let opts = server.options();
+    tracing::info!("Starting nats-server");
+    tracing::info!(
+        "  Version:  {NATS_VERSION} (nile {})",
+        env!("CARGO_PKG_VERSION")
+    );
+    tracing::info!("  Name:     {}", server.server_name);
+    tracing::info!("  ID:       {}", server.server_id);
+    if opts.jetstream.enabled {
+        start_jetstream(&opts)?;
+    }
+    let addr = format!("{}:{}", opts.host, opts.port.bind_port());
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let client_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: opts.host.clone(),
+        source,
+    })?;
+    *server.client_addr.lock() = Some(client_addr);
+    let http_addr = crate::monitor::start(&server).await?;
+    tracing::info!(
+        "Listening for client connections on {}:{}",
+        opts.host,
+        client_addr.port()
+    );
+    write_pid_file(&opts)?;
+    let ports_file = write_ports_file(&opts, client_addr, http_addr)?;
+    tracing::info!("Server is ready");
+    tokio::spawn(server.clone().accept_loop(listener));
+    Ok(Running {
+        server,
+        client_addr,
+        ports_file,
+    })
+}
+
+fn start_jetstream(opts: &Options) -> Result<(), StartError> {
+    let dir = &opts.jetstream.store_dir;
+    std::fs::create_dir_all(dir).map_err(|source| StartError::StoreDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+    tracing::info!("Starting JetStream");
+    tracing::info!("  Store Directory: \"{}\"", shown.display());
+    tracing::info!("  Sync:            {:?}", opts.jetstream.sync);
+    Ok(())
+}
+
+fn write_pid_file(opts: &Options) -> Result<(), StartError> {
+    let Some(path) = &opts.pid_file else {
+        return Ok(());
+    };
+    std::fs::write(path, std::process::id().to_string()).map_err(|source| StartError::File {
+        what: "pid file",
+        path: path.clone(),
+        source,
+    })
+}
+
+/// `<dir>/<exe>_<pid>.ports`, as nats-server writes it for harnesses using `-p -1`.
+fn write_ports_file(
+    opts: &Options,
+    client: SocketAddr,
+    http: Option<SocketAddr>,
+) -> Result<Option<PathBuf>, StartError> {
+    let Some(dir) = &opts.ports_file_dir else {
+        return Ok(None);
+    };
+    let host = advertised_host(&opts.host, client);
+    let mut ports = serde_json::json!({ "nats": [format!("nats://{host}:{}", client.port())] });
+    if let Some(h) = http {
+        let http_host = advertised_host(opts.http_host.as_deref().unwrap_or(&opts.host), h);
+        ports["monitoring"] = serde_json::json!([format!("http://{http_host}:{}", h.port())]);
+    }
+    let path = dir.join(format!("{}_{}.ports", opts.exe_name, std::process::id()));
+    std::fs::write(&path, ports.to_string()).map_err(|source| StartError::File {
+        what: "ports file",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(path))
+}
+
+fn advertised_host(host: &str, addr: SocketAddr) -> String {
+    if host == "0.0.0.0" || host == "::" || host.is_empty() {
+        addr.ip().to_string().replace("0.0.0.0", "127.0.0.1")
+    } else {
+        host.to_string()
+    }
+}
+
+impl Running {
+    /// Serve until a signal says stop; handles reload and lame duck.
+    pub async fn wait_for_signals(self, reload: impl Fn() -> Option<Options>) {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr2), Ok(mut usr1)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined2()),
+            signal(SignalKind::user_defined1()),
+        ) else {
+            tracing::error!("could not install signal handlers");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => self.reload(reload()),
+                _ = usr1.recv() => tracing::info!("Log file reopen is not needed: lines are appended as written"),
+                _ = usr2.recv() => { self.lame_duck().await; break; }
+                _ = self.server.shutdown.notified() => break,
+            }
+        }
+        tracing::info!("Initiating Shutdown...");
+        self.server.begin_shutdown();
+        // Give writers a moment to flush their last frames.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Some(p) = &self.ports_file {
+            let _ = std::fs::remove_file(p);
+        }
+        tracing::info!("Server Exiting..");
+    }
+
+    fn reload(&self, new: Option<Options>) {
+        let Some(new) = new else {
+            tracing::error!("Failed to reload server configuration");
+            return;
+        };
+        let old = self.server.options();
+        if new.port != old.port || new.host != old.host {
+            tracing::warn!("Reload: the client listen address cannot change without a restart");
+        }
+        *self.server.auth.write() = Arc::new(crate::auth::Authenticator::new(&new.auth));
+        *self.server.opts.write() = Arc::new(Options {
+            port: old.port,
+            host: old.host.clone(),
+            ..new
+        });
+        tracing::info!("Reloaded server configuration");
+    }
+
+    /// SIGUSR2: stop accepting, tell clients (INFO `ldm`), then close them
+    /// spread over the lame-duck duration.
+    async fn lame_duck(&self) {
+        let server = &self.server;
+        server.lame_duck.store(true, Ordering::Release);
+        let opts = server.options();
+        tracing::info!("Entering lame duck mode, stop accepting new clients");
+        let clients: Vec<_> = server.clients.lock().values().cloned().collect();
+        for c in &clients {
+            let info = server.info_json(c.cid, None, true);
+            c.queue(|b| crate::proto::encode::info(b, &info));
+            c.signal();
+        }
+        tokio::time::sleep(opts.lame_duck_grace.min(opts.lame_duck_duration)).await;
+        let gap = opts.lame_duck_duration.saturating_sub(opts.lame_duck_grace)
+            / (clients.len() as u32).max(1);
+        for c in clients {
+            c.close_with(CloseReason::ServerShutdown, None);
+            tokio::time::sleep(gap.min(std::time::Duration::from_secs(1))).await;
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The subscription trie: which subscriptions does a literal subject reach?
+//!
+//! One level per token; each level has literal children plus the `*` and `>`
+//! children. Matching walks at most three branches per token. Readers hold a
+//! read lock only for the walk; each connection keeps its own result cache
+//! keyed by subject and invalidated by [`Sublist::generation`], so a steady
+//! publisher does no trie walk at all.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::subscription::Subscription;
+
+/// Everything one subject reaches: plain subscribers, and queue groups
+/// (each group gets the message once).
+#[derive(Default, Debug)]
+pub struct SubResult {
+    pub psubs: Vec<Arc<Subscription>>,
+    pub qsubs: Vec<Vec<Arc<Subscription>>>,
+}
+
+impl SubResult {
+    pub fn is_empty(&self) -> bool {
+        self.psubs.is_empty() && self.qsubs.is_empty()
+    }
+}
+
+#[derive(Default)]
+struct Node {
+    psubs: Vec<Arc<Subscription>>,
+    qsubs: HashMap<Bytes, Vec<Arc<Subscription>>>,
+    next: Option<Box<Level>>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.psubs.is_empty()
+            && self.qsubs.is_empty()
+            && self.next.as_ref().is_none_or(|l| l.is_empty())
+    }
+}
+
+#[derive(Default)]
+struct Level {
+    literal: HashMap<Bytes, Node>,
+    pwc: Option<Box<Node>>,
+    fwc: Option<Box<Node>>,
+}
+
+impl Level {
+    fn is_empty(&self) -> bool {
+        self.literal.is_empty() && self.pwc.is_none() && self.fwc.is_none()
+    }
+}
+
+#[derive(Default)]
+pub struct Sublist {
+    root: RwLock<Level>,
+    generation: AtomicU64,
+    count: AtomicUsize,
+    matches: AtomicU64,
+    inserts: AtomicU64,
+    removes: AtomicU64,
+}
+
+impl Sublist {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bumped on every insert and remove: cached results older than this are stale.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// (inserts, removes, matches) since start, for monitoring.
+    pub fn stats(&self) -> (u64, u64, u64) {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        (r(&self.inserts), r(&self.removes), r(&self.matches))
+    }
+
+    pub fn insert(&self, sub: Arc<Subscription>) {
+        let mut root = self.root.write();
+        let mut level: &mut Level = &mut root;
+        let mut tokens = sub.subject.split(|b| *b == b'.').peekable();
+        loop {
+            let Some(token) = tokens.next() else { return };
+            let node = match token {
+                b"*" => level.pwc.get_or_insert_with(Box::default).as_mut(),
+                b">" => level.fwc.get_or_insert_with(Box::default).as_mut(),
+                t => level.literal.entry(Bytes::copy_from_slice(t)).or_default(),
+            };
+            if tokens.peek().is_none() {
+                match &sub.queue {
+                    Some(q) => node.qsubs.entry(q.clone()).or_default().push(sub.clone()),
+                    None => node.psubs.push(sub.clone()),
+                }
+                break;
+            }
+            level = node.next.get_or_insert_with(Box::default);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Remove `sub` (by identity). Returns false if it was not there.
+    pub fn remove(&self, sub: &Arc<Subscription>) -> bool {
+        let mut root = self.root.write();
+        let tokens: Vec<&[u8]> = sub.subject.split(|b| *b == b'.').collect();
+        let removed = remove_from(&mut root, &tokens, sub);
+        if removed {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.removes.fetch_add(1, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        removed
+    }
+
+    /// All subscriptions matching the literal `subject`.
+    pub fn match_subject(&self, subject: &[u8]) -> SubResult {
+        self.matches.fetch_add(1, Ordering::Relaxed);
+        let root = self.root.read();
+        let tokens: smallvec_tokens::Tokens = smallvec_tokens::split(subject);
+        let mut result = SubResult::default();
+        match_level(&root, tokens.as_slice(), &mut result);
+        result
+    }
+}
+
+fn remove_from(level: &mut Level, tokens: &[&[u8]], sub: &Arc<Subscription>) -> bool {
+    let Some((token, rest)) = tokens.split_first() else {
+        return false;
+    };
+    let (removed, now_empty) = {
+        let node = match *token {
+            b"*" => level.pwc.as_deref_mut(),
+            b">" => level.fwc.as_deref_mut(),
+            t => level.literal.get_mut(t),
+        };
+        let Some(node) = node else { return false };
+        let removed = if rest.is_empty() {
+            remove_sub(node, sub)
+        } else {
+            let r = node
+                .next
+                .as_deref_mut()
+                .is_some_and(|next| remove_from(next, rest, sub));
+            if node.next.as_ref().is_some_and(|n| n.is_empty()) {
+                node.next = None;
+            }
+            r
+        };
+        (removed, node.is_empty())
+    };
+    if now_empty {
+        match *token {
+            b"*" => level.pwc = None,
+            b">" => level.fwc = None,
+            t => {
+                level.literal.remove(t);
+            }
+        }
+    }
+    removed
+}
+
+fn remove_sub(node: &mut Node, sub: &Arc<Subscription>) -> bool {
+    let list = match &sub.queue {
+        Some(q) => match node.qsubs.get_mut(q) {
+            Some(list) => list,
+            None => return false,
+        },
+        None => &mut node.psubs,
+    };
+    let Some(i) = list.iter().position(|s| Arc::ptr_eq(s, sub)) else {
+        return false;
+    };
+    list.swap_remove(i);
+    if let Some(q) = &sub.queue {
+        if node.qsubs.get(q).is_some_and(|l| l.is_empty()) {
+            node.qsubs.remove(q);
+        }
+    }
+    true
+}
+
+fn match_level(level: &Level, tokens: &[&[u8]], out: &mut SubResult) {
+    let Some((token, rest)) = tokens.split_first() else {
+        return;
+    };
+    if let Some(fwc) = &level.fwc {
+        add_node(fwc, out);
+    }
+    if let Some(pwc) = &level.pwc {
+        visit(pwc, rest, out);
+    }
+    if let Some(node) = level.literal.get(*token) {
+        visit(node, rest, out);
+    }
+}
+
+fn visit(node: &Node, rest: &[&[u8]], out: &mut SubResult) {
+    if rest.is_empty() {
+        add_node(node, out);
+    } else if let Some(next) = &node.next {
+        match_level(next, rest, out);
+    }
+}
+
+fn add_node(node: &Node, out: &mut SubResult) {
+    out.psubs.extend(node.psubs.iter().cloned());
+    for group in node.qsubs.values() {
+        // The same group name reached through two patterns is still one group.
+        let name = group.first().and_then(|s| s.queue.as_ref());
+        if let Some(existing) = out
+            .qsubs
+            .iter_mut()
+            .find(|g| g.first().and_then(|s| s.queue.as_ref()) == name)
+        {
+            existing.extend(group.iter().cloned());
+        } else {
+            out.qsubs.push(group.clone());
+        }
+    }
+}
+
+/// Token splitting without a heap allocation for ordinary subjects.
+mod smallvec_tokens {
+    const INLINE: usize = 16;
+
+    pub enum Tokens<'a> {
+        Inline([&'a [u8]; INLINE], usize),
+        Heap(Vec<&'a [u8]>),
+    }
+
+    impl<'a> Tokens<'a> {
+        pub fn as_slice(&self) -> &[&'a [u8]] {
+            match self {
+                Tokens::Inline(arr, n) => &arr[..*n],
+                Tokens::Heap(v) => v,
+            }
+        }
+    }
+
+    pub fn split(subject: &[u8]) -> Tokens<'_> {
+        let mut arr: [&[u8]; INLINE] = [&[]; INLINE];
+        let mut n = 0;
+        for token in subject.split(|b| *b == b'.') {
+            if n == INLINE {
+                return Tokens::Heap(subject.split(|b| *b == b'.').collect());
+            }
+            arr[n] = token;
+            n += 1;
+        }
+        Tokens::Inline(arr, n)
+    }
+}
