@@ -181,6 +181,9 @@ pub struct Options {
     pub exe_name: String,
     /// `true` when the command line had no arguments (zero-config start).
     pub zero_config: bool,
+    /// Flags and config keys that were accepted but are not acted on (cluster, TLS, ...),
+    /// and deprecated forms; the server logs each at start-up.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Options {
@@ -208,6 +211,7 @@ impl Default for Options {
             config_file: None,
             exe_name: "nile".to_string(),
             zero_config: false,
+            warnings: Vec::new(),
         }
     }
 }
