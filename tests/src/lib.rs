@@ -11,15 +11,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Path of the `nile` binary built by cargo for this workspace.
+/// Path of the `nile` binary for this workspace, built once per test process
+/// so that a plain `cargo test` always runs the current server code.
 pub fn nile_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("NILE_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test exe path");
-    // target/<profile>/deps/<test> → target/<profile>/nile
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-    profile_dir.join("nile")
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(p) = std::env::var("NILE_BIN") {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("test exe path");
+        // target/<profile>/deps/<test> → target/<profile>/nile
+        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args(["build", "-q", "-p", "nile-server", "--bin", "nile"]).env("CARGO_TARGET_DIR", target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build for nile");
+        assert!(status.success(), "cargo build -p nile-server failed");
+        profile_dir.join("nile")
+    })
+    .clone()
 }
 
 pub struct Nile {
