@@ -19,6 +19,8 @@ pub mod duration;
 pub mod flags;
 pub mod keys;
 pub mod parser;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
@@ -159,10 +161,15 @@ pub fn resolve_include(from: &str, path: &str) -> PathBuf {
     if path.is_absolute() {
         return path.to_path_buf();
     }
-    Path::new(from)
+    let joined = Path::new(from)
         .parent()
         .map(|dir| dir.join(path))
-        .unwrap_or_else(|| path.to_path_buf())
+        .unwrap_or_else(|| path.to_path_buf());
+    // Drop `./` parts so error messages name `dir/x.conf`, not `dir/./x.conf`.
+    joined
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect()
 }
 
 /// `<sig>` or `<sig>=<pid>`, where `<pid>` may also name a pid file (as nats-server allows).
