@@ -779,7 +779,7 @@ fn storage_size(e: &Entry, path: &str) -> Result<Option<i64>> {
             key_error(
                 e,
                 path,
-                format!("{path} {s:?}: sizes defined as strings must end in K, M, G, T"),
+                format!("{s:?}: sizes defined as strings must end in K, M, G, T"),
             )
         })?,
         _ => return Err(type_error(e, path, "a size")),

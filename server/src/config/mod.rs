@@ -4,7 +4,9 @@
 //! config-file syntax. Flags override the file.
 //!
 //! Differences from nats-server, on purpose:
-//! * the client port defaults to 6666 (Memphis's), also when other flags are given;
+//! * the client port defaults to 6666 (Memphis's), also when other flags are given; with no
+//!   arguments at all Nile also turns on JetStream and monitoring on 8222 (zero-config), while
+//!   any argument switches to nats-server's defaults (JetStream and monitoring off);
 //! * `-js` without `-sd` stores data in `./nile-data`, where nats-server uses
 //!   `<tmp>/nats/jetstream`: Nile is a durable broker, so data outlives a reboot by default;
 //! * `authorization { token, users }` together are allowed (Memphis's `<user>::<token>` login);
