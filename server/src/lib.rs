@@ -6,6 +6,7 @@
 //! - [`client`]: the shared half of a connection: outbound buffer, counters, identity.
 //! - [`sublist`], [`router`], [`subscription`], [`subject`]: who gets a message.
 //! - [`auth`]: logins and per-user permissions.
+//! - [`jetstream`]: streams on `nile-engine` and the `$JS.API.*` handlers.
 //! - [`server`]: shared state and the accept loop; [`start`]: start-up, signals, shutdown.
 //! - [`config`] and [`options`]: nats-server's flags and config file.
 //! - [`monitor`]: the HTTP monitoring endpoints. [`logging`]: nats-server-shaped log lines.
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod jetstream;
 pub mod logging;
 pub mod monitor;
 pub mod options;

@@ -107,9 +107,6 @@ fn deliver(
             }
             ok
         }
-        SubTarget::Internal(handler) => {
-            handler.deliver(d);
-            true
-        }
+        SubTarget::Internal(handler) => handler.deliver(d),
     }
 }

@@ -10,10 +10,15 @@ use parking_lot::{Mutex, RwLock};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
+use bytes::{Bytes, BytesMut};
+
 use crate::auth::Authenticator;
+use crate::client::FlushList;
 use crate::client::{ClientHandle, CloseReason};
 use crate::options::Options;
+use crate::router::{self, RouteCache};
 use crate::sublist::Sublist;
+use crate::subscription::Delivery;
 
 /// The nats-server version whose client protocol and API Nile implements;
 /// clients gate features on it (spec §4.6).
@@ -49,6 +54,10 @@ pub struct Server {
     /// The address the client listener actually bound (for `-p -1`).
     pub client_addr: Mutex<Option<SocketAddr>>,
     pub http_addr: Mutex<Option<SocketAddr>>,
+    /// Monitoring state: closed connections, request counts, JetStream source.
+    pub monitor: crate::monitor::MonitorState,
+    /// Set once at start-up when JetStream is enabled.
+    pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
 }
 
 impl Server {
@@ -74,6 +83,8 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             client_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
+            monitor: crate::monitor::MonitorState::default(),
+            jetstream: std::sync::OnceLock::new(),
         })
     }
 
@@ -143,6 +154,53 @@ impl Server {
         bytes
     }
 
+    /// Publish a message that originates in the server (API replies,
+    /// PubAcks, advisories). `headers` is a whole header block or empty.
+    pub fn publish_internal(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        body: &[u8],
+    ) -> usize {
+        let mut routes = RouteCache::default();
+        let mut flush = FlushList::default();
+        let n = self.publish_with(&mut routes, &mut flush, subject, reply, headers, body);
+        flush.flush();
+        n
+    }
+
+    /// As [`Server::publish_internal`], batching route lookups and wake-ups
+    /// across many messages (the caller flushes `flush`).
+    pub fn publish_with(
+        &self,
+        routes: &mut RouteCache,
+        flush: &mut FlushList,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        body: &[u8],
+    ) -> usize {
+        let payload = if headers.is_empty() {
+            Bytes::copy_from_slice(body)
+        } else {
+            let mut p = BytesMut::with_capacity(headers.len() + body.len());
+            p.extend_from_slice(headers);
+            p.extend_from_slice(body);
+            p.freeze()
+        };
+        let d = Delivery {
+            subject,
+            reply,
+            headers_len: headers.len(),
+            has_headers: !headers.is_empty(),
+            payload: &payload,
+            origin_cid: 0,
+        };
+        let result = routes.lookup(&self.sublist, subject);
+        router::route(&self.sublist, &result, &d, true, flush)
+    }
+
     pub fn next_cid(&self) -> u64 {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
@@ -173,6 +231,7 @@ impl Server {
         ) {
             t.slow_consumers.fetch_add(1, Ordering::Relaxed);
         }
+        self.monitor.record_closed(client);
     }
 
     /// Server-wide (in_msgs, in_bytes, out_msgs, out_bytes): closed plus live.

@@ -27,6 +27,8 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("JetStream: {0}")]
+    JetStream(crate::jetstream::JetStreamError),
     #[error("Could not create store directory {path}: {source}")]
     StoreDir {
         path: PathBuf,
@@ -54,6 +56,8 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     tracing::info!("  ID:       {}", server.server_id);
     if opts.jetstream.enabled {
         start_jetstream(&opts)?;
+        let js = crate::jetstream::JetStream::start(&server).map_err(StartError::JetStream)?;
+        let _ = server.jetstream.set(js);
     }
     let addr = format!("{}:{}", opts.host, opts.port.bind_port());
     let listener = TcpListener::bind(&addr)
@@ -162,6 +166,9 @@ impl Running {
         }
         tracing::info!("Initiating Shutdown...");
         self.server.begin_shutdown();
+        if let Some(js) = self.server.jetstream.get() {
+            js.shutdown();
+        }
         // Give writers a moment to flush their last frames.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         if let Some(p) = &self.ports_file {

@@ -20,10 +20,12 @@ pub struct Delivery<'a> {
     pub origin_cid: u64,
 }
 
-/// Server-side subscribers (JetStream API, consumers) implement this.
-/// `deliver` runs on the publisher's task: it must not block.
+/// Server-side subscribers (JetStream API, streams, consumers) implement this.
+/// `deliver` runs on the publisher's task: it must not block. It returns
+/// false to decline, which counts as "no subscriber" for no-responders
+/// (nats-server answers a direct get on a missing stream with silence).
 pub trait InternalSubscriber: Send + Sync {
-    fn deliver(&self, msg: &Delivery<'_>);
+    fn deliver(&self, msg: &Delivery<'_>) -> bool;
 }
 
 pub enum SubTarget {

@@ -1,0 +1,409 @@
+//! StreamConfig as clients send it and as nats-server echoes it back:
+//! every field present, limits normalised (-1 = unlimited), durations in ns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::errors::{err, ApiError};
+use crate::subject;
+
+/// nats-server's default `duplicate_window`: two minutes.
+pub const DUPLICATE_WINDOW_DEFAULT_NS: i64 = 120_000_000_000;
+/// Names longer than this are refused (nats-server's `JSMaxNameLen`).
+pub const NAME_BYTES_MAX: usize = 255;
+/// nats-server's `JSMaxDescriptionLen`.
+pub const DESCRIPTION_BYTES_MAX: usize = 4 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Retention {
+    #[default]
+    Limits,
+    Interest,
+    Workqueue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Discard {
+    #[default]
+    Old,
+    New,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    #[default]
+    File,
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    None,
+    S2,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConsumerLimits {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub inactive_threshold: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub max_ack_pending: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Republish {
+    #[serde(default)]
+    pub src: String,
+    pub dest: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub headers_only: bool,
+}
+
+/// The stream configuration. Field order is nats-server's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamConfig {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub subjects: Vec<String>,
+    pub retention: Retention,
+    pub max_consumers: i64,
+    pub max_msgs: i64,
+    pub max_bytes: i64,
+    pub max_age: i64,
+    pub max_msgs_per_subject: i64,
+    pub max_msg_size: i64,
+    pub discard: Discard,
+    pub storage: Storage,
+    pub num_replicas: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_ack: bool,
+    pub duplicate_window: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<serde_json::Value>>,
+    pub compression: Compression,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub first_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_transform: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub republish: Option<Republish>,
+    pub allow_direct: bool,
+    pub mirror_direct: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub discard_new_per_subject: bool,
+    pub sealed: bool,
+    pub deny_delete: bool,
+    pub deny_purge: bool,
+    pub allow_rollup_hdrs: bool,
+    pub consumer_limits: ConsumerLimits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            name: String::new(),
+            description: None,
+            subjects: Vec::new(),
+            retention: Retention::Limits,
+            max_consumers: -1,
+            max_msgs: -1,
+            max_bytes: -1,
+            max_age: 0,
+            max_msgs_per_subject: -1,
+            max_msg_size: -1,
+            discard: Discard::Old,
+            storage: Storage::File,
+            num_replicas: 0,
+            no_ack: false,
+            duplicate_window: 0,
+            placement: None,
+            mirror: None,
+            sources: None,
+            compression: Compression::None,
+            first_seq: 0,
+            subject_transform: None,
+            republish: None,
+            allow_direct: false,
+            mirror_direct: false,
+            discard_new_per_subject: false,
+            sealed: false,
+            deny_delete: false,
+            deny_purge: false,
+            allow_rollup_hdrs: false,
+            consumer_limits: ConsumerLimits::default(),
+            metadata: None,
+        }
+    }
+}
+
+/// A stream or consumer name: nats-server refuses `.`, `*`, `>`, path
+/// separators and whitespace.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= NAME_BYTES_MAX
+        && !name.chars().any(|c| {
+            matches!(c, '.' | '*' | '>' | '/' | '\\') || c.is_whitespace() || c.is_control()
+        })
+}
+
+fn unlimited(v: i64) -> i64 {
+    if v <= 0 {
+        -1
+    } else {
+        v
+    }
+}
+
+impl StreamConfig {
+    /// Fill defaults and check the rules nats-server checks on create and update.
+    pub fn normalize(mut self) -> Result<StreamConfig, ApiError> {
+        if !is_valid_name(&self.name) {
+            return Err(err::invalid_config(
+                "stream name is required and can not contain '.', '*', '>'",
+            ));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.len() > DESCRIPTION_BYTES_MAX)
+        {
+            return Err(err::invalid_config(format!(
+                "stream description is too long, maximum allowed is {DESCRIPTION_BYTES_MAX}"
+            )));
+        }
+        if self.num_replicas > 5 {
+            return Err(err::invalid_config("replicas > 5 not supported"));
+        }
+        if self.num_replicas > 1 {
+            return Err(err::replicas_not_supported());
+        }
+        self.num_replicas = 1;
+        if self.max_age < 0 {
+            return Err(err::invalid_config("max age can not be negative"));
+        }
+        if self.max_age != 0 && self.max_age < 100_000_000 {
+            return Err(err::invalid_config("max age needs to be >= 100ms"));
+        }
+        if self.duplicate_window < 0 {
+            return Err(err::invalid_config("duplicates window can not be negative"));
+        }
+        self.normalize_limits()?;
+        self.normalize_subjects()?;
+        self.check_flags()?;
+        Ok(self)
+    }
+
+    fn normalize_limits(&mut self) -> Result<(), ApiError> {
+        self.max_msgs = unlimited(self.max_msgs);
+        self.max_bytes = unlimited(self.max_bytes);
+        self.max_msgs_per_subject = unlimited(self.max_msgs_per_subject);
+        self.max_msg_size = unlimited(self.max_msg_size);
+        self.max_consumers = unlimited(self.max_consumers);
+        if self.max_msg_size > i64::from(i32::MAX) {
+            return Err(err::invalid_config("max message size too large"));
+        }
+        if self.duplicate_window == 0 {
+            self.duplicate_window = DUPLICATE_WINDOW_DEFAULT_NS;
+            if self.max_age != 0 && self.max_age < self.duplicate_window {
+                self.duplicate_window = self.max_age;
+            }
+        } else if self.max_age != 0 && self.duplicate_window > self.max_age {
+            return Err(err::invalid_config(
+                "duplicates window can not be larger then max age",
+            ));
+        } else if self.duplicate_window < 100_000_000 {
+            return Err(err::invalid_config(
+                "duplicates window needs to be >= 100ms",
+            ));
+        }
+        Ok(())
+    }
+
+    fn normalize_subjects(&mut self) -> Result<(), ApiError> {
+        if self.subjects.is_empty() && self.mirror.is_none() && self.sources.is_none() {
+            self.subjects = vec![self.name.clone()];
+        }
+        for (i, s) in self.subjects.iter().enumerate() {
+            if !subject::is_valid(s.as_bytes()) {
+                return Err(err::invalid_config("invalid subject"));
+            }
+            if self.subjects[..i].iter().any(|o| o == s) {
+                return Err(err::invalid_config("duplicate subjects detected"));
+            }
+            if self.subjects[..i]
+                .iter()
+                .any(|o| subject::overlaps(o.as_bytes(), s.as_bytes()))
+            {
+                return Err(err::invalid_config("subjects overlap"));
+            }
+            if !self.no_ack && overlaps_api(s) {
+                return Err(err::invalid_config(
+                    "subjects that overlap with jetstream api require no-ack to be true",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_flags(&self) -> Result<(), ApiError> {
+        if self.deny_purge && self.allow_rollup_hdrs {
+            return Err(err::invalid_config("roll-ups require the purge permission"));
+        }
+        if self.discard_new_per_subject {
+            if self.discard != Discard::New {
+                return Err(err::invalid_config(
+                    "discard new per subject requires discard new policy to be set",
+                ));
+            }
+            if self.max_msgs_per_subject <= 0 {
+                return Err(err::invalid_config(
+                    "discard new per subject requires max msgs per subject > 0",
+                ));
+            }
+        }
+        if self.mirror.is_some() || self.sources.is_some() {
+            return Err(err::invalid_config(
+                "mirrors and sources are not supported by this server yet",
+            ));
+        }
+        Ok(())
+    }
+
+    /// nats-server's rules for what STREAM.UPDATE may change.
+    pub fn check_update(&self, old: &StreamConfig) -> Result<(), ApiError> {
+        let no = |what: &str| {
+            Err(err::invalid_config(format!(
+                "stream configuration update can not change {what}"
+            )))
+        };
+        if self.storage != old.storage {
+            return no("storage type");
+        }
+        if (self.retention == Retention::Workqueue) != (old.retention == Retention::Workqueue)
+            && self.retention != old.retention
+        {
+            return no("retention policy to/from workqueue");
+        }
+        if old.sealed && !self.sealed {
+            return Err(err::invalid_config(
+                "stream configuration update can not unseal a sealed stream",
+            ));
+        }
+        if old.deny_delete && !self.deny_delete {
+            return Err(err::invalid_config(
+                "stream configuration update can not cancel deny message deletes",
+            ));
+        }
+        if old.deny_purge && !self.deny_purge {
+            return Err(err::invalid_config(
+                "stream configuration update can not cancel deny purge",
+            ));
+        }
+        if self.mirror != old.mirror {
+            return Err(err::mirror_immutable());
+        }
+        Ok(())
+    }
+}
+
+/// Streams may not capture the JetStream API unless `no_ack` (nats-server's rule).
+fn overlaps_api(s: &str) -> bool {
+    ["$JS.API.>", "$JSC.>", "$NRG.>"]
+        .iter()
+        .any(|p| subject::overlaps(p.as_bytes(), s.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<StreamConfig, ApiError> {
+        serde_json::from_str::<StreamConfig>(json)
+            .unwrap()
+            .normalize()
+    }
+
+    #[test]
+    fn defaults_match_nats_server() {
+        let c = parse(r#"{"name":"S1"}"#).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["subjects"], serde_json::json!(["S1"]));
+        assert_eq!(v["max_msgs"], -1);
+        assert_eq!(v["duplicate_window"], DUPLICATE_WINDOW_DEFAULT_NS);
+        assert_eq!(v["num_replicas"], 1);
+        assert_eq!(v["retention"], "limits");
+        assert_eq!(v["storage"], "file");
+        assert_eq!(v["discard"], "old");
+        assert_eq!(v["compression"], "none");
+        assert_eq!(v["consumer_limits"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn duplicate_window_follows_small_max_age() {
+        let c = parse(r#"{"name":"S","max_age":1000000000,"max_msgs":0}"#).unwrap();
+        assert_eq!(c.duplicate_window, 1_000_000_000);
+        assert_eq!(c.max_msgs, -1);
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(
+            parse(r#"{"name":"S","max_age":-5}"#)
+                .unwrap_err()
+                .description,
+            "max age can not be negative"
+        );
+        assert_eq!(
+            parse(r#"{"name":"S","num_replicas":3}"#)
+                .unwrap_err()
+                .err_code,
+            10074
+        );
+        assert_eq!(parse(r#"{"name":"a.b"}"#).unwrap_err().err_code, 10052);
+        assert_eq!(
+            parse(r#"{"name":"S","subjects":["a","a"]}"#)
+                .unwrap_err()
+                .err_code,
+            10052
+        );
+        assert_eq!(
+            parse(r#"{"name":"S","subjects":["a.*","a.b"]}"#)
+                .unwrap_err()
+                .err_code,
+            10052
+        );
+        assert_eq!(
+            parse(r#"{"name":"S","subjects":["$JS.API.>"]}"#)
+                .unwrap_err()
+                .err_code,
+            10052
+        );
+        assert!(parse(r#"{"name":"S","deny_purge":true,"allow_rollup_hdrs":true}"#).is_err());
+    }
+
+    #[test]
+    fn names() {
+        for bad in ["", "a.b", "a*", "a>", "a b", "a/b", "a\\b"] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+        assert!(is_valid_name("ORDERS-1_x"));
+    }
+}

@@ -1,0 +1,123 @@
+//! Every JetStream API error Nile returns, in one table: HTTP-like `code`,
+//! `err_code` and nats-server's description.
+
+use serde::Serialize;
+
+/// The error object inside an API response or PubAck.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    pub code: u16,
+    pub err_code: u16,
+    pub description: String,
+}
+
+impl ApiError {
+    fn new(code: u16, err_code: u16, description: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            err_code,
+            description: description.into(),
+        }
+    }
+}
+
+/// Constructors named after nats-server's `errors.json` identifiers.
+pub mod err {
+    use super::ApiError;
+
+    pub fn bad_request() -> ApiError {
+        ApiError::new(400, 10003, "bad request")
+    }
+    pub fn invalid_json(detail: &str) -> ApiError {
+        ApiError::new(400, 10025, format!("invalid JSON: {detail}"))
+    }
+    pub fn not_enabled_for_account() -> ApiError {
+        ApiError::new(503, 10039, "JetStream not enabled for account")
+    }
+    pub fn stream_not_found() -> ApiError {
+        ApiError::new(404, 10059, "stream not found")
+    }
+    pub fn consumer_not_found() -> ApiError {
+        ApiError::new(404, 10014, "consumer not found")
+    }
+    pub fn no_message_found() -> ApiError {
+        ApiError::new(404, 10037, "no message found")
+    }
+    pub fn stream_name_exists() -> ApiError {
+        ApiError::new(
+            400,
+            10058,
+            "stream name already in use with a different configuration",
+        )
+    }
+    pub fn stream_name_mismatch() -> ApiError {
+        ApiError::new(400, 10056, "stream name in subject does not match request")
+    }
+    pub fn subjects_overlap() -> ApiError {
+        ApiError::new(400, 10065, "subjects overlap with an existing stream")
+    }
+    pub fn invalid_config(text: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10052, text)
+    }
+    pub fn mirror_immutable() -> ApiError {
+        ApiError::new(400, 10055, "stream mirror configuration can not be updated")
+    }
+    pub fn replicas_not_supported() -> ApiError {
+        ApiError::new(
+            500,
+            10074,
+            "replicas > 1 not supported in non-clustered mode",
+        )
+    }
+    pub fn expected_stream_mismatch() -> ApiError {
+        ApiError::new(400, 10060, "expected stream does not match")
+    }
+    pub fn wrong_last_sequence(seq: u64) -> ApiError {
+        ApiError::new(400, 10071, format!("wrong last sequence: {seq}"))
+    }
+    pub fn wrong_last_msg_id(id: &str) -> ApiError {
+        ApiError::new(400, 10070, format!("wrong last msg ID: {id}"))
+    }
+    pub fn store_failed(text: impl Into<String>) -> ApiError {
+        ApiError::new(503, 10077, text)
+    }
+    pub fn message_too_big() -> ApiError {
+        ApiError::new(400, 10054, "message size exceeds maximum allowed")
+    }
+    pub fn headers_too_big() -> ApiError {
+        ApiError::new(400, 10097, "header size exceeds maximum allowed of 64k")
+    }
+    pub fn sealed() -> ApiError {
+        ApiError::new(400, 10109, "invalid operation on sealed stream")
+    }
+    pub fn rollup_failed(text: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10111, text)
+    }
+    pub fn max_streams() -> ApiError {
+        ApiError::new(400, 10027, "maximum number of streams reached")
+    }
+    pub fn max_consumers() -> ApiError {
+        ApiError::new(400, 10026, "maximum consumers limit reached")
+    }
+    pub fn insufficient_resources() -> ApiError {
+        ApiError::new(503, 10023, "insufficient resources")
+    }
+    pub fn stream_delete_denied() -> ApiError {
+        ApiError::new(400, 10110, "message delete not permitted")
+    }
+    pub fn stream_purge_denied() -> ApiError {
+        ApiError::new(400, 10110, "stream purge not permitted")
+    }
+    pub fn stream_msg_delete_failed(text: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10057, text)
+    }
+    pub fn bad_request_text(text: impl Into<String>) -> ApiError {
+        ApiError::new(400, 10003, text)
+    }
+    pub fn stream_general(text: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10051, text)
+    }
+    pub fn storage_failed(text: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10077, text)
+    }
+}

@@ -1,0 +1,112 @@
+//! Reading and writing NATS header blocks (`NATS/1.0\r\nKey: Value\r\n\r\n`).
+
+/// Header names the server acts on when a message is published into a stream.
+pub const MSG_ID: &str = "Nats-Msg-Id";
+pub const EXPECTED_STREAM: &str = "Nats-Expected-Stream";
+pub const EXPECTED_LAST_SEQ: &str = "Nats-Expected-Last-Sequence";
+pub const EXPECTED_LAST_SUBJ_SEQ: &str = "Nats-Expected-Last-Subject-Sequence";
+pub const EXPECTED_LAST_MSG_ID: &str = "Nats-Expected-Last-Msg-Id";
+pub const ROLLUP: &str = "Nats-Rollup";
+
+/// The value of the first header named exactly `name`, trimmed.
+/// nats-server matches header names case-sensitively here.
+pub fn get<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut lines = block.split(|b| *b == b'\n');
+    lines.next()?; // the NATS/1.0 status line
+    for line in lines {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        if &line[..colon] == name.as_bytes() {
+            return Some(trim(&line[colon + 1..]));
+        }
+    }
+    None
+}
+
+pub fn get_str<'a>(block: &'a [u8], name: &str) -> Option<&'a str> {
+    get(block, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+pub fn get_u64(block: &[u8], name: &str) -> Option<Result<u64, ()>> {
+    get_str(block, name).map(|v| v.parse::<u64>().map_err(|_| ()))
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+/// Builds a header block; `status` gives `NATS/1.0 404 Message Not Found`.
+pub struct HeaderBuilder {
+    buf: Vec<u8>,
+}
+
+impl HeaderBuilder {
+    pub fn new(status: Option<&str>) -> Self {
+        let mut buf = Vec::with_capacity(128);
+        buf.extend_from_slice(b"NATS/1.0");
+        if let Some(s) = status {
+            buf.push(b' ');
+            buf.extend_from_slice(s.as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        HeaderBuilder { buf }
+    }
+
+    /// Start from an existing block (its end marker is dropped).
+    pub fn extend(block: &[u8]) -> Self {
+        let body = block.strip_suffix(b"\r\n").unwrap_or(block);
+        if body.is_empty() {
+            return Self::new(None);
+        }
+        HeaderBuilder { buf: body.to_vec() }
+    }
+
+    pub fn add(mut self, name: &str, value: &str) -> Self {
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        self
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.extend_from_slice(b"\r\n");
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_and_build() {
+        let block = HeaderBuilder::new(None)
+            .add(MSG_ID, "abc")
+            .add("X", " y ")
+            .finish();
+        assert_eq!(block, b"NATS/1.0\r\nNats-Msg-Id: abc\r\nX:  y \r\n\r\n");
+        assert_eq!(get(&block, MSG_ID), Some(&b"abc"[..]));
+        assert_eq!(get(&block, "X"), Some(&b"y"[..]));
+        assert_eq!(get(&block, "nats-msg-id"), None);
+        let more = HeaderBuilder::extend(&block).add("Z", "1").finish();
+        assert_eq!(
+            more,
+            b"NATS/1.0\r\nNats-Msg-Id: abc\r\nX:  y \r\nZ: 1\r\n\r\n"
+        );
+        assert_eq!(
+            HeaderBuilder::new(Some("404 Message Not Found")).finish(),
+            b"NATS/1.0 404 Message Not Found\r\n\r\n"
+        );
+    }
+}

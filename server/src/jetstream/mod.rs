@@ -1,0 +1,261 @@
+//! JetStream: streams on `nile-engine`, and the `$JS.API.*` request handlers.
+//!
+//! # Layout
+//! - [`config`]: StreamConfig, its defaults and rules.
+//! - [`stream`]: one stream and the publish path into it (PubAck after fsync).
+//! - [`api`]: the API subjects table and one module per area.
+//! - [`errors`]: every API error code in one table.
+//! - [`headers`]: NATS header blocks.
+//!
+//! API requests arrive through an internal subscription on `$JS.API.>` and are
+//! queued to one API thread (disk work never runs on a connection's task).
+//! Each stream captures its subjects with internal subscriptions, so a
+//! publish into a stream travels the ordinary routing path.
+
+pub mod api;
+pub mod config;
+pub mod errors;
+pub mod headers;
+pub mod stream;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nile_engine::{FileStore, StoreConfig, StreamStore};
+use parking_lot::RwLock;
+
+use self::config::{Storage, StreamConfig};
+use self::stream::Stream;
+use crate::options::SyncPolicy;
+use crate::server::Server;
+use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
+
+/// Bound on API requests waiting for the API thread; past it requests are
+/// dropped (the client times out), as nats-server drops when its queue is full.
+const API_QUEUE_LEN_MAX: usize = 8192;
+
+/// One queued API request.
+pub struct ApiRequest {
+    pub subject: String,
+    pub reply: Option<Bytes>,
+    /// The request body (headers stripped).
+    pub body: Bytes,
+    pub has_body_headers: bool,
+}
+
+/// Counters for `$JS.API.INFO` and `/jsz`.
+#[derive(Default)]
+pub struct ApiStats {
+    pub total: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+pub struct JetStream {
+    pub server: Arc<Server>,
+    pub store_dir: PathBuf,
+    pub streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    pub api_stats: ApiStats,
+    runtime: tokio::runtime::Handle,
+    api_tx: std::sync::mpsc::SyncSender<ApiRequest>,
+}
+
+/// Errors that stop JetStream from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum JetStreamError {
+    #[error("cannot read store directory {0}: {1}")]
+    Dir(PathBuf, std::io::Error),
+    #[error("cannot open stream {0}: {1}")]
+    Stream(String, String),
+}
+
+impl JetStream {
+    /// Open every stream under the store dir and start serving the API.
+    pub fn start(server: &Arc<Server>) -> Result<Arc<JetStream>, JetStreamError> {
+        let opts = server.options();
+        let store_dir = opts.jetstream.store_dir.join("streams");
+        std::fs::create_dir_all(&store_dir)
+            .map_err(|e| JetStreamError::Dir(store_dir.clone(), e))?;
+        let (api_tx, api_rx) = std::sync::mpsc::sync_channel(API_QUEUE_LEN_MAX);
+        let js = Arc::new(JetStream {
+            server: server.clone(),
+            store_dir,
+            streams: RwLock::new(BTreeMap::new()),
+            api_stats: ApiStats::default(),
+            runtime: tokio::runtime::Handle::current(),
+            api_tx,
+        });
+        js.load_streams()?;
+        let worker = js.clone();
+        std::thread::Builder::new()
+            .name("js-api".into())
+            .spawn(move || api::run(worker, api_rx))
+            .map_err(|e| JetStreamError::Dir(js.store_dir.clone(), e))?;
+        let sub = Subscription::new(
+            Bytes::from_static(b"$JS.API.>"),
+            None,
+            Bytes::from_static(b"js-api"),
+            SubTarget::Internal(Arc::new(ApiListener {
+                js: Arc::downgrade(&js),
+            })),
+        );
+        server.sublist.insert(Arc::new(sub));
+        Ok(js)
+    }
+
+    fn load_streams(&self) -> Result<(), JetStreamError> {
+        let entries = std::fs::read_dir(&self.store_dir)
+            .map_err(|e| JetStreamError::Dir(self.store_dir.clone(), e))?;
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let meta = dir.join(META_FILE);
+            let Ok(text) = std::fs::read(&meta) else {
+                continue;
+            };
+            let meta: StreamMeta = serde_json::from_slice(&text)
+                .map_err(|e| JetStreamError::Stream(dir.display().to_string(), e.to_string()))?;
+            let name = meta.config.name.clone();
+            let stream = self
+                .open_stream(meta.config, meta.created_ns)
+                .map_err(|e| JetStreamError::Stream(name.clone(), e.description))?;
+            tracing::info!(
+                "  Restored stream {name:?}: {} messages",
+                stream.store.state(false).msgs
+            );
+        }
+        Ok(())
+    }
+
+    /// Open (or create) the store for `config` and start capturing its subjects.
+    pub fn open_stream(
+        &self,
+        config: StreamConfig,
+        created_ns: i64,
+    ) -> Result<Arc<Stream>, errors::ApiError> {
+        let store_cfg = self.store_config(&config);
+        let (store, dir): (Arc<dyn StreamStore>, _) = match config.storage {
+            Storage::Memory => (
+                Arc::new(FileStore::memory(store_cfg).map_err(|e| stream::store_error(&e))?),
+                None,
+            ),
+            Storage::File => {
+                let dir = self.stream_dir(&config.name);
+                let store = FileStore::open(dir.join("msgs"), store_cfg)
+                    .map_err(|e| stream::store_error(&e))?;
+                (Arc::new(store), Some(dir))
+            }
+        };
+        let name = config.name.clone();
+        let stream = Stream::new(
+            self.server.clone(),
+            config,
+            created_ns,
+            store,
+            dir,
+            &self.runtime,
+        );
+        stream.subscribe();
+        self.streams.write().insert(name, stream.clone());
+        Ok(stream)
+    }
+
+    pub fn stream_dir(&self, name: &str) -> PathBuf {
+        self.store_dir.join(name)
+    }
+
+    /// Engine limits for a stream config.
+    pub fn store_config(&self, c: &StreamConfig) -> StoreConfig {
+        let pos = |v: i64| (v > 0).then_some(v as u64);
+        let sync = match self.server.options().jetstream.sync {
+            SyncPolicy::Always => nile_engine::SyncPolicy::Always,
+            SyncPolicy::Interval(d) => nile_engine::SyncPolicy::Interval(d),
+        };
+        StoreConfig {
+            msgs_max: pos(c.max_msgs),
+            bytes_max: pos(c.max_bytes),
+            age_max: pos(c.max_age).map(std::time::Duration::from_nanos),
+            msgs_per_subject_max: pos(c.max_msgs_per_subject),
+            msg_bytes_max: pos(c.max_msg_size),
+            discard: match c.discard {
+                config::Discard::Old => nile_engine::Discard::Old,
+                config::Discard::New => nile_engine::Discard::New,
+            },
+            discard_new_per_subject: c.discard_new_per_subject,
+            first_seq: c.first_seq.max(1),
+            sync,
+            ..StoreConfig::default()
+        }
+    }
+
+    /// Persist a stream's config atomically (tmp, fsync, rename, fsync dir).
+    pub fn save_meta(&self, stream: &Stream) -> Result<(), errors::ApiError> {
+        let Some(dir) = &stream.dir else {
+            return Ok(());
+        };
+        let meta = StreamMeta {
+            config: stream.config.read().clone(),
+            created_ns: stream.created_ns,
+        };
+        let bytes = serde_json::to_vec_pretty(&meta)
+            .map_err(|e| errors::err::stream_general(e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| errors::err::stream_general(e.to_string()))?;
+        nile_engine::write_file_atomic(&dir.join(META_FILE), &bytes)
+            .map_err(|e| errors::err::stream_general(e.to_string()))
+    }
+
+    pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {
+        self.streams.read().get(name).cloned()
+    }
+
+    /// Flush and close every store (clean shutdown).
+    pub fn shutdown(&self) {
+        for s in self.streams.read().values() {
+            let _ = s.store.close();
+        }
+    }
+}
+
+/// Remove a directory tree if present.
+pub fn remove_dir(dir: &Path) {
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+const META_FILE: &str = "meta.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StreamMeta {
+    config: StreamConfig,
+    created_ns: i64,
+}
+
+/// The `$JS.API.>` subscriber: queue the request for the API thread.
+struct ApiListener {
+    js: std::sync::Weak<JetStream>,
+}
+
+impl InternalSubscriber for ApiListener {
+    fn deliver(&self, d: &Delivery<'_>) -> bool {
+        let Some(js) = self.js.upgrade() else {
+            return false;
+        };
+        let subject = String::from_utf8_lossy(d.subject).into_owned();
+        if !api::would_answer(&js, &subject) {
+            return false;
+        }
+        let body = d.payload.slice(d.headers_len.min(d.payload.len())..);
+        let req = ApiRequest {
+            subject,
+            reply: d.reply.map(Bytes::copy_from_slice),
+            body,
+            has_body_headers: d.headers_len > 0,
+        };
+        if js.api_tx.try_send(req).is_err() {
+            tracing::warn!("JetStream API queue full, dropping request");
+        }
+        true
+    }
+}

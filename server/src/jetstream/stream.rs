@@ -1,0 +1,341 @@
+//! One stream: its config, its engine store, and the publish path into it
+//! (header checks, dedup, append, rollup) with PubAcks sent only once the
+//! record is durable.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nile_engine::{DurableTicket, PurgeRequest, StoreError, StreamStore, SubjectFilter};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::mpsc;
+
+use super::config::StreamConfig;
+use super::errors::{err, ApiError};
+use super::headers;
+use crate::client::FlushList;
+use crate::router::RouteCache;
+use crate::server::Server;
+use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
+
+/// A PubAck waiting for its record to become durable.
+struct PendingAck {
+    ticket: Option<DurableTicket>,
+    reply: Bytes,
+    body: Vec<u8>,
+}
+
+/// Dedup window: Msg-Id → sequence, oldest first for expiry.
+#[derive(Default)]
+struct Dedup {
+    ids: HashMap<String, u64>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Dedup {
+    fn expire(&mut self, now_ns: i64, window_ns: i64) {
+        while let Some((ts, _)) = self.order.front() {
+            if now_ns - ts < window_ns {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
+    fn insert(&mut self, id: String, seq: u64, ts: i64) {
+        self.order.push_back((ts, id.clone()));
+        self.ids.insert(id, seq);
+    }
+}
+
+struct Inner {
+    dedup: Dedup,
+    last_msg_id: Option<String>,
+}
+
+pub struct Stream {
+    pub name: String,
+    pub config: RwLock<StreamConfig>,
+    pub created_ns: i64,
+    pub store: Arc<dyn StreamStore>,
+    pub dir: Option<PathBuf>,
+    inner: Mutex<Inner>,
+    acks: mpsc::UnboundedSender<PendingAck>,
+    subs: Mutex<Vec<Arc<Subscription>>>,
+    server: Arc<Server>,
+}
+
+/// Result of storing one published message.
+enum Stored {
+    New(u64, DurableTicket),
+    Duplicate(u64),
+}
+
+impl Stream {
+    pub fn new(
+        server: Arc<Server>,
+        config: StreamConfig,
+        created_ns: i64,
+        store: Arc<dyn StreamStore>,
+        dir: Option<PathBuf>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Arc<Stream> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stream = Arc::new(Stream {
+            name: config.name.clone(),
+            config: RwLock::new(config),
+            created_ns,
+            store,
+            dir,
+            inner: Mutex::new(Inner {
+                dedup: Dedup::default(),
+                last_msg_id: None,
+            }),
+            acks: tx,
+            subs: Mutex::new(Vec::new()),
+            server: server.clone(),
+        });
+        stream.recover_dedup();
+        runtime.spawn(ack_loop(server, rx));
+        stream
+    }
+
+    /// Capture the configured subjects: one internal subscription each.
+    pub fn subscribe(self: &Arc<Self>) {
+        let subjects = self.config.read().subjects.clone();
+        let mut subs = self.subs.lock();
+        for s in subs.drain(..) {
+            self.server.sublist.remove(&s);
+        }
+        for subject in subjects {
+            let target: Arc<dyn InternalSubscriber> = self.clone();
+            let sub = Arc::new(Subscription::new(
+                Bytes::from(subject),
+                None,
+                Bytes::from_static(b"js"),
+                SubTarget::Internal(target),
+            ));
+            self.server.sublist.insert(sub.clone());
+            subs.push(sub);
+        }
+    }
+
+    pub fn unsubscribe(&self) {
+        for s in self.subs.lock().drain(..) {
+            self.server.sublist.remove(&s);
+        }
+    }
+
+    /// Rebuild the dedup window and last Msg-Id from the newest messages.
+    fn recover_dedup(&self) {
+        let window = self.config.read().duplicate_window;
+        let state = self.store.state(false);
+        if state.msgs == 0 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        if let Ok(last) = self.store.get(state.last_seq) {
+            inner.last_msg_id =
+                headers::get_str(&last.headers, headers::MSG_ID).map(str::to_string);
+        }
+        let from = self
+            .store
+            .seq_for_time(now_ns() - window)
+            .unwrap_or(state.last_seq + 1);
+        let all = SubjectFilter::all();
+        let mut seq = from;
+        while let Ok(Some(m)) = self.store.next_matching(seq, &all) {
+            if let Some(id) = headers::get_str(&m.headers, headers::MSG_ID) {
+                inner.dedup.insert(id.to_string(), m.seq, m.timestamp_ns);
+            }
+            seq = m.seq + 1;
+        }
+    }
+
+    /// Store one published message under the stream's rules.
+    fn store_msg(&self, subject: &[u8], hdrs: &[u8], body: &[u8]) -> Result<Stored, ApiError> {
+        let cfg = self.config.read();
+        if cfg.sealed {
+            return Err(err::sealed());
+        }
+        if cfg.max_msg_size > 0 && (hdrs.len() + body.len()) as i64 > cfg.max_msg_size {
+            return Err(err::message_too_big());
+        }
+        if hdrs.len() > 64 * 1024 {
+            return Err(err::headers_too_big());
+        }
+        let now = now_ns();
+        let mut inner = self.inner.lock();
+        inner.dedup.expire(now, cfg.duplicate_window);
+        let msg_id = headers::get_str(hdrs, headers::MSG_ID).filter(|s| !s.is_empty());
+        if !hdrs.is_empty() {
+            if let Some(seq) = msg_id.and_then(|id| inner.dedup.ids.get(id)) {
+                return Ok(Stored::Duplicate(*seq));
+            }
+            self.check_expectations(&cfg, &inner, subject, hdrs)?;
+        }
+        let rollup = rollup_of(&cfg, hdrs)?;
+        let (seq, ticket) = self
+            .store
+            .append(subject, hdrs, body, now)
+            .map_err(|e| store_error(&e))?;
+        if let Some(id) = msg_id {
+            inner.dedup.insert(id.to_string(), seq, now);
+        }
+        inner.last_msg_id = msg_id.map(str::to_string);
+        drop(inner);
+        if let Some(all) = rollup {
+            let subject = (!all).then(|| String::from_utf8_lossy(subject).into_owned());
+            let req = PurgeRequest {
+                subject,
+                keep: None,
+                up_to_seq: Some(seq),
+            };
+            self.store
+                .purge(&req)
+                .map_err(|e| err::rollup_failed(e.to_string()))?;
+        }
+        Ok(Stored::New(seq, ticket))
+    }
+
+    fn check_expectations(
+        &self,
+        cfg: &StreamConfig,
+        inner: &Inner,
+        subject: &[u8],
+        hdrs: &[u8],
+    ) -> Result<(), ApiError> {
+        if let Some(name) = headers::get_str(hdrs, headers::EXPECTED_STREAM) {
+            if name != cfg.name {
+                return Err(err::expected_stream_mismatch());
+            }
+        }
+        if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SUBJ_SEQ) {
+            let last = match self.store.last_for_subject(&SubjectFilter::new(subject)) {
+                Ok(m) => m.seq,
+                Err(StoreError::NotFound) => 0,
+                Err(e) => return Err(store_error(&e)),
+            };
+            if expected != Ok(last) {
+                return Err(err::wrong_last_sequence(last));
+            }
+        }
+        if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SEQ) {
+            let last = self.store.state(false).last_seq;
+            if expected != Ok(last) {
+                return Err(err::wrong_last_sequence(last));
+            }
+        }
+        if let Some(expected) = headers::get_str(hdrs, headers::EXPECTED_LAST_MSG_ID) {
+            let last = inner.last_msg_id.as_deref().unwrap_or("");
+            if expected != last {
+                return Err(err::wrong_last_msg_id(last));
+            }
+        }
+        Ok(())
+    }
+
+    fn pub_ack(&self, seq: u64, duplicate: bool) -> Vec<u8> {
+        let domain = self.server.options().jetstream.domain.clone();
+        let mut ack = format!("{{\"stream\":{}", json_str(&self.name));
+        if let Some(d) = domain {
+            ack.push_str(&format!(",\"domain\":{}", json_str(&d)));
+        }
+        ack.push_str(&format!(",\"seq\":{seq}"));
+        if duplicate {
+            ack.push_str(",\"duplicate\": true");
+        }
+        ack.push('}');
+        ack.into_bytes()
+    }
+
+    fn error_ack(&self, e: &ApiError) -> Vec<u8> {
+        let v = serde_json::json!({"error": e, "stream": self.name, "seq": 0});
+        serde_json::to_vec(&v).unwrap_or_default()
+    }
+}
+
+impl InternalSubscriber for Stream {
+    fn deliver(&self, d: &Delivery<'_>) -> bool {
+        let (hdrs, body) = d.payload.split_at(d.headers_len.min(d.payload.len()));
+        let result = self.store_msg(d.subject, hdrs, body);
+        let Some(reply) = d.reply else { return true };
+        if self.config.read().no_ack {
+            return true;
+        }
+        let (ticket, body) = match result {
+            Ok(Stored::New(seq, ticket)) => (Some(ticket), self.pub_ack(seq, false)),
+            Ok(Stored::Duplicate(seq)) => (None, self.pub_ack(seq, true)),
+            Err(e) => (None, self.error_ack(&e)),
+        };
+        // Acks leave in publish order, each after its record is durable.
+        let _ = self.acks.send(PendingAck {
+            ticket,
+            reply: Bytes::copy_from_slice(reply),
+            body,
+        });
+        true
+    }
+}
+
+/// Sends PubAcks in order, each once its ticket completes. Tickets complete
+/// in sequence order, so everything queued behind a completed one that is
+/// already durable goes out in the same batch with one wake-up per client.
+async fn ack_loop(server: Arc<Server>, mut rx: mpsc::UnboundedReceiver<PendingAck>) {
+    let mut routes = RouteCache::default();
+    let mut flush = FlushList::default();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(ack) = next.take() {
+            let durable = match ack.ticket {
+                Some(t) => t.await.is_ok(),
+                None => true,
+            };
+            if durable {
+                server.publish_with(&mut routes, &mut flush, &ack.reply, None, &[], &ack.body);
+            }
+            next = rx.try_recv().ok();
+        }
+        flush.flush();
+    }
+}
+
+fn rollup_of(cfg: &StreamConfig, hdrs: &[u8]) -> Result<Option<bool>, ApiError> {
+    let Some(v) = headers::get_str(hdrs, headers::ROLLUP) else {
+        return Ok(None);
+    };
+    if !cfg.allow_rollup_hdrs || cfg.deny_purge {
+        return Err(err::rollup_failed("rollup not permitted"));
+    }
+    match v {
+        "sub" => Ok(Some(false)),
+        "all" => Ok(Some(true)),
+        other => Err(err::rollup_failed(format!(
+            "rollup value invalid: {other:?}"
+        ))),
+    }
+}
+
+/// Engine errors on append, in nats-server's words.
+pub fn store_error(e: &StoreError) -> ApiError {
+    match e {
+        StoreError::MaxMsgs => err::store_failed("maximum messages exceeded"),
+        StoreError::MaxBytes => err::store_failed("maximum bytes exceeded"),
+        StoreError::MaxMsgsPerSubject => err::store_failed("maximum messages per subject exceeded"),
+        StoreError::MsgTooBig => err::message_too_big(),
+        other => err::storage_failed(other.to_string()),
+    }
+}
+
+pub fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
