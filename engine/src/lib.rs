@@ -2,3 +2,39 @@
 //!
 //! It knows nothing of NATS or sockets. See `docs/format.md` for every byte it
 //! writes and `docs/durability.md` for what an acknowledgement promises.
+//!
+//! # Layout
+//!
+//! - [`store`]: the [`StreamStore`] trait the server programs against.
+//! - [`file`]: its implementation on segment files (and in memory):
+//!   segments, mapped indexes, per-subject index, tombstones, limits,
+//!   recovery, and the group-commit flusher thread.
+//! - [`consumer`]: durable consumer state (append-only log + snapshots).
+//! - [`format`]: one `Encode`/`Decode` pair per on-disk struct.
+//! - [`io`]: the I/O trait, the real file system and the simulated disk
+//!   used by fault-injection tests; [`io::write_file_atomic`] for metadata.
+//! - [`ticket`]: durability tickets (blocking `wait` or `.await`).
+//! - [`subject`]: NATS subject wildcard matching.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod coding;
+pub mod consumer;
+pub mod error;
+pub mod file;
+pub mod format;
+pub mod io;
+pub mod store;
+pub mod subject;
+pub mod ticket;
+pub mod types;
+
+pub use consumer::{ConsumerState, ConsumerStore, PendingAck};
+pub use error::{Result, StoreError};
+pub use file::FileStore;
+pub use io::write_file_atomic;
+pub use store::StreamStore;
+pub use subject::SubjectFilter;
+pub use ticket::DurableTicket;
+pub use types::{Discard, PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy};

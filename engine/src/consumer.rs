@@ -1,0 +1,1 @@
+pub struct ConsumerState; pub struct ConsumerStore; pub struct PendingAck;

@@ -1,0 +1,228 @@
+//! The segment-file implementation of [`StreamStore`].
+//!
+//! Layout of a stream directory (bytes in `docs/format.md`):
+//! `<base>.seg` segments, `<base>.idx` indexes of sealed segments,
+//! `deleted.tomb` the tombstone log.
+
+mod flusher;
+mod ops;
+mod query;
+mod recover;
+mod segment;
+mod state;
+mod subjects;
+mod tomblog;
+
+use crate::error::{Result, StoreError};
+use crate::io::{Io, RealIo, SimIo};
+use crate::store::StreamStore;
+use crate::subject::SubjectFilter;
+use crate::ticket::{DurableTicket, Durability};
+use crate::types::{PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy, SEGMENT_BYTES_LIMIT};
+use parking_lot::{Condvar, Mutex};
+use state::State;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use flusher::now_ns;
+
+/// State shared with the flusher thread.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Wakes the flusher when there is something to sync.
+    work: Condvar,
+    dur: Arc<Durability>,
+}
+
+/// A stream stored in segment files (or, via [`FileStore::memory`], in
+/// simulated files in memory).
+pub struct FileStore {
+    shared: Arc<Shared>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    memory: bool,
+}
+
+impl FileStore {
+    /// Opens or creates a store in `dir` on the real file system.
+    pub fn open(dir: impl AsRef<Path>, cfg: StoreConfig) -> Result<Self> {
+        Self::open_with_io(Arc::new(RealIo), dir.as_ref(), cfg)
+    }
+
+    /// Opens or creates a store through any [`Io`] (tests use [`SimIo`]).
+    pub fn open_with_io(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig) -> Result<Self> {
+        Self::start(io, dir, cfg, false)
+    }
+
+    /// A memory-only store: same code over an in-memory disk, no fsync.
+    pub fn memory(mut cfg: StoreConfig) -> Result<Self> {
+        cfg.sync = SyncPolicy::Interval(Duration::from_secs(3600));
+        Self::start(Arc::new(SimIo::memory()), Path::new("/memory"), cfg, true)
+    }
+
+    fn start(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, memory: bool) -> Result<Self> {
+        check_config(&cfg)?;
+        let (state, dur) = recover::open_state(io, dir, cfg, now_ns())?;
+        tracing::info!(dir = %dir.display(), msgs = state.msgs, last_seq = state.last_seq,
+            segments = state.segs.len(), io = "pwrite+fdatasync", "stream store opened");
+        let shared = Arc::new(Shared { state: Mutex::new(state), work: Condvar::new(), dur });
+        let s2 = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("nile-flusher".into())
+            .spawn(move || flusher::run(s2))?;
+        Ok(Self { shared, flusher: Mutex::new(Some(handle)), memory })
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let mut st = self.shared.state.lock();
+        let r = f(&mut st);
+        let synced = st.synced_seq;
+        drop(st);
+        self.shared.dur.advance(synced);
+        r
+    }
+}
+
+fn check_config(cfg: &StoreConfig) -> Result<()> {
+    if cfg.segment_bytes_max < 1024 || cfg.segment_bytes_max > SEGMENT_BYTES_LIMIT {
+        return Err(StoreError::Invalid("segment_bytes_max must be within 1 KiB..4 GiB"));
+    }
+    Ok(())
+}
+
+impl StreamStore for FileStore {
+    fn append(&self, subject: &[u8], headers: &[u8], payload: &[u8], ts: i64) -> Result<(u64, DurableTicket)> {
+        let mut st = self.shared.state.lock();
+        let seq = st.append(subject, headers, payload, ts)?;
+        let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
+        drop(st);
+        if always {
+            self.shared.work.notify_one();
+            Ok((seq, DurableTicket::pending(seq, self.shared.dur.clone())))
+        } else {
+            Ok((seq, DurableTicket::ready(seq)))
+        }
+    }
+
+    fn get(&self, seq: u64) -> Result<StoredMsg> {
+        self.shared.state.lock().read_msg(seq)
+    }
+
+    fn last_for_subject(&self, filter: &SubjectFilter) -> Result<StoredMsg> {
+        let st = self.shared.state.lock();
+        let seq = st.last_matching_seq(filter).ok_or(StoreError::NotFound)?;
+        st.read_msg(seq)
+    }
+
+    fn next_matching(&self, start: u64, filter: &SubjectFilter) -> Result<Option<StoredMsg>> {
+        let st = self.shared.state.lock();
+        match st.next_matching_seq(start, filter) {
+            Some(seq) => st.read_msg(seq).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_matching_seq(&self, start: u64, filter: &SubjectFilter) -> Option<u64> {
+        self.shared.state.lock().next_matching_seq(start, filter)
+    }
+
+    fn delete(&self, seq: u64, erase: bool) -> Result<()> {
+        self.with_state(|st| st.delete(seq, erase))
+    }
+
+    fn purge(&self, req: &PurgeRequest) -> Result<u64> {
+        self.with_state(|st| st.purge(req))
+    }
+
+    fn state(&self, with_deleted: bool) -> StreamState {
+        let st = self.shared.state.lock();
+        let first_ts = if st.msgs > 0 { st.ts_of(st.first_seq).unwrap_or(0) } else { 0 };
+        StreamState {
+            msgs: st.msgs,
+            bytes: st.bytes,
+            first_seq: st.first_seq,
+            first_ts,
+            last_seq: st.last_seq,
+            last_ts: st.last_ts,
+            num_subjects: st.subjects.live,
+            num_deleted: st.deleted.len() as u64,
+            deleted: if with_deleted { st.deleted.iter().copied().collect() } else { Vec::new() },
+        }
+    }
+
+    fn subjects_state(&self, filter: &SubjectFilter) -> BTreeMap<String, u64> {
+        self.shared.state.lock().subjects_state(filter)
+    }
+
+    fn num_pending(&self, start: u64, filter: &SubjectFilter, lps: bool) -> u64 {
+        self.shared.state.lock().num_pending(start, filter, lps)
+    }
+
+    fn seq_for_time(&self, ts: i64) -> Option<u64> {
+        self.shared.state.lock().seq_for_time(ts)
+    }
+
+    fn expire(&self, now: i64) -> Result<u64> {
+        self.with_state(|st| {
+            st.check_writable()?;
+            let n = st.expire_at(now);
+            st.settle()?;
+            Ok(n)
+        })
+    }
+
+    fn config(&self) -> StoreConfig {
+        self.shared.state.lock().cfg.clone()
+    }
+
+    fn update_config(&self, mut cfg: StoreConfig) -> Result<()> {
+        check_config(&cfg)?;
+        if self.memory {
+            cfg.sync = SyncPolicy::Interval(Duration::from_secs(3600));
+        }
+        self.with_state(|st| {
+            st.check_writable()?;
+            st.cfg = cfg;
+            st.enforce_all_limits(now_ns()).map(|_| ())
+        })?;
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.with_state(|st| {
+            st.check_writable()?;
+            let file = st.active()?.file.clone();
+            file.sync_data().map_err(|e| st.poison(e.into()))?;
+            st.synced_seq = st.written_seq;
+            Ok(())
+        })?;
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    fn close(&self) -> Result<()> {
+        let flushed = if self.shared.state.lock().poisoned.is_none() { self.flush() } else { Ok(()) };
+        self.shared.state.lock().closed = true;
+        self.shared.work.notify_all();
+        if let Some(h) = self.flusher.lock().take() {
+            let _ = h.join();
+        }
+        self.shared.dur.fail("store closed".into());
+        flushed
+    }
+}
+
+impl Drop for FileStore {
+    /// Stops the flusher without a final fsync (call `close` for that), so
+    /// dropping a store behaves like a crash for tests.
+    fn drop(&mut self) {
+        self.shared.state.lock().closed = true;
+        self.shared.work.notify_all();
+        if let Some(h) = self.flusher.lock().take() {
+            let _ = h.join();
+        }
+    }
+}

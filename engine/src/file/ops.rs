@@ -1,0 +1,292 @@
+//! Mutations: append with limits, roll, delete, purge, expiry.
+
+use super::segment::Segment;
+use super::state::{State, Tomb};
+use super::tomblog::to_ranges;
+use crate::error::{Result, StoreError};
+use crate::format::record::{record_len, Kind, RecordRef, SUBJECT_BYTES_MAX};
+use crate::subject::SubjectFilter;
+use crate::types::{Discard, PurgeRequest, SyncPolicy};
+
+impl State {
+    /// Appends one message; returns its sequence.
+    pub fn append(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], ts: i64) -> Result<u64> {
+        self.check_writable()?;
+        if subject.is_empty() || subject.len() > SUBJECT_BYTES_MAX {
+            return Err(StoreError::Invalid("subject empty or too long"));
+        }
+        let body = (headers.len() + payload.len()) as u64;
+        if self.cfg.msg_bytes_max.is_some_and(|m| body > m) || body > u64::from(u32::MAX) / 2 {
+            return Err(StoreError::MsgTooBig);
+        }
+        let len = record_len(subject.len(), headers.len(), payload.len()) as u64;
+        self.check_discard_new(subject, len)?;
+        let active = self.active()?;
+        if active.count() > 0 && active.len + len > self.cfg.segment_bytes_max {
+            self.roll()?;
+        }
+        let seq = self.last_seq + 1;
+        let rec = RecordRef { kind: Kind::Msg, seq, timestamp_ns: ts, subject, headers, payload };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let written = self.active().and_then(|a| a.write_record(&rec, &mut scratch));
+        self.scratch = scratch;
+        if let Err(e) = written {
+            return Err(self.poison(e));
+        }
+        let gid = self.subjects.intern(subject);
+        let active = self.active()?;
+        let offset = active.len;
+        active.push_entry(gid, seq, offset, len, ts);
+        self.subjects.add(gid, seq);
+        self.msgs += 1;
+        self.bytes += len;
+        self.last_seq = seq;
+        self.last_ts = ts;
+        self.written_seq = seq;
+        if self.msgs == 1 {
+            self.first_seq = seq;
+        }
+        self.enforce_subject_limit(gid, Tomb::After(seq));
+        self.enforce_count_limits();
+        self.settle()?;
+        Ok(seq)
+    }
+
+    fn check_discard_new(&self, subject: &[u8], len: u64) -> Result<()> {
+        if self.cfg.discard != Discard::New {
+            return Ok(());
+        }
+        if self.cfg.msgs_max.is_some_and(|m| self.msgs >= m) {
+            return Err(StoreError::MaxMsgs);
+        }
+        if self.cfg.bytes_max.is_some_and(|m| self.bytes + len > m) {
+            return Err(StoreError::MaxBytes);
+        }
+        if let (Some(m), true) = (self.cfg.msgs_per_subject_max, self.cfg.discard_new_per_subject) {
+            let count = self.subjects.id(subject).map_or(0, |g| self.subjects.state(g).count);
+            if count >= m {
+                return Err(StoreError::MaxMsgsPerSubject);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the oldest messages of `gid` beyond the per-subject limit.
+    pub fn enforce_subject_limit(&mut self, gid: u32, tomb: Tomb) {
+        let Some(max) = self.cfg.msgs_per_subject_max else { return };
+        while self.subjects.state(gid).count > max {
+            self.fix_dirty_subjects();
+            let first = self.subjects.state(gid).first;
+            if !self.remove_msg(first, tomb) {
+                break;
+            }
+        }
+    }
+
+    /// Drops the oldest messages beyond `msgs_max` / `bytes_max`. Not
+    /// tombstoned: the same removals are re-derived on open.
+    pub fn enforce_count_limits(&mut self) {
+        while self.cfg.msgs_max.is_some_and(|m| self.msgs > m) && self.remove_first() {}
+        while self.cfg.bytes_max.is_some_and(|m| self.bytes > m) && self.remove_first() {}
+    }
+
+    fn remove_first(&mut self) -> bool {
+        let first = self.first_seq;
+        self.remove_msg(first, Tomb::Derived)
+    }
+
+    /// Applies all limits (open and config update).
+    pub fn enforce_all_limits(&mut self, now_ns: i64) -> Result<u64> {
+        let before = self.msgs;
+        if self.cfg.msgs_per_subject_max.is_some() {
+            let gids: Vec<u32> = (0..self.subjects.states.len() as u32).collect();
+            for gid in gids {
+                self.enforce_subject_limit(gid, Tomb::Now);
+            }
+        }
+        self.enforce_count_limits();
+        self.expire_at(now_ns);
+        self.persist_tomb_now()?;
+        self.settle()?;
+        Ok(before - self.msgs)
+    }
+
+    /// Removes messages older than `age_max` (relative to `now_ns`).
+    pub fn expire_at(&mut self, now_ns: i64) -> u64 {
+        let Some(age) = self.cfg.age_max else { return 0 };
+        let cutoff = now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
+        let mut n = 0;
+        while self.msgs > 0 && self.ts_of(self.first_seq).is_some_and(|t| t <= cutoff) {
+            if !self.remove_first() {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Seals the active segment and starts a new one. The old one is
+    /// fsynced first, so every sealed segment is fully durable.
+    pub fn roll(&mut self) -> Result<()> {
+        let io = self.io.clone();
+        let dir = self.dir.clone();
+        let names = self.subjects.names.clone();
+        let base = self.last_seq + 1;
+        let res = self.active().and_then(|a| a.seal(io.as_ref(), &dir, &names));
+        let res = res.and_then(|()| Segment::create(io.as_ref(), &dir, base));
+        match res {
+            Ok(seg) => {
+                self.synced_seq = self.written_seq;
+                self.segs.push(seg);
+                Ok(())
+            }
+            Err(e) => Err(self.poison(e)),
+        }
+    }
+
+    /// Writes `tomb_now` to the log and syncs it (under `Always`).
+    pub fn persist_tomb_now(&mut self) -> Result<()> {
+        if self.tomb_now.is_empty() {
+            return Ok(());
+        }
+        let mut seqs = std::mem::take(&mut self.tomb_now);
+        seqs.sort_unstable();
+        let ranges = to_ranges(seqs);
+        let mut res = self.tombs.append(&ranges);
+        if res.is_ok() && self.cfg.sync == SyncPolicy::Always {
+            res = self.tombs.file().sync_data().map_err(Into::into);
+            self.tombs.dirty = res.is_err();
+        }
+        res.map_err(|e| self.poison(e))
+    }
+
+    /// Deletes one message, optionally overwriting its bytes.
+    pub fn delete(&mut self, seq: u64, erase: bool) -> Result<()> {
+        self.check_writable()?;
+        if !self.remove_msg(seq, Tomb::Now) {
+            return Err(StoreError::NotFound);
+        }
+        self.persist_tomb_now()?;
+        if erase {
+            let seg = self.locate(seq).and_then(|i| self.segs.get(i));
+            let res = seg.map_or(Ok(()), |s| {
+                s.erase(seq).and_then(|()| {
+                    // The active segment is synced by the flusher; a sealed
+                    // one is synced here since nothing else will.
+                    if s.is_active() || self.cfg.sync != SyncPolicy::Always {
+                        Ok(())
+                    } else {
+                        s.file.sync_data().map_err(Into::into)
+                    }
+                })
+            });
+            res.map_err(|e| self.poison(e))?;
+        }
+        self.settle()
+    }
+
+    /// JetStream purge. Returns the number of messages removed.
+    pub fn purge(&mut self, req: &PurgeRequest) -> Result<u64> {
+        self.check_writable()?;
+        let before = self.msgs;
+        let filter = req.subject.as_deref().map(SubjectFilter::new);
+        match filter.filter(|f| !f.is_all()) {
+            Some(f) => self.purge_filtered(&f, req.keep, req.up_to_seq)?,
+            None => self.purge_front(req.keep, req.up_to_seq)?,
+        }
+        self.settle()?;
+        Ok(before - self.msgs)
+    }
+
+    fn purge_front(&mut self, keep: Option<u64>, up_to: Option<u64>) -> Result<()> {
+        let cut = match (keep, up_to) {
+            (Some(k), _) if self.msgs <= k => return Ok(()),
+            (Some(0), _) | (None, None) => self.last_seq + 1,
+            (Some(k), _) => self.nth_live(self.msgs - k),
+            (None, Some(n)) => n,
+        };
+        if cut > self.last_seq {
+            return self.purge_all(cut);
+        }
+        if cut <= self.first_seq {
+            return Ok(());
+        }
+        let from = self.first_seq;
+        let mut res = self.tombs.append(&[crate::format::tomb::TombRange { first: from, last: cut - 1 }]);
+        if res.is_ok() && self.cfg.sync == SyncPolicy::Always {
+            res = self.tombs.file().sync_data().map_err(Into::into);
+        }
+        res.map_err(|e| self.poison(e))?;
+        for seq in from..cut {
+            self.remove_msg(seq, Tomb::Derived);
+        }
+        Ok(())
+    }
+
+    /// Sequence of the n-th live message counted from the front (n >= 1 is
+    /// kept: the result is the first sequence to keep).
+    fn nth_live(&self, n: u64) -> u64 {
+        let mut left = n;
+        let mut seq = self.first_seq;
+        while left > 0 && seq <= self.last_seq {
+            if self.is_live(seq) {
+                left -= 1;
+            }
+            seq += 1;
+        }
+        while seq <= self.last_seq && !self.is_live(seq) {
+            seq += 1;
+        }
+        seq
+    }
+
+    fn purge_filtered(&mut self, f: &SubjectFilter, keep: Option<u64>, up_to: Option<u64>) -> Result<()> {
+        let to = up_to.map_or(self.last_seq, |n| n.saturating_sub(1));
+        let mut seqs = Vec::new();
+        self.scan_matching(self.first_seq, to, f, &mut |s| {
+            seqs.push(s);
+            true
+        });
+        if let Some(k) = keep {
+            let k = usize::try_from(k).unwrap_or(usize::MAX);
+            seqs.truncate(seqs.len().saturating_sub(k));
+        }
+        for s in seqs {
+            self.remove_msg(s, Tomb::Now);
+        }
+        self.persist_tomb_now()
+    }
+
+    /// Removes everything; the next sequence becomes `new_first`. The
+    /// tombstone covering the old range is made durable before any
+    /// segment is deleted, so a crash halfway cannot resurrect messages.
+    fn purge_all(&mut self, new_first: u64) -> Result<()> {
+        let res = self.purge_all_io(new_first);
+        res.map_err(|e| self.poison(e))
+    }
+
+    fn purge_all_io(&mut self, new_first: u64) -> Result<()> {
+        let range = crate::format::tomb::TombRange { first: self.first_seq.min(new_first - 1), last: new_first - 1 };
+        self.tombs.append(&[range])?;
+        self.tombs.file().sync_data()?;
+        self.active()?.file.sync_data()?;
+        self.synced_seq = self.written_seq;
+        let seg = Segment::create(self.io.as_ref(), &self.dir, new_first)?;
+        let old = std::mem::replace(&mut self.segs, vec![seg]);
+        for s in &old {
+            self.io.remove_file(&s.path)?;
+            let _ = self.io.remove_file(&self.dir.join(super::segment::idx_name(s.base)));
+        }
+        self.io.sync_dir(&self.dir)?;
+        self.subjects.clear();
+        self.deleted.clear();
+        self.tomb_after.clear();
+        self.msgs = 0;
+        self.bytes = 0;
+        self.first_seq = new_first;
+        self.last_seq = new_first - 1;
+        self.written_seq = self.last_seq;
+        self.synced_seq = self.last_seq;
+        self.tombs.rewrite(self.io.as_ref(), &self.dir, &[])
+    }
+}

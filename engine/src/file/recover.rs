@@ -1,0 +1,162 @@
+//! Opening a store: load sealed indexes (rebuilding damaged ones), scan
+//! the active segment's tail, replay tombstones, re-apply limits.
+
+use super::segment::{idx_name, seg_name, Segment};
+use super::state::{State, Tomb};
+use super::subjects::Subjects;
+use super::tomblog::TombLog;
+use crate::error::{Result, StoreError};
+use crate::io::Io;
+use crate::ticket::Durability;
+use crate::types::StoreConfig;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Bases of the segment files in `dir`, ascending; stray `.tmp` files from
+/// an interrupted atomic write are removed.
+fn list_segments(io: &dyn Io, dir: &Path) -> Result<Vec<u64>> {
+    let mut bases = Vec::new();
+    for name in io.list_dir(dir)? {
+        if name.ends_with(".tmp") {
+            io.remove_file(&dir.join(&name))?;
+        } else if let Some(b) = name.strip_suffix(".seg").and_then(|s| s.parse::<u64>().ok()) {
+            bases.push(b);
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+fn load_sealed(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> Result<Segment> {
+    let mut intern = |s: &[u8]| subjects.intern(s);
+    if let Some(seg) = Segment::open_sealed(io, dir, base, &mut intern)? {
+        return Ok(seg);
+    }
+    tracing::warn!(segment = %seg_name(base), "index missing or damaged; rebuilding from segment");
+    let out = Segment::scan(io, dir, base, &mut intern)?;
+    for off in &out.bad_records {
+        let e = StoreError::corrupted(dir.join(seg_name(base)), *off, "record skipped");
+        tracing::error!(error = %e, "corrupt record in sealed segment");
+    }
+    let mut seg = out.seg;
+    if out.valid_len != out.file_len {
+        // A sealed segment was fsynced before the next one was created, so
+        // a short tail here is damage, not a torn write: keep the bytes
+        // for inspection and index only the valid prefix.
+        tracing::error!(segment = %seg_name(base), at = out.valid_len, "sealed segment has an unreadable tail");
+    }
+    seg.len = out.file_len;
+    seg.seal(io, dir, &subjects.names)?;
+    Ok(seg)
+}
+
+fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> Result<Segment> {
+    let mut intern = |s: &[u8]| subjects.intern(s);
+    let out = Segment::scan(io, dir, base, &mut intern)?;
+    if out.valid_len < out.file_len {
+        tracing::warn!(segment = %seg_name(base), from = out.file_len, to = out.valid_len, "truncating torn tail");
+        out.seg.file.set_len(out.valid_len)?;
+        out.seg.file.sync_data()?;
+    }
+    // An index left from an earlier seal attempt would describe other bytes.
+    let _ = io.remove_file(&dir.join(idx_name(base)));
+    Ok(out.seg)
+}
+
+/// Opens or creates the store in `dir`.
+pub fn open_state(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, now_ns: i64) -> Result<(State, Arc<Durability>)> {
+    io.create_dir_all(dir)?;
+    let mut bases = list_segments(io.as_ref(), dir)?;
+    if bases.is_empty() {
+        Segment::create(io.as_ref(), dir, cfg.first_seq.max(1))?;
+        bases.push(cfg.first_seq.max(1));
+    }
+    let mut subjects = Subjects::default();
+    let mut segs = Vec::with_capacity(bases.len());
+    let last_base = bases.last().copied().unwrap_or(1);
+    for base in &bases {
+        if *base == last_base {
+            segs.push(load_active(io.as_ref(), dir, *base, &mut subjects)?);
+        } else {
+            segs.push(load_sealed(io.as_ref(), dir, *base, &mut subjects)?);
+        }
+    }
+    let (tombs, ranges) = TombLog::open(io.as_ref(), dir)?;
+    let first_seq = segs.first().map_or(1, |s| s.base);
+    let last_seq = segs.last().map_or(0, |s| s.end_seq().saturating_sub(1));
+    let last_ts = segs.last().and_then(|s| s.entry(last_seq)).map_or(0, |e| e.timestamp_ns);
+    let mut st = State {
+        io: io.clone(),
+        dir: dir.to_path_buf(),
+        cfg,
+        segs,
+        subjects,
+        deleted: BTreeSet::new(),
+        first_seq,
+        last_seq,
+        last_ts,
+        msgs: 0,
+        bytes: 0,
+        written_seq: last_seq,
+        synced_seq: last_seq,
+        tomb_after: Vec::new(),
+        tomb_now: Vec::new(),
+        tombs,
+        poisoned: None,
+        closed: false,
+        scratch: Vec::new(),
+    };
+    st.load_counts();
+    for r in ranges {
+        let lo = r.first.max(st.first_seq);
+        let hi = r.last.min(st.last_seq);
+        if lo <= hi {
+            for seq in lo..=hi {
+                st.remove_msg(seq, Tomb::Derived);
+            }
+        }
+    }
+    st.enforce_all_limits(now_ns)?;
+    st.compact_tombs()?;
+    let dur = Durability::new(st.last_seq);
+    Ok((st, dur))
+}
+
+impl State {
+    /// Totals, gaps and subject state from the loaded segments.
+    fn load_counts(&mut self) {
+        let mut gaps = Vec::new();
+        let mut expect = self.first_seq;
+        for seg in &self.segs {
+            gaps.extend(expect..seg.base);
+            gaps.extend(seg.lost_seqs());
+            expect = seg.end_seq().max(expect);
+            self.msgs += seg.live;
+            self.bytes += seg.live_bytes;
+            for s in &seg.subjects {
+                self.subjects.add_range(s.gid, s.live, s.first, s.last);
+            }
+        }
+        for g in gaps {
+            self.mark_gone(g);
+        }
+        if self.msgs == 0 {
+            self.first_seq = self.last_seq + 1;
+            self.deleted.clear();
+        }
+    }
+
+    /// Rewrites the tombstone log to just the current gaps when it has
+    /// grown well past them.
+    pub fn compact_tombs(&mut self) -> Result<()> {
+        let needed = self.deleted.len() as u64 * 20 + 16;
+        if self.tombs.len() <= 2 * needed + 64 * 1024 {
+            return Ok(());
+        }
+        let ranges = super::tomblog::to_ranges(self.deleted.iter().copied());
+        let io = self.io.clone();
+        let dir = self.dir.clone();
+        self.tombs.rewrite(io.as_ref(), &dir, &ranges)
+    }
+}

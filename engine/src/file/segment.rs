@@ -1,0 +1,372 @@
+//! One segment: a `<base_seq>.seg` file of records plus its index, either
+//! in memory (the active segment) or mapped from `<base_seq>.idx` (sealed).
+
+use crate::coding::{Decode, Encode};
+use crate::error::{Result, StoreError};
+use crate::format::index::{
+    encode_index, entry_at, parse_index, IndexEntry, SubjectRow, SUBJECT_LOST,
+};
+use crate::format::record::{peek_len, Kind, RecordFrame, RecordRef, RECORD_OVERHEAD_BYTES};
+use crate::format::segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
+use crate::io::{write_atomic, Io, IoFile};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// File name of a segment.
+pub fn seg_name(base: u64) -> String {
+    format!("{base:020}.seg")
+}
+
+/// File name of a segment's index.
+pub fn idx_name(base: u64) -> String {
+    format!("{base:020}.idx")
+}
+
+/// Per-segment facts about one subject.
+#[derive(Debug, Clone)]
+pub struct SegSubject {
+    /// Global subject id.
+    pub gid: u32,
+    /// First entry with this subject (deleted ones included: a hint).
+    pub first: u64,
+    /// Last entry with this subject (a hint, like `first`).
+    pub last: u64,
+    /// Entries with this subject, deleted ones included.
+    pub total: u64,
+    /// Live messages with this subject.
+    pub live: u64,
+}
+
+enum Entries {
+    Active(Vec<IndexEntry>),
+    Sealed { map: Bytes, range: std::ops::Range<usize>, count: u64 },
+}
+
+/// A segment with its index and subject table.
+pub struct Segment {
+    /// First sequence.
+    pub base: u64,
+    /// Path of the `.seg` file.
+    pub path: PathBuf,
+    /// The open file.
+    pub file: Arc<dyn IoFile>,
+    /// End of valid data.
+    pub len: u64,
+    entries: Entries,
+    /// Local subject id to facts.
+    pub subjects: Vec<SegSubject>,
+    /// Global id to local id.
+    pub local_of: HashMap<u32, u32>,
+    /// Live messages.
+    pub live: u64,
+    /// Live record bytes.
+    pub live_bytes: u64,
+}
+
+/// A record read back from disk, before the caller checks its sequence.
+pub struct ReadRecord {
+    /// The decoded fixed part.
+    pub frame: RecordFrame,
+    /// The record's bytes (parts are ranges into this).
+    pub buf: Bytes,
+}
+
+impl Segment {
+    /// Creates an empty segment: header written and fsynced, directory
+    /// fsynced, so a segment that exists after a crash has a valid header.
+    pub fn create(io: &dyn Io, dir: &Path, base: u64) -> Result<Self> {
+        let path = dir.join(seg_name(base));
+        let file = io.open(&path, true)?;
+        file.set_len(0)?;
+        file.write_all_at(&SegmentHeader { base_seq: base }.encode_to_vec(), 0)?;
+        file.sync_data()?;
+        io.sync_dir(dir)?;
+        Ok(Self::empty(base, path, file))
+    }
+
+    fn empty(base: u64, path: PathBuf, file: Arc<dyn IoFile>) -> Self {
+        Self {
+            base,
+            path,
+            file,
+            len: SEGMENT_HEADER_BYTES as u64,
+            entries: Entries::Active(Vec::new()),
+            subjects: Vec::new(),
+            local_of: HashMap::new(),
+            live: 0,
+            live_bytes: 0,
+        }
+    }
+
+    /// Number of entries (sequences) in this segment.
+    pub fn count(&self) -> u64 {
+        match &self.entries {
+            Entries::Active(v) => v.len() as u64,
+            Entries::Sealed { count, .. } => *count,
+        }
+    }
+
+    /// Sequence one past the last entry.
+    pub fn end_seq(&self) -> u64 {
+        self.base + self.count()
+    }
+
+    /// True if this segment is the writable one.
+    pub fn is_active(&self) -> bool {
+        matches!(self.entries, Entries::Active(_))
+    }
+
+    /// The entry for `seq`, if inside this segment.
+    pub fn entry(&self, seq: u64) -> Option<IndexEntry> {
+        let i = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        match &self.entries {
+            Entries::Active(v) => v.get(i).copied(),
+            Entries::Sealed { map, range, .. } => entry_at(map.get(range.clone())?, i),
+        }
+    }
+
+    /// On-disk size of the record at `seq`.
+    pub fn record_bytes(&self, seq: u64) -> u64 {
+        let Some(e) = self.entry(seq) else { return 0 };
+        let end = self.entry(seq + 1).map_or(self.len, |n| u64::from(n.offset));
+        end.saturating_sub(u64::from(e.offset))
+    }
+
+    /// Local id for `gid`, adding it to the subject table if new.
+    fn local_for(&mut self, gid: u32, seq: u64) -> u32 {
+        if let Some(l) = self.local_of.get(&gid) {
+            return *l;
+        }
+        let l = self.subjects.len() as u32;
+        self.subjects.push(SegSubject { gid, first: seq, last: seq, total: 0, live: 0 });
+        self.local_of.insert(gid, l);
+        l
+    }
+
+    /// Records an entry just written (or found while scanning).
+    pub fn push_entry(&mut self, gid: u32, seq: u64, offset: u64, len: u64, ts: i64) {
+        let local = self.local_for(gid, seq);
+        if let Some(s) = self.subjects.get_mut(local as usize) {
+            s.last = seq;
+            s.total += 1;
+            s.live += 1;
+        }
+        if let Entries::Active(v) = &mut self.entries {
+            v.push(IndexEntry { offset: offset as u32, subject: local, timestamp_ns: ts });
+        }
+        self.live += 1;
+        self.live_bytes += len;
+        self.len = offset + len;
+    }
+
+    /// Records a lost (unreadable) sequence while scanning.
+    pub fn push_lost(&mut self, offset: u64) {
+        if let Entries::Active(v) = &mut self.entries {
+            v.push(IndexEntry { offset: offset as u32, subject: SUBJECT_LOST, timestamp_ns: 0 });
+        }
+    }
+
+    /// Writes one record at the end. The caller poisons the store on error.
+    pub fn write_record(&mut self, rec: &RecordRef<'_>, scratch: &mut Vec<u8>) -> Result<u64> {
+        scratch.clear();
+        rec.encode_into(scratch);
+        self.file.write_all_at(scratch, self.len)?;
+        Ok(scratch.len() as u64)
+    }
+
+    /// Reads and checks the record for `seq`.
+    pub fn read(&self, seq: u64) -> Result<Option<ReadRecord>> {
+        let Some(e) = self.entry(seq) else { return Ok(None) };
+        if e.subject == SUBJECT_LOST {
+            return Ok(None);
+        }
+        let len = self.record_bytes(seq) as usize;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, u64::from(e.offset))?;
+        let bad = |d: String| StoreError::corrupted(&self.path, u64::from(e.offset), d);
+        let (frame, _) = RecordFrame::decode_from(&buf).map_err(|d| bad(d.detail()))?;
+        if frame.seq != seq {
+            return Err(bad(format!("expected seq {seq}, found {}", frame.seq)));
+        }
+        Ok(Some(ReadRecord { frame, buf: Bytes::from(buf) }))
+    }
+
+    /// Overwrites the record at `seq` with an erased copy (same length,
+    /// headers and payload zeroed, new CRC).
+    pub fn erase(&self, seq: u64) -> Result<()> {
+        let Some(r) = self.read(seq)? else { return Ok(()) };
+        let f = &r.frame;
+        let zeros_h = vec![0u8; f.headers.len()];
+        let zeros_p = vec![0u8; f.payload.len()];
+        let rec = RecordRef {
+            kind: Kind::Erased,
+            seq,
+            timestamp_ns: f.timestamp_ns,
+            subject: r.buf.get(f.subject.clone()).unwrap_or_default(),
+            headers: &zeros_h,
+            payload: &zeros_p,
+        };
+        let off = self.entry(seq).map_or(0, |e| u64::from(e.offset));
+        self.file.write_all_at(&rec.encode_to_vec(), off)?;
+        Ok(())
+    }
+
+    /// Subject table rows for the index file.
+    fn subject_rows(&self, names: &[Bytes]) -> Vec<SubjectRow> {
+        self.subjects
+            .iter()
+            .map(|s| SubjectRow {
+                first: s.first,
+                last: s.last,
+                count: s.total,
+                subject: names.get(s.gid as usize).map(|b| b.to_vec()).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Seals the active segment: fsyncs its data, writes the index
+    /// atomically and switches to the mapped index.
+    pub fn seal(&mut self, io: &dyn Io, dir: &Path, names: &[Bytes]) -> Result<()> {
+        let Entries::Active(v) = &self.entries else { return Ok(()) };
+        self.file.sync_data()?;
+        let bytes = encode_index(self.base, self.len, v, &self.subject_rows(names));
+        write_atomic(io, dir, &idx_name(self.base), &bytes)?;
+        self.map_index(io, dir)
+    }
+
+    fn map_index(&mut self, io: &dyn Io, dir: &Path) -> Result<()> {
+        let path = dir.join(idx_name(self.base));
+        let map = io.open(&path, false)?.map()?;
+        let p = parse_index(&map).map_err(|d| StoreError::corrupted(&path, 0, d.detail()))?;
+        self.entries = Entries::Sealed { map, range: p.entries, count: p.header.entry_count };
+        Ok(())
+    }
+
+    /// Opens a sealed segment from its index, if the index is intact and
+    /// matches the segment. `None` means: rebuild it.
+    pub fn open_sealed(
+        io: &dyn Io,
+        dir: &Path,
+        base: u64,
+        intern: &mut dyn FnMut(&[u8]) -> u32,
+    ) -> Result<Option<Self>> {
+        let path = dir.join(seg_name(base));
+        let file = io.open(&path, false)?;
+        let seg_len = file.len()?;
+        let Ok(idx) = io.open(&dir.join(idx_name(base)), false) else { return Ok(None) };
+        let map = idx.map()?;
+        let Ok(p) = parse_index(&map) else { return Ok(None) };
+        if p.header.base_seq != base || p.header.segment_len != seg_len {
+            return Ok(None);
+        }
+        let mut seg = Self::empty(base, path, file);
+        seg.len = seg_len;
+        for row in &p.subjects {
+            let gid = intern(&row.subject);
+            let s = SegSubject {
+                gid,
+                first: row.first,
+                last: row.last,
+                total: row.count,
+                live: row.count,
+            };
+            seg.local_of.insert(gid, seg.subjects.len() as u32);
+            seg.subjects.push(s);
+        }
+        let count = p.header.entry_count;
+        seg.entries = Entries::Sealed { map, range: p.entries, count };
+        seg.live = count - u64::from(p.header.lost_count);
+        seg.live_bytes = seg_len - SEGMENT_HEADER_BYTES as u64;
+        if p.header.lost_count > 0 {
+            seg.live_bytes -= seg.lost_seqs().iter().map(|s| seg.record_bytes(*s)).sum::<u64>();
+        }
+        Ok(Some(seg))
+    }
+
+    /// Sequences marked lost.
+    pub fn lost_seqs(&self) -> Vec<u64> {
+        (self.base..self.end_seq())
+            .filter(|s| self.entry(*s).is_some_and(|e| e.subject == SUBJECT_LOST))
+            .collect()
+    }
+
+    /// Scans a segment file record by record, building the index. Used for
+    /// the active segment on every open and to rebuild a damaged index.
+    /// Returns the segment and the byte offset where valid data ends.
+    pub fn scan(
+        io: &dyn Io,
+        dir: &Path,
+        base: u64,
+        intern: &mut dyn FnMut(&[u8]) -> u32,
+    ) -> Result<ScanOutcome> {
+        let path = dir.join(seg_name(base));
+        let file = io.open(&path, false)?;
+        let file_len = file.len()?;
+        let mut data = vec![0u8; file_len as usize];
+        file.read_exact_at(&mut data, 0)?;
+        let hdr = SegmentHeader::decode_from(&data)
+            .map_err(|d| StoreError::corrupted(&path, 0, d.detail()))?;
+        if hdr.0.base_seq != base {
+            return Err(StoreError::corrupted(&path, 0, "segment base does not match name"));
+        }
+        let mut seg = Self::empty(base, path, file);
+        let mut at = SEGMENT_HEADER_BYTES;
+        let mut bad_records = Vec::new();
+        while at < data.len() {
+            let rest = data.get(at..).unwrap_or_default();
+            let want = seg.end_seq();
+            match RecordFrame::decode_from(rest) {
+                Ok((f, n)) if f.seq == want => {
+                    let subj = rest.get(f.subject.clone()).unwrap_or_default();
+                    let gid = intern(subj);
+                    seg.push_entry(gid, want, at as u64, n as u64, f.timestamp_ns);
+                    at += n;
+                }
+                _ => match resync(&data, at, want) {
+                    Some((next_at, next_seq)) => {
+                        bad_records.push(at as u64);
+                        for _ in want..next_seq {
+                            seg.push_lost(at as u64);
+                        }
+                        seg.len = next_at as u64;
+                        at = next_at;
+                    }
+                    None => break,
+                },
+            }
+        }
+        let valid_len = at as u64;
+        seg.len = valid_len;
+        Ok(ScanOutcome { seg, valid_len, file_len, bad_records })
+    }
+}
+
+/// Result of [`Segment::scan`].
+pub struct ScanOutcome {
+    /// The segment with an in-memory index.
+    pub seg: Segment,
+    /// Where valid records end (a torn tail starts here).
+    pub valid_len: u64,
+    /// The file length found.
+    pub file_len: u64,
+    /// Offsets of unreadable records that were skipped.
+    pub bad_records: Vec<u64>,
+}
+
+/// After a bad record at `at`, looks for the next valid record with a
+/// sequence above `want` (an interior bit flip, not a torn tail). The
+/// record's own length field is tried first; then every byte offset.
+fn resync(data: &[u8], at: usize, want: u64) -> Option<(usize, u64)> {
+    let ok_at = |pos: usize| -> Option<(usize, u64)> {
+        let (f, _) = RecordFrame::decode_from(data.get(pos..)?).ok()?;
+        (f.seq > want && f.seq < want + (1 << 32)).then_some((pos, f.seq))
+    };
+    if let Ok(n) = peek_len(data.get(at..).unwrap_or_default()) {
+        if let Some(hit) = at.checked_add(n).and_then(ok_at) {
+            return Some(hit);
+        }
+    }
+    (at + 1..data.len().saturating_sub(RECORD_OVERHEAD_BYTES - 1)).find_map(ok_at)
+}

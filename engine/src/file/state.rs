@@ -1,0 +1,237 @@
+//! The store's in-memory state and the primitive operations on it. Every
+//! method here runs under the store lock.
+
+use super::segment::{idx_name, Segment};
+use super::subjects::Subjects;
+use super::tomblog::TombLog;
+use crate::error::{Result, StoreError};
+use crate::format::index::SUBJECT_LOST;
+use crate::io::Io;
+use crate::types::{StoreConfig, StoredMsg};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How a removal is recorded in the tombstone log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tomb {
+    /// Not at all: the removal is re-derived on open (limits, age).
+    Derived,
+    /// Collected in `tomb_now`; the caller writes and syncs it.
+    Now,
+    /// Written by the flusher once the append with this sequence (which
+    /// caused the removal) is durable, so a crash can never keep the
+    /// removal but lose its cause.
+    After(u64),
+}
+
+/// Everything behind the store lock.
+pub struct State {
+    pub io: Arc<dyn Io>,
+    pub dir: PathBuf,
+    pub cfg: StoreConfig,
+    /// Sorted by base; the last one is active.
+    pub segs: Vec<Segment>,
+    pub subjects: Subjects,
+    /// Deleted (or lost) sequences in `first_seq..=last_seq`.
+    pub deleted: BTreeSet<u64>,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub last_ts: i64,
+    pub msgs: u64,
+    pub bytes: u64,
+    /// Highest sequence written to the active segment.
+    pub written_seq: u64,
+    /// Highest sequence known fsynced.
+    pub synced_seq: u64,
+    /// Removals waiting for their cause to be durable: (cause, seq).
+    pub tomb_after: Vec<(u64, u64)>,
+    /// Removals the current operation must persist before returning.
+    pub tomb_now: Vec<u64>,
+    pub tombs: TombLog,
+    pub poisoned: Option<String>,
+    pub closed: bool,
+    pub scratch: Vec<u8>,
+}
+
+impl State {
+    /// Fails if writes are no longer allowed.
+    pub fn check_writable(&self) -> Result<()> {
+        if self.closed {
+            return Err(StoreError::Closed);
+        }
+        match &self.poisoned {
+            Some(why) => Err(StoreError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a write/fsync failure: from now on the store refuses writes.
+    pub fn poison(&mut self, e: StoreError) -> StoreError {
+        let why = e.to_string();
+        tracing::error!(dir = %self.dir.display(), error = %why, "store poisoned");
+        self.poisoned.get_or_insert(why);
+        e
+    }
+
+    /// Index of the segment holding `seq`.
+    pub fn locate(&self, seq: u64) -> Option<usize> {
+        let i = self.segs.partition_point(|s| s.base <= seq).checked_sub(1)?;
+        let seg = self.segs.get(i)?;
+        (seq < seg.end_seq()).then_some(i)
+    }
+
+    /// The active segment.
+    pub fn active(&mut self) -> Result<&mut Segment> {
+        self.segs.last_mut().ok_or(StoreError::Invalid("store has no segment"))
+    }
+
+    /// Is `seq` a live message (ignoring lost entries, which are in
+    /// `deleted`)?
+    pub fn is_live(&self, seq: u64) -> bool {
+        seq >= self.first_seq && seq <= self.last_seq && !self.deleted.contains(&seq)
+    }
+
+    /// Timestamp of `seq` from the index.
+    pub fn ts_of(&self, seq: u64) -> Option<i64> {
+        let seg = self.segs.get(self.locate(seq)?)?;
+        seg.entry(seq).map(|e| e.timestamp_ns)
+    }
+
+    /// Reads a live message.
+    pub fn read_msg(&self, seq: u64) -> Result<StoredMsg> {
+        if !self.is_live(seq) {
+            return Err(StoreError::NotFound);
+        }
+        let seg = self.locate(seq).and_then(|i| self.segs.get(i)).ok_or(StoreError::NotFound)?;
+        let r = seg.read(seq)?.ok_or(StoreError::NotFound)?;
+        let f = r.frame;
+        Ok(StoredMsg {
+            seq,
+            subject: r.buf.slice(f.subject),
+            headers: r.buf.slice(f.headers),
+            payload: r.buf.slice(f.payload),
+            timestamp_ns: f.timestamp_ns,
+        })
+    }
+
+    /// Removes one live message from every count. Returns false if it was
+    /// not live.
+    pub fn remove_msg(&mut self, seq: u64, tomb: Tomb) -> bool {
+        if !self.is_live(seq) {
+            return false;
+        }
+        let Some(si) = self.locate(seq) else { return false };
+        let Some(seg) = self.segs.get_mut(si) else { return false };
+        let Some(e) = seg.entry(seq) else { return false };
+        if e.subject == SUBJECT_LOST {
+            return false;
+        }
+        let size = seg.record_bytes(seq);
+        let Some(ss) = seg.subjects.get_mut(e.subject as usize) else { return false };
+        ss.live = ss.live.saturating_sub(1);
+        let gid = ss.gid;
+        seg.live = seg.live.saturating_sub(1);
+        seg.live_bytes = seg.live_bytes.saturating_sub(size);
+        self.subjects.remove(gid, 1, Some(seq));
+        self.msgs = self.msgs.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(size);
+        self.mark_gone(seq);
+        match tomb {
+            Tomb::Derived => {}
+            Tomb::Now => self.tomb_now.push(seq),
+            Tomb::After(cause) => self.tomb_after.push((cause, seq)),
+        }
+        true
+    }
+
+    /// `seq` is no longer live: move `first_seq` or remember the gap.
+    pub fn mark_gone(&mut self, seq: u64) {
+        if seq != self.first_seq {
+            self.deleted.insert(seq);
+            return;
+        }
+        self.first_seq += 1;
+        while self.first_seq <= self.last_seq && self.deleted.remove(&self.first_seq) {
+            self.first_seq += 1;
+        }
+    }
+
+    /// Forward (or backward) search for the next live message of `gid`
+    /// within `from..=to`, skipping segments that do not hold it.
+    pub fn find_subject(&self, gid: u32, from: u64, to: u64, forward: bool) -> Option<u64> {
+        if from > to {
+            return None;
+        }
+        let check = |seg: &Segment| -> Option<u64> {
+            let local = *seg.local_of.get(&gid)?;
+            let ss = seg.subjects.get(local as usize)?;
+            if ss.live == 0 {
+                return None;
+            }
+            let lo = from.max(ss.first);
+            let hi = to.min(ss.last);
+            let hit = |s: &u64| seg.entry(*s).is_some_and(|e| e.subject == local) && self.is_live(*s);
+            if forward {
+                (lo..=hi).find(hit)
+            } else {
+                (lo..=hi).rev().find(hit)
+            }
+        };
+        let in_range = |s: &&Segment| s.base <= to && s.end_seq() > from;
+        if forward {
+            self.segs.iter().filter(in_range).find_map(check)
+        } else {
+            self.segs.iter().rev().filter(in_range).find_map(check)
+        }
+    }
+
+    /// Recomputes first/last of subjects touched by removals.
+    pub fn fix_dirty_subjects(&mut self) {
+        let mut dirty = std::mem::take(&mut self.subjects.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for gid in dirty {
+            let st = self.subjects.state(gid);
+            if st.count == 0 {
+                continue;
+            }
+            let first = self.find_subject(gid, st.first.max(self.first_seq), self.last_seq, true);
+            let last = self.find_subject(gid, self.first_seq, st.last.min(self.last_seq), false);
+            if let Some(s) = self.subjects.states.get_mut(gid as usize) {
+                s.first = first.unwrap_or(0);
+                s.last = last.unwrap_or(0);
+            }
+        }
+    }
+
+    /// Deletes sealed segments wholly below `first_seq`.
+    pub fn drop_dead_segments(&mut self) -> Result<()> {
+        let mut dropped = false;
+        while self.segs.len() > 1 && self.segs.first().is_some_and(|s| s.end_seq() <= self.first_seq)
+        {
+            let seg = self.segs.remove(0);
+            self.io.remove_file(&seg.path)?;
+            let idx = self.dir.join(idx_name(seg.base));
+            if let Err(e) = self.io.remove_file(&idx) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(e.into());
+                }
+            }
+            dropped = true;
+        }
+        if dropped {
+            self.io.sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Bookkeeping after every mutation.
+    pub fn settle(&mut self) -> Result<()> {
+        self.fix_dirty_subjects();
+        if let Err(e) = self.drop_dead_segments() {
+            return Err(self.poison(e));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! The per-subject index: one small record per distinct subject (count,
+//! first and last live sequence), never one per message. Which segments
+//! hold a subject is in each segment's own subject table.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// Facts about one subject across the stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubjState {
+    /// Live messages.
+    pub count: u64,
+    /// First live sequence (valid when `count > 0` and not dirty).
+    pub first: u64,
+    /// Last live sequence (valid when `count > 0` and not dirty).
+    pub last: u64,
+}
+
+/// Interned subjects and their state.
+#[derive(Default)]
+pub struct Subjects {
+    /// Global id to subject.
+    pub names: Vec<Bytes>,
+    ids: HashMap<Bytes, u32>,
+    /// Global id to state.
+    pub states: Vec<SubjState>,
+    /// Subjects with `count > 0`.
+    pub live: u64,
+    /// Ids whose first/last may point at a removed message.
+    pub dirty: Vec<u32>,
+}
+
+impl Subjects {
+    /// Id of `subject`, interning it if new.
+    pub fn intern(&mut self, subject: &[u8]) -> u32 {
+        if let Some(id) = self.ids.get(subject) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        let b = Bytes::copy_from_slice(subject);
+        self.names.push(b.clone());
+        self.ids.insert(b, id);
+        self.states.push(SubjState::default());
+        id
+    }
+
+    /// Id of `subject` if known.
+    pub fn id(&self, subject: &[u8]) -> Option<u32> {
+        self.ids.get(subject).copied()
+    }
+
+    /// State of `gid`.
+    pub fn state(&self, gid: u32) -> SubjState {
+        self.states.get(gid as usize).copied().unwrap_or_default()
+    }
+
+    /// A message with this subject was added at `seq` (the newest).
+    pub fn add(&mut self, gid: u32, seq: u64) {
+        if let Some(s) = self.states.get_mut(gid as usize) {
+            if s.count == 0 {
+                self.live += 1;
+                s.first = seq;
+            }
+            s.count += 1;
+            s.last = seq;
+        }
+    }
+
+    /// Adds `n` live messages spanning `first..=last` (loading a segment).
+    pub fn add_range(&mut self, gid: u32, n: u64, first: u64, last: u64) {
+        let Some(s) = self.states.get_mut(gid as usize) else { return };
+        if n == 0 {
+            return;
+        }
+        if s.count == 0 {
+            self.live += 1;
+            s.first = first;
+        }
+        s.first = s.first.min(first);
+        s.count += n;
+        s.last = s.last.max(last);
+        self.dirty.push(gid);
+    }
+
+    /// `n` messages with this subject were removed, one of them possibly
+    /// at the subject's first or last sequence.
+    pub fn remove(&mut self, gid: u32, n: u64, seq: Option<u64>) {
+        let Some(s) = self.states.get_mut(gid as usize) else { return };
+        s.count = s.count.saturating_sub(n);
+        if s.count == 0 {
+            self.live = self.live.saturating_sub(1);
+            *s = SubjState::default();
+        } else if seq.is_none_or(|q| q == s.first || q == s.last) {
+            self.dirty.push(gid);
+        }
+    }
+
+    /// Forgets everything (full purge).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}

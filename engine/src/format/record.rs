@@ -1,0 +1,181 @@
+//! The message record inside a segment file.
+//!
+//! ```text
+//! 0   u32 record_len   whole record, this field and the CRC included
+//! 4   u8  kind         1 = message, 2 = erased message
+//! 5   u8  reserved     0
+//! 6   u16 subject_len
+//! 8   u64 seq
+//! 16  i64 timestamp_ns
+//! 24  u32 headers_len
+//! 28  u32 payload_len
+//! 32  subject, headers, payload
+//! end u32 crc32c of every byte before it
+//! ```
+
+use super::crc;
+use crate::coding::{DecodeError, Encode, Reader};
+
+/// Bytes of the fixed part before the subject.
+pub const RECORD_HEADER_BYTES: usize = 32;
+/// Fixed overhead of a record: header plus trailing CRC.
+pub const RECORD_OVERHEAD_BYTES: usize = RECORD_HEADER_BYTES + 4;
+/// Longest subject the format can hold.
+pub const SUBJECT_BYTES_MAX: usize = u16::MAX as usize;
+
+/// Record kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A stored message.
+    Msg = 1,
+    /// A deleted message whose headers and payload were overwritten with
+    /// zeros (`delete` with `erase`).
+    Erased = 2,
+}
+
+/// A record to write, borrowing its parts.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    /// Kind.
+    pub kind: Kind,
+    /// Stream sequence.
+    pub seq: u64,
+    /// Caller's timestamp.
+    pub timestamp_ns: i64,
+    /// Subject bytes.
+    pub subject: &'a [u8],
+    /// Raw NATS header block (may be empty).
+    pub headers: &'a [u8],
+    /// Payload.
+    pub payload: &'a [u8],
+}
+
+/// Total on-disk length of a record with these part lengths.
+pub fn record_len(subject: usize, headers: usize, payload: usize) -> usize {
+    RECORD_OVERHEAD_BYTES + subject + headers + payload
+}
+
+impl Encode for RecordRef<'_> {
+    fn encoded_len(&self) -> usize {
+        record_len(self.subject.len(), self.headers.len(), self.payload.len())
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&(self.encoded_len() as u32).to_le_bytes());
+        out.push(self.kind as u8);
+        out.push(0);
+        out.extend_from_slice(&(self.subject.len() as u16).to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(&self.timestamp_ns.to_le_bytes());
+        out.extend_from_slice(&(self.headers.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(self.subject);
+        out.extend_from_slice(self.headers);
+        out.extend_from_slice(self.payload);
+        let sum = crc(out.get(start..).unwrap_or_default());
+        out.extend_from_slice(&sum.to_le_bytes());
+    }
+}
+
+/// A decoded record: fixed fields plus where its parts lie in the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFrame {
+    /// Kind.
+    pub kind: Kind,
+    /// Stream sequence.
+    pub seq: u64,
+    /// Timestamp.
+    pub timestamp_ns: i64,
+    /// Whole record length.
+    pub len: usize,
+    /// Subject range within the buffer.
+    pub subject: std::ops::Range<usize>,
+    /// Headers range within the buffer.
+    pub headers: std::ops::Range<usize>,
+    /// Payload range within the buffer.
+    pub payload: std::ops::Range<usize>,
+}
+
+/// Reads just the length field (to size a read before decoding).
+pub fn peek_len(buf: &[u8]) -> Result<usize, DecodeError> {
+    let len = Reader::new(buf).u32()? as usize;
+    if len < RECORD_OVERHEAD_BYTES {
+        return Err(DecodeError::Bad("record length too small"));
+    }
+    Ok(len)
+}
+
+impl crate::coding::Decode for RecordFrame {
+    /// Checks length, kind, part lengths and CRC. A buffer shorter than the
+    /// record is `Short` (a torn tail); anything else wrong is `Bad`.
+    fn decode_from(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
+        let mut r = Reader::new(buf);
+        let len = r.u32()? as usize;
+        if len < RECORD_OVERHEAD_BYTES {
+            return Err(DecodeError::Bad("record length too small"));
+        }
+        let kind = match r.u8()? {
+            1 => Kind::Msg,
+            2 => Kind::Erased,
+            _ => return Err(DecodeError::Bad("unknown record kind")),
+        };
+        let _reserved = r.u8()?;
+        let subject_len = r.u16()? as usize;
+        let seq = r.u64()?;
+        let timestamp_ns = r.i64()?;
+        let headers_len = r.u32()? as usize;
+        let payload_len = r.u32()? as usize;
+        if record_len(subject_len, headers_len, payload_len) != len {
+            return Err(DecodeError::Bad("record part lengths disagree with record length"));
+        }
+        let body = buf.get(..len - 4).ok_or(DecodeError::Short)?;
+        let stored = crate::coding::u32_at(buf, len - 4).ok_or(DecodeError::Short)?;
+        if crc(body) != stored {
+            return Err(DecodeError::Bad("record checksum mismatch"));
+        }
+        let s0 = RECORD_HEADER_BYTES;
+        let h0 = s0 + subject_len;
+        let p0 = h0 + headers_len;
+        let frame = RecordFrame {
+            kind,
+            seq,
+            timestamp_ns,
+            len,
+            subject: s0..h0,
+            headers: h0..p0,
+            payload: p0..p0 + payload_len,
+        };
+        Ok((frame, len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coding::Decode;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn round_trip(seq: u64, ts: i64, subj in "[a-z.]{1,20}",
+                      hdr in proptest::collection::vec(any::<u8>(), 0..40),
+                      pay in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let r = RecordRef { kind: Kind::Msg, seq, timestamp_ns: ts,
+                subject: subj.as_bytes(), headers: &hdr, payload: &pay };
+            let buf = r.encode_to_vec();
+            prop_assert_eq!(buf.len(), r.encoded_len());
+            let (f, n) = RecordFrame::decode_from(&buf).map_err(|e| TestCaseError::fail(e.detail()))?;
+            prop_assert_eq!(n, buf.len());
+            prop_assert_eq!(f.seq, seq);
+            prop_assert_eq!(f.timestamp_ns, ts);
+            prop_assert_eq!(&buf[f.subject], subj.as_bytes());
+            prop_assert_eq!(&buf[f.headers], &hdr[..]);
+            prop_assert_eq!(&buf[f.payload], &pay[..]);
+            for cut in 0..buf.len() {
+                prop_assert!(RecordFrame::decode_from(&buf[..cut]).is_err());
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The real file system: `pwrite`/`pread`/`fdatasync` through std.
+
+use super::{Io, IoFile};
+use bytes::Bytes;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The operating system's file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealIo;
+
+struct RealFile(File);
+
+impl IoFile for RealFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn map(&self) -> io::Result<Bytes> {
+        if self.len()? == 0 {
+            return Ok(Bytes::new());
+        }
+        // SAFETY: the engine maps only sealed index files, which are written
+        // once through `write_atomic` and never modified in place afterwards;
+        // unlinking a mapped file is safe on Unix.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&self.0)? };
+        Ok(Bytes::from_owner(map))
+    }
+}
+
+impl Io for RealIo {
+    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn IoFile>> {
+        let f = OpenOptions::new().read(true).write(true).create(create).open(path)?;
+        Ok(Arc::new(RealFile(f)))
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                if let Some(name) = entry.file_name().to_str() {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+}

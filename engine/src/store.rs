@@ -1,0 +1,72 @@
+//! The [`StreamStore`] trait: what the server calls, for file and memory
+//! streams alike. Object safe; use it as `Arc<dyn StreamStore>`.
+
+use crate::error::Result;
+use crate::subject::SubjectFilter;
+use crate::ticket::DurableTicket;
+use crate::types::{PurgeRequest, StoreConfig, StoredMsg, StreamState};
+use std::collections::BTreeMap;
+
+/// Storage of one stream's messages.
+pub trait StreamStore: Send + Sync {
+    /// Appends a message. Returns its sequence and a ticket that completes
+    /// once the record is durable (immediately under `SyncPolicy::Interval`).
+    /// Limit errors (`MaxMsgs`, `MaxBytes`, `MaxMsgsPerSubject`,
+    /// `MsgTooBig`) leave the store unchanged.
+    fn append(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        timestamp_ns: i64,
+    ) -> Result<(u64, DurableTicket)>;
+
+    /// The live message at `seq`, or `NotFound`.
+    fn get(&self, seq: u64) -> Result<StoredMsg>;
+
+    /// The last live message whose subject matches `filter` (wildcards
+    /// allowed), or `NotFound`.
+    fn last_for_subject(&self, filter: &SubjectFilter) -> Result<StoredMsg>;
+
+    /// The first live message at or after `start_seq` matching `filter`.
+    fn next_matching(&self, start_seq: u64, filter: &SubjectFilter) -> Result<Option<StoredMsg>>;
+
+    /// Like `next_matching` but only the sequence (no read).
+    fn next_matching_seq(&self, start_seq: u64, filter: &SubjectFilter) -> Option<u64>;
+
+    /// Deletes one message; `erase` overwrites its bytes on disk.
+    fn delete(&self, seq: u64, erase: bool) -> Result<()>;
+
+    /// JetStream purge; returns the number of messages removed.
+    fn purge(&self, req: &PurgeRequest) -> Result<u64>;
+
+    /// Stream state; `with_deleted` fills `deleted`.
+    fn state(&self, with_deleted: bool) -> StreamState;
+
+    /// Live message count per subject matching `filter`.
+    fn subjects_state(&self, filter: &SubjectFilter) -> BTreeMap<String, u64>;
+
+    /// Exact number of matching messages at or after `start_seq`; with
+    /// `last_per_subject`, the number of matching subjects whose last
+    /// message is at or after `start_seq`.
+    fn num_pending(&self, start_seq: u64, filter: &SubjectFilter, last_per_subject: bool) -> u64;
+
+    /// First live sequence with timestamp at or after `timestamp_ns`.
+    fn seq_for_time(&self, timestamp_ns: i64) -> Option<u64>;
+
+    /// Removes messages older than `age_max` as of `now_ns` (a background
+    /// timer also does this); returns how many.
+    fn expire(&self, now_ns: i64) -> Result<u64>;
+
+    /// Current configuration.
+    fn config(&self) -> StoreConfig;
+
+    /// Changes limits (stream update); applies them at once.
+    fn update_config(&self, cfg: StoreConfig) -> Result<()>;
+
+    /// Makes everything written so far durable now.
+    fn flush(&self) -> Result<()>;
+
+    /// Flushes and stops the background thread. Later calls fail `Closed`.
+    fn close(&self) -> Result<()>;
+}

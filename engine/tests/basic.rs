@@ -1,0 +1,146 @@
+mod common;
+use common::*;
+use nile_engine::io::SimIo;
+use nile_engine::*;
+
+#[test]
+fn append_get_reopen_real_fs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = FileStore::open(dir.path(), small_cfg()).unwrap();
+    for i in 0..100u32 {
+        let subj = format!("a.{}", i % 7);
+        let (seq, t) = s.append(subj.as_bytes(), b"NATS/1.0\r\n\r\n", &i.to_le_bytes(), i as i64).unwrap();
+        assert_eq!(seq, u64::from(i) + 1);
+        t.wait().unwrap();
+    }
+    let m = s.get(50).unwrap();
+    assert_eq!(&m.payload[..], &49u32.to_le_bytes());
+    assert_eq!(&m.subject[..], b"a.0");
+    assert_eq!(&m.headers[..], b"NATS/1.0\r\n\r\n");
+    let st = s.state(false);
+    s.close().unwrap();
+    drop(s);
+    let s = FileStore::open(dir.path(), small_cfg()).unwrap();
+    assert_eq!(s.state(false), st);
+    assert_eq!(s.get(50).unwrap(), m);
+    assert_eq!(s.num_pending(1, &SubjectFilter::new("a.3"), false), 14);
+    assert_eq!(s.subjects_state(&SubjectFilter::new("a.*")).len(), 7);
+}
+
+#[test]
+fn subjects_and_wildcards() {
+    let io = SimIo::new();
+    let s = sim_open(&io, small_cfg());
+    for i in 0..60u64 {
+        put(&s, &format!("k.{}.{}", i % 3, i % 2), &i.to_le_bytes());
+    }
+    let last = s.last_for_subject(&SubjectFilter::new("k.1.*")).unwrap();
+    assert_eq!(last.seq, 59);
+    let n = s.next_matching(10, &SubjectFilter::new("k.2.>")).unwrap().unwrap();
+    assert_eq!(n.seq, 12);
+    let n = s.next_matching(10, &SubjectFilter::new("k.2.1")).unwrap().unwrap();
+    assert_eq!(n.seq, 12);
+    assert_eq!(s.num_pending(31, &SubjectFilter::new("k.0.*"), false), 10);
+    assert_eq!(s.num_pending(0, &SubjectFilter::all(), true), 6);
+    assert_eq!(s.num_pending(58, &SubjectFilter::new("k.>"), true), 3);
+    s.delete(12, true).unwrap();
+    assert!(matches!(s.get(12), Err(StoreError::NotFound)));
+    assert_eq!(s.next_matching_seq(10, &SubjectFilter::new("k.2.1")), Some(18));
+    assert_eq!(s.state(true).deleted, vec![12]);
+}
+
+#[test]
+fn limits_and_discard() {
+    let io = SimIo::new();
+    let cfg = StoreConfig { msgs_per_subject_max: Some(2), msgs_max: Some(10), ..small_cfg() };
+    let s = sim_open(&io, cfg.clone());
+    for i in 0..30u64 {
+        put(&s, &format!("kv.{}", i % 4), b"v");
+    }
+    let st = s.state(false);
+    assert_eq!(st.msgs, 8);
+    assert_eq!(st.last_seq, 30);
+    let cfg_new = StoreConfig {
+        discard: Discard::New,
+        discard_new_per_subject: true,
+        msg_bytes_max: Some(4),
+        ..cfg
+    };
+    s.update_config(cfg_new).unwrap();
+    assert!(matches!(s.append(b"kv.0", b"", b"x", 0), Err(StoreError::MaxMsgsPerSubject)));
+    assert!(matches!(s.append(b"kv.9", b"", b"xxxxx", 0), Err(StoreError::MsgTooBig)));
+    put(&s, "kv.9", b"x");
+    put(&s, "kv.8", b"x");
+    assert!(matches!(s.append(b"kv.7", b"", b"x", 0), Err(StoreError::MaxMsgs)));
+}
+
+#[test]
+fn purge_variants() {
+    let io = SimIo::new();
+    let s = sim_open(&io, small_cfg());
+    for i in 0..50u64 {
+        put(&s, &format!("p.{}", i % 5), b"data");
+    }
+    assert_eq!(s.purge(&PurgeRequest { subject: Some("p.1".into()), ..Default::default() }).unwrap(), 10);
+    assert_eq!(s.purge(&PurgeRequest { up_to_seq: Some(11), ..Default::default() }).unwrap(), 8);
+    assert_eq!(s.state(false).first_seq, 11);
+    let kept = s.purge(&PurgeRequest { keep: Some(5), ..Default::default() }).unwrap();
+    assert_eq!(kept, 32 - 5);
+    assert_eq!(s.state(false).msgs, 5);
+    s.purge(&PurgeRequest::default()).unwrap();
+    let st = s.state(false);
+    assert_eq!((st.msgs, st.first_seq, st.last_seq), (0, 51, 50));
+    drop(s);
+    let s = sim_open(&io, small_cfg());
+    let st2 = s.state(false);
+    assert_eq!((st2.msgs, st2.first_seq, st2.last_seq), (0, 51, 50));
+    assert_eq!(put(&s, "x", b"1"), 51);
+}
+
+#[test]
+fn first_seq_and_memory_store() {
+    let cfg = StoreConfig { first_seq: 100, ..StoreConfig::default() };
+    let s = FileStore::memory(cfg).unwrap();
+    assert_eq!(s.state(false).first_seq, 100);
+    assert_eq!(put(&s, "a", b"1"), 100);
+    let arc: std::sync::Arc<dyn StreamStore> = std::sync::Arc::new(s);
+    assert_eq!(arc.get(100).unwrap().payload.as_ref(), b"1");
+}
+
+#[test]
+fn max_age_expiry() {
+    let io = SimIo::new();
+    let cfg = StoreConfig { age_max: Some(std::time::Duration::from_secs(10)), ..small_cfg() };
+    let s = sim_open(&io, cfg);
+    let now = seq_ts();
+    for i in 0..10i64 {
+        s.append(b"t", b"", b"x", now - 20_000_000_000 + i).unwrap().1.wait().unwrap();
+    }
+    put(&s, "t", b"new");
+    assert_eq!(s.expire(now).unwrap(), 10);
+    assert_eq!(s.state(false).msgs, 1);
+}
+
+#[test]
+fn ticket_is_a_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = FileStore::open(dir.path(), StoreConfig::default()).unwrap();
+    let (_, t) = s.append(b"a", b"", b"x", 1).unwrap();
+    // A minimal executor: poll with a thread-unparking waker.
+    struct W(std::thread::Thread);
+    impl std::task::Wake for W {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(W(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut t = Box::pin(t);
+    loop {
+        match t.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => break r.unwrap(),
+            std::task::Poll::Pending => std::thread::park_timeout(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+use std::future::Future;
