@@ -1,6 +1,7 @@
 //! On-disk structures, one `Encode`/`Decode` pair each. The byte maps are
 //! in `docs/format.md`; keep the two in step.
 
+pub mod consumer;
 pub mod index;
 pub mod record;
 pub mod segment;
