@@ -47,7 +47,7 @@ impl State {
             self.first_seq = seq;
         }
         self.enforce_subject_limit(gid, Tomb::After(seq));
-        self.enforce_count_limits();
+        self.enforce_count_limits(Tomb::After(seq));
         self.settle()?;
         Ok(seq)
     }
@@ -83,16 +83,17 @@ impl State {
         }
     }
 
-    /// Drops the oldest messages beyond `msgs_max` / `bytes_max`. Not
-    /// tombstoned: the same removals are re-derived on open.
-    pub fn enforce_count_limits(&mut self) {
-        while self.cfg.msgs_max.is_some_and(|m| self.msgs > m) && self.remove_first() {}
-        while self.cfg.bytes_max.is_some_and(|m| self.bytes > m) && self.remove_first() {}
+    /// Drops the oldest messages beyond `msgs_max` / `bytes_max`. These
+    /// are tombstoned too: re-deriving them on open would give a different
+    /// answer once explicit deletes are interleaved.
+    pub fn enforce_count_limits(&mut self, tomb: Tomb) {
+        while self.cfg.msgs_max.is_some_and(|m| self.msgs > m) && self.remove_first(tomb) {}
+        while self.cfg.bytes_max.is_some_and(|m| self.bytes > m) && self.remove_first(tomb) {}
     }
 
-    fn remove_first(&mut self) -> bool {
+    fn remove_first(&mut self, tomb: Tomb) -> bool {
         let first = self.first_seq;
-        self.remove_msg(first, Tomb::Derived)
+        self.remove_msg(first, tomb)
     }
 
     /// Applies all limits (open and config update).
@@ -104,7 +105,7 @@ impl State {
                 self.enforce_subject_limit(gid, Tomb::Now);
             }
         }
-        self.enforce_count_limits();
+        self.enforce_count_limits(Tomb::Now);
         self.expire_at(now_ns);
         self.persist_tomb_now()?;
         self.settle()?;
@@ -117,7 +118,9 @@ impl State {
         let cutoff = now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
         let mut n = 0;
         while self.msgs > 0 && self.ts_of(self.first_seq).is_some_and(|t| t <= cutoff) {
-            if !self.remove_first() {
+            // Age removals are re-derived on open from timestamps, so
+            // they need no tombstone.
+            if !self.remove_first(Tomb::Derived) {
                 break;
             }
             n += 1;
@@ -192,6 +195,11 @@ impl State {
         let filter = req.subject.as_deref().map(SubjectFilter::new);
         match filter.filter(|f| !f.is_all()) {
             Some(f) => self.purge_filtered(&f, req.keep, req.up_to_seq)?,
+            // JetStream rejects keep + seq together; if both come, apply
+            // both rather than pick one.
+            None if req.keep.is_some() && req.up_to_seq.is_some() => {
+                self.purge_filtered(&SubjectFilter::all(), req.keep, req.up_to_seq)?
+            }
             None => self.purge_front(req.keep, req.up_to_seq)?,
         }
         self.settle()?;
@@ -271,7 +279,16 @@ impl State {
         self.tombs.file().sync_data()?;
         self.active()?.file.sync_data()?;
         self.synced_seq = self.written_seq;
-        let seg = Segment::create(self.io.as_ref(), &self.dir, new_first)?;
+        // An empty active segment already starting at `new_first` has the
+        // very file name we would create: keep it instead.
+        let reuse = self.segs.last().is_some_and(|s| s.base == new_first && s.count() == 0);
+        let seg = match self.segs.pop() {
+            Some(active) if reuse => active,
+            popped => {
+                self.segs.extend(popped);
+                Segment::create(self.io.as_ref(), &self.dir, new_first)?
+            }
+        };
         let old = std::mem::replace(&mut self.segs, vec![seg]);
         for s in &old {
             self.io.remove_file(&s.path)?;
