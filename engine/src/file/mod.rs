@@ -226,3 +226,12 @@ impl Drop for FileStore {
         }
     }
 }
+
+impl FileStore {
+    /// Reads every record of every segment and reports each problem found
+    /// (bad segment header, checksum failures, lost records). A full scan:
+    /// for operators and tests, never called on the hot path.
+    pub fn verify(&self) -> Vec<StoreError> {
+        self.shared.state.lock().verify()
+    }
+}

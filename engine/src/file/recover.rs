@@ -28,7 +28,7 @@ fn list_segments(io: &dyn Io, dir: &Path) -> Result<Vec<u64>> {
     Ok(bases)
 }
 
-fn load_sealed(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> Result<Segment> {
+fn load_sealed(io: &dyn Io, dir: &Path, base: u64, next_base: u64, subjects: &mut Subjects) -> Result<Segment> {
     let mut intern = |s: &[u8]| subjects.intern(s);
     if let Some(seg) = Segment::open_sealed(io, dir, base, &mut intern)? {
         return Ok(seg);
@@ -45,6 +45,10 @@ fn load_sealed(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> R
         // a short tail here is damage, not a torn write: keep the bytes
         // for inspection and index only the valid prefix.
         tracing::error!(segment = %seg_name(base), at = out.valid_len, "sealed segment has an unreadable tail");
+        // The next segment's base says how many sequences were here.
+        while seg.end_seq() < next_base {
+            seg.push_lost(out.valid_len);
+        }
     }
     seg.len = out.file_len;
     seg.seal(io, dir, &subjects.names)?;
@@ -75,11 +79,12 @@ pub fn open_state(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, now_ns: i64) ->
     let mut subjects = Subjects::default();
     let mut segs = Vec::with_capacity(bases.len());
     let last_base = bases.last().copied().unwrap_or(1);
-    for base in &bases {
+    for (i, base) in bases.iter().enumerate() {
+        let next_base = bases.get(i + 1).copied().unwrap_or(u64::MAX);
         if *base == last_base {
             segs.push(load_active(io.as_ref(), dir, *base, &mut subjects)?);
         } else {
-            segs.push(load_sealed(io.as_ref(), dir, *base, &mut subjects)?);
+            segs.push(load_sealed(io.as_ref(), dir, *base, next_base, &mut subjects)?);
         }
     }
     let (tombs, ranges) = TombLog::open(io.as_ref(), dir)?;

@@ -235,3 +235,36 @@ impl State {
         Ok(())
     }
 }
+
+impl State {
+    /// See `FileStore::verify`.
+    pub fn verify(&self) -> Vec<StoreError> {
+        use crate::coding::Decode;
+        let mut errs = Vec::new();
+        for seg in &self.segs {
+            let mut h = [0u8; crate::format::segment::SEGMENT_HEADER_BYTES];
+            let hdr = seg.file.read_exact_at(&mut h, 0).map_err(StoreError::from).and_then(|()| {
+                crate::format::segment::SegmentHeader::decode_from(&h)
+                    .map_err(|d| StoreError::corrupted(&seg.path, 0, d.detail()))
+            });
+            match hdr {
+                Ok((hd, _)) if hd.base_seq != seg.base => {
+                    errs.push(StoreError::corrupted(&seg.path, 0, "segment base mismatch"));
+                }
+                Ok(_) => {}
+                Err(e) => errs.push(e),
+            }
+            for seq in seg.base..seg.end_seq() {
+                match seg.read(seq) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        let off = seg.entry(seq).map_or(0, |e| u64::from(e.offset));
+                        errs.push(StoreError::corrupted(&seg.path, off, format!("seq {seq} lost")));
+                    }
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
+        errs
+    }
+}
