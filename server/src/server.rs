@@ -181,6 +181,22 @@ impl Server {
         headers: &[u8],
         body: &[u8],
     ) -> usize {
+        self.publish_routed(routes, flush, subject, subject, reply, headers, body)
+    }
+
+    /// Route by `to` but show `subject` in the MSG line: how consumers
+    /// deliver a stored message to an inbox or deliver subject.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_routed(
+        &self,
+        routes: &mut RouteCache,
+        flush: &mut FlushList,
+        to: &[u8],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        body: &[u8],
+    ) -> usize {
         let payload = if headers.is_empty() {
             Bytes::copy_from_slice(body)
         } else {
@@ -197,7 +213,7 @@ impl Server {
             payload: &payload,
             origin_cid: 0,
         };
-        let result = routes.lookup(&self.sublist, subject);
+        let result = routes.lookup(&self.sublist, to);
         router::route(&self.sublist, &result, &d, true, flush)
     }
 

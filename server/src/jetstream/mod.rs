@@ -14,9 +14,11 @@
 
 pub mod api;
 pub mod config;
+pub mod consumer;
 pub mod errors;
 pub mod headers;
 pub mod stream;
+pub mod time;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -156,9 +158,26 @@ impl JetStream {
             dir,
             &self.runtime,
         );
+        self.load_consumers(&stream);
         stream.subscribe();
         self.streams.write().insert(name, stream.clone());
         Ok(stream)
+    }
+
+    /// Restore the durable consumers saved under a file stream.
+    fn load_consumers(&self, stream: &Arc<Stream>) {
+        let Some(dir) = &stream.dir else { return };
+        let Ok(entries) = std::fs::read_dir(dir.join("consumers")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let cdir = entry.path();
+            let Some((meta, saved)) = consumer::persist::load(&cdir) else {
+                continue;
+            };
+            let c = consumer::Consumer::restore(stream, meta.config, meta.created_ns, saved, cdir);
+            stream.consumers.write().insert(c.name.clone(), c);
+        }
     }
 
     pub fn stream_dir(&self, name: &str) -> PathBuf {
@@ -243,6 +262,16 @@ impl InternalSubscriber for ApiListener {
             return false;
         };
         let subject = String::from_utf8_lossy(d.subject).into_owned();
+        if let Some(rest) = subject.strip_prefix("$JS.API.CONSUMER.MSG.NEXT.") {
+            // Pull requests skip the API queue: they only touch one consumer.
+            let (stream, consumer) = rest.split_once('.').unwrap_or((rest, ""));
+            let Some(c) = js.stream(stream).and_then(|s| s.consumer(consumer)) else {
+                return false;
+            };
+            let Some(reply) = d.reply else { return true };
+            c.add_request(reply, &d.payload[d.headers_len.min(d.payload.len())..]);
+            return true;
+        }
         if !api::would_answer(&js, &subject) {
             return false;
         }

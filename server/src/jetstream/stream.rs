@@ -2,7 +2,7 @@
 //! (header checks, dedup, append, rollup) with PubAcks sent only once the
 //! record is durable.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use nile_engine::{DurableTicket, PurgeRequest, StoreError, StreamStore, SubjectF
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
-use super::config::StreamConfig;
+use super::config::{Retention, StreamConfig};
+use super::consumer::Consumer;
 use super::errors::{err, ApiError};
 use super::headers;
 use crate::client::FlushList;
@@ -65,7 +66,9 @@ pub struct Stream {
     inner: Mutex<Inner>,
     acks: mpsc::UnboundedSender<PendingAck>,
     subs: Mutex<Vec<Arc<Subscription>>>,
-    server: Arc<Server>,
+    pub server: Arc<Server>,
+    pub runtime: tokio::runtime::Handle,
+    pub consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
 }
 
 /// Result of storing one published message.
@@ -97,6 +100,8 @@ impl Stream {
             acks: tx,
             subs: Mutex::new(Vec::new()),
             server: server.clone(),
+            runtime: runtime.clone(),
+            consumers: RwLock::new(BTreeMap::new()),
         });
         stream.recover_dedup();
         runtime.spawn(ack_loop(server, rx));
@@ -126,6 +131,50 @@ impl Stream {
     pub fn unsubscribe(&self) {
         for s in self.subs.lock().drain(..) {
             self.server.sublist.remove(&s);
+        }
+        let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
+            .into_values()
+            .collect();
+        for c in consumers {
+            c.stop(false);
+        }
+    }
+
+    pub fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.consumers.read().get(name).cloned()
+    }
+
+    /// Delete a consumer and its saved state.
+    pub fn remove_consumer(&self, name: &str) -> bool {
+        let removed = self.consumers.write().remove(name);
+        if let Some(c) = &removed {
+            c.stop(true);
+        }
+        removed.is_some()
+    }
+
+    /// Interest retention: does any consumer but `except` still need `seq`?
+    pub fn needed_by_others(&self, seq: u64, except: &str) -> bool {
+        let Ok(m) = self.store.get(seq) else {
+            return false;
+        };
+        self.consumers
+            .read()
+            .values()
+            .any(|c| c.name != except && c.needs(seq, &m.subject))
+    }
+
+    /// After an append: wake consumers; under interest retention with no
+    /// consumer interested the message is not kept.
+    fn after_append(&self, seq: u64, subject: &[u8], retention: Retention) {
+        let consumers = self.consumers.read();
+        for c in consumers.values() {
+            c.notify();
+        }
+        if retention == Retention::Interest
+            && !consumers.values().any(|c| c.filter.read().matches(subject))
+        {
+            let _ = self.store.delete(seq, false);
         }
     }
 
@@ -198,6 +247,7 @@ impl Stream {
                 .purge(&req)
                 .map_err(|e| err::rollup_failed(e.to_string()))?;
         }
+        self.after_append(seq, subject, cfg.retention);
         Ok(Stored::New(seq, ticket))
     }
 

@@ -1,6 +1,7 @@
 //! The `$JS.API.*` subjects, in one table, and the loop that serves them.
 
 mod account;
+mod consumers;
 mod direct;
 mod msg;
 mod streams;
@@ -69,6 +70,14 @@ const API: &[(&str, Handler)] = &[
     ("$JS.API.STREAM.PURGE.*", streams::purge),
     ("$JS.API.STREAM.MSG.GET.*", msg::get),
     ("$JS.API.STREAM.MSG.DELETE.*", msg::delete),
+    ("$JS.API.CONSUMER.CREATE.*", consumers::create),
+    ("$JS.API.CONSUMER.CREATE.*.*", consumers::create),
+    ("$JS.API.CONSUMER.CREATE.*.*.>", consumers::create),
+    ("$JS.API.CONSUMER.DURABLE.CREATE.*.*", consumers::create),
+    ("$JS.API.CONSUMER.INFO.*.*", consumers::info),
+    ("$JS.API.CONSUMER.NAMES.*", consumers::names),
+    ("$JS.API.CONSUMER.LIST.*", consumers::list),
+    ("$JS.API.CONSUMER.DELETE.*.*", consumers::delete),
     ("$JS.API.DIRECT.GET.*", direct::get),
     ("$JS.API.DIRECT.GET.*.>", direct::get_last_for_subject),
 ];

@@ -1,0 +1,420 @@
+//! ConsumerConfig as clients send it and nats-server echoes it, with the
+//! defaults and the rules checked on create and update.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::jetstream::config::{is_valid_name, Retention, StreamConfig};
+use crate::jetstream::errors::{err, ApiError};
+use crate::subject;
+
+/// nats-server's defaults.
+pub const ACK_WAIT_DEFAULT_NS: i64 = 30_000_000_000;
+pub const MAX_WAITING_DEFAULT: i64 = 512;
+pub const MAX_ACK_PENDING_DEFAULT: i64 = 1000;
+pub const INACTIVE_THRESHOLD_EPHEMERAL_NS: i64 = 5_000_000_000;
+const HEARTBEAT_MIN_NS: i64 = 100_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliverPolicy {
+    #[default]
+    All,
+    Last,
+    New,
+    ByStartSequence,
+    ByStartTime,
+    LastPerSubject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AckPolicy {
+    #[default]
+    None,
+    All,
+    Explicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayPolicy {
+    #[default]
+    Instant,
+    Original,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The consumer configuration. Field order and omissions are nats-server's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ConsumerConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub deliver_policy: DeliverPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_start_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opt_start_time: Option<String>,
+    pub ack_policy: AckPolicy,
+    pub ack_wait: i64,
+    pub max_deliver: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_subjects: Option<Vec<String>>,
+    pub replay_policy: ReplayPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_bps: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_freq: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_waiting: Option<i64>,
+    pub max_ack_pending: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub flow_control: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub headers_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_expires: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_heartbeat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inactive_threshold: Option<i64>,
+    pub num_replicas: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub mem_storage: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// The body of CONSUMER.CREATE.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct CreateRequest {
+    pub stream_name: String,
+    pub config: ConsumerConfig,
+    pub action: String,
+}
+
+impl ConsumerConfig {
+    pub fn is_push(&self) -> bool {
+        self.deliver_subject
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.durable_name.as_deref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// The filter patterns (none: everything).
+    pub fn filters(&self) -> Vec<String> {
+        match (&self.filter_subject, &self.filter_subjects) {
+            (Some(f), _) if !f.is_empty() => vec![f.clone()],
+            (_, Some(list)) => list.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Fill defaults and check nats-server's rules against the stream.
+    pub fn normalize(mut self, stream: &StreamConfig) -> Result<ConsumerConfig, ApiError> {
+        self.check_names()?;
+        self.check_filters(stream)?;
+        self.check_push_pull()?;
+        if self.ack_policy != AckPolicy::None && self.ack_wait <= 0 {
+            self.ack_wait = self
+                .backoff
+                .as_ref()
+                .and_then(|b| b.first().copied())
+                .unwrap_or(ACK_WAIT_DEFAULT_NS);
+        }
+        if self.ack_policy == AckPolicy::None {
+            self.ack_wait = if self.ack_wait > 0 {
+                self.ack_wait
+            } else {
+                ACK_WAIT_DEFAULT_NS
+            };
+        }
+        if self.max_deliver == 0 || self.max_deliver < -1 {
+            self.max_deliver = -1;
+        }
+        if let Some(b) = &self.backoff {
+            if self.max_deliver != -1 && self.max_deliver <= b.len() as i64 {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10116,
+                    description: "max deliver is required to be > length of backoff values".into(),
+                });
+            }
+        }
+        if self.max_ack_pending == 0 {
+            self.max_ack_pending = if self.ack_policy == AckPolicy::None {
+                -1
+            } else {
+                MAX_ACK_PENDING_DEFAULT
+            };
+        }
+        if self.ack_policy == AckPolicy::None && self.max_ack_pending > 0 {
+            self.max_ack_pending = -1;
+        }
+        if !self.is_durable() && self.inactive_threshold.is_none_or(|t| t <= 0) {
+            self.inactive_threshold = Some(INACTIVE_THRESHOLD_EPHEMERAL_NS);
+        }
+        self.check_policies(stream)?;
+        Ok(self)
+    }
+
+    fn check_names(&mut self) -> Result<(), ApiError> {
+        let durable = self.durable_name.clone().filter(|s| !s.is_empty());
+        let name = self.name.clone().filter(|s| !s.is_empty());
+        if let (Some(d), Some(n)) = (&durable, &name) {
+            if d != n {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10132,
+                    description: "consumer name in subject does not match durable name in request"
+                        .into(),
+                });
+            }
+        }
+        for n in durable.iter().chain(name.iter()) {
+            if !is_valid_name(n) {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10103,
+                    description: "durable name can not contain '.', '*', '>'".into(),
+                });
+            }
+        }
+        self.durable_name = durable.clone();
+        self.name = name.or(durable);
+        Ok(())
+    }
+
+    fn check_filters(&mut self, stream: &StreamConfig) -> Result<(), ApiError> {
+        if self.filter_subject.as_deref() == Some("") {
+            self.filter_subject = None;
+        }
+        if self.filter_subjects.as_ref().is_some_and(|v| v.is_empty()) {
+            self.filter_subjects = None;
+        }
+        if self.filter_subject.is_some() && self.filter_subjects.is_some() {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10136,
+                description: "consumer cannot have both FilterSubject and FilterSubjects specified"
+                    .into(),
+            });
+        }
+        let filters = self.filters();
+        for (i, f) in filters.iter().enumerate() {
+            if f.is_empty() {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10139,
+                    description: "consumer filter in FilterSubjects cannot be empty".into(),
+                });
+            }
+            if !subject::is_valid(f.as_bytes()) {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10093,
+                    description:
+                        "consumer filter subject is not a valid subset of the interest subjects"
+                            .into(),
+                });
+            }
+            if filters[..i]
+                .iter()
+                .any(|o| subject::overlaps(o.as_bytes(), f.as_bytes()))
+            {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10138,
+                    description: "consumer subject filters cannot overlap".into(),
+                });
+            }
+            let within = stream
+                .subjects
+                .iter()
+                .any(|s| subject::overlaps(s.as_bytes(), f.as_bytes()));
+            if !within {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10093,
+                    description:
+                        "consumer filter subject is not a valid subset of the interest subjects"
+                            .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_push_pull(&mut self) -> Result<(), ApiError> {
+        if self.deliver_subject.as_deref() == Some("") {
+            self.deliver_subject = None;
+        }
+        if let Some(ds) = &self.deliver_subject {
+            if !subject::is_valid_literal(ds.as_bytes()) {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10079,
+                    description: "consumer deliver subject has wildcards".into(),
+                });
+            }
+            if self.max_waiting.is_some_and(|w| w != 0) {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10080,
+                    description: "consumer in push mode can not set max waiting".into(),
+                });
+            }
+            self.max_waiting = None;
+            if self.flow_control && self.idle_heartbeat.is_none_or(|h| h <= 0) {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10108,
+                    description: "consumer with flow control also needs heartbeats".into(),
+                });
+            }
+        } else {
+            if self.idle_heartbeat.is_some_and(|h| h > 0) {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10088,
+                    description: "consumer idle heartbeat requires a push based consumer".into(),
+                });
+            }
+            if self.flow_control {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10089,
+                    description: "consumer flow control requires a push based consumer".into(),
+                });
+            }
+            if self.max_waiting.is_none_or(|w| w <= 0) {
+                self.max_waiting = Some(MAX_WAITING_DEFAULT);
+            }
+        }
+        if self
+            .idle_heartbeat
+            .is_some_and(|h| h > 0 && h < HEARTBEAT_MIN_NS)
+        {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10083,
+                description: "consumer idle heartbeat needs to be >= 100ms".into(),
+            });
+        }
+        if self.idle_heartbeat == Some(0) {
+            self.idle_heartbeat = None;
+        }
+        Ok(())
+    }
+
+    fn check_policies(&self, stream: &StreamConfig) -> Result<(), ApiError> {
+        match self.deliver_policy {
+            DeliverPolicy::ByStartSequence if self.opt_start_seq.unwrap_or(0) == 0 => {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10094,
+                    description:
+                        "consumer deliver policy by start sequence requires opt start sequence"
+                            .into(),
+                });
+            }
+            DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10094,
+                    description: "consumer deliver policy by start time requires opt start time"
+                        .into(),
+                });
+            }
+            _ => {}
+        }
+        if self.deliver_policy != DeliverPolicy::ByStartSequence
+            && self.opt_start_seq.is_some_and(|s| s > 0)
+        {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10094,
+                description:
+                    "consumer opt start sequence requires deliver policy by start sequence".into(),
+            });
+        }
+        if stream.retention == Retention::Workqueue {
+            if self.ack_policy != AckPolicy::Explicit {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10084,
+                    description: "consumer must be explicit ack on workqueue stream".into(),
+                });
+            }
+            if self.deliver_policy != DeliverPolicy::All {
+                return Err(ApiError {
+                    code: 400,
+                    err_code: 10101,
+                    description: "consumer must be deliver all on workqueue stream".into(),
+                });
+            }
+        }
+        if self.num_replicas > 1 {
+            return Err(err::replicas_not_supported());
+        }
+        Ok(())
+    }
+
+    /// nats-server's rules for what an update may change.
+    pub fn check_update(&self, old: &ConsumerConfig) -> Result<(), ApiError> {
+        let no = |what: &str| {
+            Err(ApiError {
+                code: 400,
+                err_code: 10012,
+                description: format!("consumer configuration update can not change {what}"),
+            })
+        };
+        if self.deliver_policy != old.deliver_policy {
+            return no("deliver policy");
+        }
+        if self.opt_start_seq != old.opt_start_seq || self.opt_start_time != old.opt_start_time {
+            return no("start point");
+        }
+        if self.ack_policy != old.ack_policy {
+            return no("ack policy");
+        }
+        if self.replay_policy != old.replay_policy {
+            return no("replay policy");
+        }
+        if self.is_push() != old.is_push() {
+            return no("push/pull mode");
+        }
+        if self.max_waiting != old.max_waiting {
+            return no("max waiting");
+        }
+        if self.mem_storage != old.mem_storage {
+            return no("mem storage");
+        }
+        Ok(())
+    }
+}

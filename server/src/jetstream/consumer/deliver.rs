@@ -1,0 +1,512 @@
+//! The delivery engine: one task per consumer.
+//!
+//! Each turn takes the state lock, works out what to send (redeliveries
+//! first, then new messages via the engine's subject index, to the oldest
+//! pull request or the push subject), releases the lock, publishes, and
+//! sleeps until new data, an ack, a request, or the next deadline (ack wait,
+//! request expiry, heartbeat).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nile_engine::{StoreError, StoredMsg};
+
+use super::config::{AckPolicy, ConsumerConfig};
+use super::pull::status;
+use super::{ack_wait, persist, Consumer, Pending, State};
+use crate::client::FlushList;
+use crate::jetstream::headers::HeaderBuilder;
+use crate::router::RouteCache;
+
+/// Messages handed out per turn before yielding to other tasks.
+const TURN_MSGS_MAX: usize = 512;
+/// Push flow control: ask for a reply after this many bytes...
+const FC_REQUEST_BYTES: u64 = 256 * 1024;
+/// ...and stop delivering while this many bytes await a reply.
+const FC_STALL_BYTES: u64 = 4 * 1024 * 1024;
+/// How often a push consumer without interest looks again.
+const INTEREST_POLL: Duration = Duration::from_millis(50);
+/// How often dirty durable state is written.
+const SAVE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One message or status to publish after the lock is released: routed to
+/// the subscribers of `to`, shown with `subject` (a consumer delivers the
+/// stored message's own subject to the inbox or deliver subject).
+struct Out {
+    to: Bytes,
+    subject: Bytes,
+    reply: Option<Bytes>,
+    headers: Vec<u8>,
+    body: Bytes,
+}
+
+pub async fn run(c: Arc<Consumer>) {
+    let mut routes = RouteCache::default();
+    let mut flush = FlushList::default();
+    loop {
+        if c.is_deleted() {
+            return;
+        }
+        let now = Instant::now();
+        let (out, next, busy) = turn(&c, now);
+        for o in &out {
+            c.server.publish_routed(
+                &mut routes,
+                &mut flush,
+                &o.to,
+                &o.subject,
+                o.reply.as_deref(),
+                &o.headers,
+                &o.body,
+            );
+        }
+        flush.flush();
+        if c.state.lock().dirty
+            && c.dir.is_some()
+            && now.duration_since(c.state.lock().last_save) >= SAVE_INTERVAL
+        {
+            persist::save(&c);
+        }
+        if busy {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let sleep = next
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            _ = c.wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+        if c.inactive_expired(Instant::now()) {
+            if let Some(stream) = c.stream.upgrade() {
+                stream.remove_consumer(&c.name);
+            }
+            return;
+        }
+    }
+}
+
+/// One turn: returns what to publish, the next deadline, and whether more
+/// work is ready right away.
+fn turn(c: &Consumer, now: Instant) -> (Vec<Out>, Option<Instant>, bool) {
+    let cfg = c.config.read().clone();
+    let mut st = c.state.lock();
+    let mut out = Vec::new();
+    expire_requests(&mut st, now, &mut out);
+    collect_redeliveries(c, &cfg, &mut st, now);
+    let busy = if cfg.is_push() {
+        push_turn(c, &cfg, &mut st, now, &mut out)
+    } else {
+        pull_turn(c, &cfg, &mut st, now, &mut out)
+    };
+    heartbeats(c, &cfg, &mut st, now, &mut out);
+    let next = next_deadline(&cfg, &st, now, c.dir.is_some());
+    (out, next, busy)
+}
+
+fn expire_requests(st: &mut State, now: Instant, out: &mut Vec<Out>) {
+    st.waiting.retain(|w| {
+        let expired = w.expires_at.is_some_and(|t| t <= now);
+        if expired {
+            out.push(status_out(&w.reply, w.timeout_status()));
+        }
+        !expired
+    });
+}
+
+fn status_out(reply: &Bytes, headers: Vec<u8>) -> Out {
+    Out {
+        to: reply.clone(),
+        subject: reply.clone(),
+        reply: None,
+        headers,
+        body: Bytes::new(),
+    }
+}
+
+/// Move pending messages whose ack wait passed to the redelivery set.
+fn collect_redeliveries(c: &Consumer, cfg: &ConsumerConfig, st: &mut State, now: Instant) {
+    if cfg.ack_policy == AckPolicy::None {
+        return;
+    }
+    let due: Vec<u64> = st
+        .pending
+        .iter()
+        .filter(|(_, p)| p.deadline <= now)
+        .map(|(s, _)| *s)
+        .collect();
+    for sseq in due {
+        if st.redeliver.contains(&sseq) {
+            continue;
+        }
+        let deliveries = st.pending.get(&sseq).map_or(0, |p| p.deliveries);
+        if cfg.max_deliver > 0 && i64::from(deliveries) >= cfg.max_deliver {
+            if let Some(p) = st.pending.remove(&sseq) {
+                advisory_max_deliveries(c, sseq, &p);
+            }
+            continue;
+        }
+        st.redeliver.insert(sseq);
+    }
+}
+
+fn advisory_max_deliveries(c: &Consumer, sseq: u64, p: &Pending) {
+    let subject = format!(
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
+        c.stream_name, c.name
+    );
+    let body = serde_json::json!({
+        "type": "io.nats.jetstream.advisory.v1.max_deliver",
+        "id": super::nuid(),
+        "timestamp": crate::logging::rfc3339_ns(crate::jetstream::stream::now_ns()),
+        "stream": c.stream_name,
+        "consumer": c.name,
+        "stream_seq": sseq,
+        "deliveries": p.deliveries,
+    });
+    c.server
+        .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
+}
+
+/// Room under `max_ack_pending`?
+fn has_capacity(cfg: &ConsumerConfig, st: &State) -> bool {
+    cfg.ack_policy == AckPolicy::None
+        || cfg.max_ack_pending <= 0
+        || (st.pending.len() as i64) < cfg.max_ack_pending
+}
+
+/// The next message to hand out, without consuming it.
+enum Next {
+    Redeliver(StoredMsg),
+    Fresh(StoredMsg, bool),
+}
+
+fn peek_next(c: &Consumer, st: &mut State) -> Option<Next> {
+    while let Some(&sseq) = st.redeliver.iter().next() {
+        match c.store.get(sseq) {
+            Ok(m) => return Some(Next::Redeliver(m)),
+            Err(_) => {
+                // Deleted or purged meanwhile: nothing left to redeliver.
+                st.redeliver.remove(&sseq);
+                st.pending.remove(&sseq);
+            }
+        }
+    }
+    while let Some(&sseq) = st.lps.front() {
+        match c.store.get(sseq) {
+            Ok(m) => return Some(Next::Fresh(m, true)),
+            Err(_) => {
+                st.lps.pop_front();
+            }
+        }
+    }
+    let filter = c.filter.read();
+    match c.store.next_matching(st.next_seq, &filter) {
+        Ok(Some(m)) => Some(Next::Fresh(m, false)),
+        Ok(None) | Err(StoreError::NotFound) => None,
+        Err(e) => {
+            tracing::warn!("consumer {}: read failed: {e}", c.name);
+            None
+        }
+    }
+}
+
+/// Record the delivery of `next` and build the message for `to`.
+fn take(
+    c: &Consumer,
+    cfg: &ConsumerConfig,
+    st: &mut State,
+    next: Next,
+    pending_left: &mut u64,
+    now: Instant,
+    to: &Bytes,
+) -> Out {
+    let (m, deliveries) = match next {
+        Next::Redeliver(m) => {
+            st.redeliver.remove(&m.seq);
+            let p = st.pending.get_mut(&m.seq);
+            let d = p.map_or(1, |p| {
+                p.deliveries += 1;
+                p.deliveries
+            });
+            if d == 2 {
+                st.num_redelivered += 1;
+            }
+            (m, d)
+        }
+        Next::Fresh(m, from_lps) => {
+            if from_lps {
+                st.lps.pop_front();
+            } else {
+                st.next_seq = m.seq + 1;
+            }
+            *pending_left = pending_left.saturating_sub(1);
+            (m, 1)
+        }
+    };
+    st.dseq += 1;
+    st.sseq = m.seq;
+    st.last_active_ns = crate::jetstream::stream::now_ns();
+    if cfg.ack_policy != AckPolicy::None {
+        let deadline = now + ack_wait(cfg, deliveries);
+        let dseq = st.dseq;
+        st.pending
+            .entry(m.seq)
+            .and_modify(|p| {
+                p.dseq = dseq;
+                p.deadline = deadline;
+            })
+            .or_insert(Pending {
+                dseq,
+                deliveries,
+                deadline,
+                ts: m.timestamp_ns,
+            });
+    }
+    st.dirty = true;
+    let reply = format!(
+        "$JS.ACK.{}.{}.{}.{}.{}.{}.{}",
+        c.stream_name, c.name, deliveries, m.seq, st.dseq, m.timestamp_ns, pending_left
+    );
+    let (headers, body) = if cfg.headers_only {
+        let h = HeaderBuilder::extend(&m.headers)
+            .add("Nats-Msg-Size", &m.payload.len().to_string())
+            .finish();
+        (h, Bytes::new())
+    } else {
+        (m.headers.to_vec(), m.payload.clone())
+    };
+    Out {
+        to: to.clone(),
+        subject: m.subject.clone(),
+        reply: Some(Bytes::from(reply)),
+        headers,
+        body,
+    }
+}
+
+fn msg_size(m: &StoredMsg) -> u64 {
+    (m.subject.len() + m.headers.len() + m.payload.len()) as u64
+}
+
+/// Serve waiting pull requests in arrival order. Returns whether more is ready.
+fn pull_turn(
+    c: &Consumer,
+    cfg: &ConsumerConfig,
+    st: &mut State,
+    now: Instant,
+    out: &mut Vec<Out>,
+) -> bool {
+    let mut pending_left = c.num_pending(st);
+    let mut sent = 0;
+    while sent < TURN_MSGS_MAX {
+        let Some(front) = st.waiting.front() else {
+            return false;
+        };
+        let reply = front.reply.clone();
+        if front.delivered == 0 && !has_interest(c, &reply) {
+            st.waiting.pop_front();
+            continue;
+        }
+        let next = if has_capacity(cfg, st) {
+            peek_next(c, st)
+        } else {
+            None
+        };
+        let Some(next) = next else {
+            finish_starved_no_wait(st, out);
+            return false;
+        };
+        let m = match &next {
+            Next::Redeliver(m) | Next::Fresh(m, _) => m,
+        };
+        let size = msg_size(m);
+        let Some(w) = st.waiting.front_mut() else {
+            return false;
+        };
+        if w.has_byte_budget && size > w.bytes_left {
+            let first = w.delivered == 0;
+            st.waiting.pop_front();
+            if first {
+                out.push(status_out(
+                    &reply,
+                    status("409 Message Size Exceeds MaxBytes", &[]),
+                ));
+            }
+            continue;
+        }
+        w.batch_left -= 1;
+        w.bytes_left = w.bytes_left.saturating_sub(size);
+        w.delivered += 1;
+        if let Some(hb) = w.heartbeat {
+            w.next_heartbeat = Some(now + hb);
+        }
+        let done = w.batch_left == 0 || (w.has_byte_budget && w.bytes_left == 0);
+        out.push(take(c, cfg, st, next, &mut pending_left, now, &reply));
+        if done {
+            st.waiting.pop_front();
+        }
+        sent += 1;
+    }
+    true
+}
+
+/// The oldest request gets nothing more right now: no_wait requests end.
+fn finish_starved_no_wait(st: &mut State, out: &mut Vec<Out>) {
+    while let Some(w) = st.waiting.front() {
+        if !w.no_wait || (w.delivered == 0 && w.expires_at.is_some()) {
+            return;
+        }
+        let reply = w.reply.clone();
+        st.waiting.pop_front();
+        out.push(status_out(&reply, status("404 No Messages", &[])));
+    }
+}
+
+fn has_interest(c: &Consumer, subject: &[u8]) -> bool {
+    !c.server.sublist.match_subject(subject).is_empty()
+}
+
+/// Deliver to the push subject while someone listens. Returns whether more is ready.
+fn push_turn(
+    c: &Consumer,
+    cfg: &ConsumerConfig,
+    st: &mut State,
+    now: Instant,
+    out: &mut Vec<Out>,
+) -> bool {
+    let Some(ds) = cfg.deliver_subject.as_deref() else {
+        return false;
+    };
+    let to = Bytes::copy_from_slice(ds.as_bytes());
+    if !has_interest(c, &to) {
+        st.no_interest_since.get_or_insert(now);
+        return false;
+    }
+    st.no_interest_since = None;
+    let mut pending_left = c.num_pending(st);
+    let mut sent = 0;
+    while sent < TURN_MSGS_MAX && has_capacity(cfg, st) {
+        if cfg.flow_control && st.fc_outstanding.is_some() && st.fc_bytes >= FC_STALL_BYTES {
+            return false;
+        }
+        let Some(next) = peek_next(c, st) else {
+            return false;
+        };
+        let o = take(c, cfg, st, next, &mut pending_left, now, &to);
+        let size = (o.headers.len() + o.body.len()) as u64;
+        out.push(o);
+        st.last_send = now;
+        sent += 1;
+        if cfg.flow_control {
+            st.fc_bytes += size;
+            if st.fc_outstanding.is_none() && st.fc_bytes >= FC_REQUEST_BYTES {
+                st.fc_counter += 1;
+                let fc = format!("$JS.FC.{}.{}.{}", c.stream_name, c.name, st.fc_counter);
+                out.push(Out {
+                    to: to.clone(),
+                    subject: to.clone(),
+                    reply: Some(Bytes::from(fc.clone())),
+                    headers: status("100 FlowControl Request", &[]),
+                    body: Bytes::new(),
+                });
+                st.fc_outstanding = Some(fc);
+            }
+        }
+    }
+    true
+}
+
+fn heartbeats(
+    c: &Consumer,
+    cfg: &ConsumerConfig,
+    st: &mut State,
+    now: Instant,
+    out: &mut Vec<Out>,
+) {
+    let last = [
+        ("Nats-Last-Consumer", st.dseq.to_string()),
+        ("Nats-Last-Stream", st.sseq.to_string()),
+    ];
+    for w in st.waiting.iter_mut() {
+        if let (Some(hb), Some(t)) = (w.heartbeat, w.next_heartbeat) {
+            if t <= now {
+                w.next_heartbeat = Some(now + hb);
+                out.push(status_out(&w.reply, status("100 Idle Heartbeat", &last)));
+            }
+        }
+    }
+    let Some(hb) = cfg
+        .idle_heartbeat
+        .filter(|h| *h > 0)
+        .map(|h| Duration::from_nanos(h as u64))
+    else {
+        return;
+    };
+    let Some(ds) = cfg.deliver_subject.as_deref() else {
+        return;
+    };
+    if now.duration_since(st.last_send) < hb {
+        return;
+    }
+    st.last_send = now;
+    let mut lines = last.to_vec();
+    if let Some(fc) = &st.fc_outstanding {
+        lines.push(("Nats-Consumer-Stalled", fc.clone()));
+    }
+    let _ = c;
+    out.push(status_out(
+        &Bytes::copy_from_slice(ds.as_bytes()),
+        status("100 Idle Heartbeat", &lines),
+    ));
+}
+
+fn next_deadline(cfg: &ConsumerConfig, st: &State, now: Instant, durable: bool) -> Option<Instant> {
+    let mut next: Option<Instant> = None;
+    let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+    for w in &st.waiting {
+        if let Some(t) = w.expires_at {
+            consider(t);
+        }
+        if let Some(t) = w.next_heartbeat {
+            consider(t);
+        }
+    }
+    if let Some(t) = st.pending.values().map(|p| p.deadline).min() {
+        consider(t.max(now));
+    }
+    if let Some(hb) = cfg.idle_heartbeat.filter(|h| *h > 0) {
+        consider(st.last_send + Duration::from_nanos(hb as u64));
+    }
+    if cfg.is_push() && st.no_interest_since.is_some() {
+        consider(now + INTEREST_POLL);
+    }
+    if cfg.inactive_threshold.is_some() {
+        consider(now + Duration::from_millis(250));
+    }
+    if durable && st.dirty {
+        consider(st.last_save + SAVE_INTERVAL);
+    }
+    next
+}
+
+impl Consumer {
+    /// Ephemeral (or `inactive_threshold`) consumers go away after that long
+    /// without interest (push) or without pull requests (pull).
+    pub fn inactive_expired(&self, now: Instant) -> bool {
+        let cfg = self.config.read();
+        let Some(t) = cfg.inactive_threshold.filter(|t| *t > 0) else {
+            return false;
+        };
+        let threshold = Duration::from_nanos(t as u64);
+        let st = self.state.lock();
+        if cfg.is_push() {
+            st.no_interest_since
+                .is_some_and(|since| now.duration_since(since) >= threshold)
+        } else {
+            st.waiting.is_empty() && now.duration_since(st.last_request) >= threshold
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! Consumers: the state of one consumer, acks, and its lifecycle.
+//!
+//! # Layout
+//! - [`config`]: ConsumerConfig, defaults and rules.
+//! - [`deliver`]: the delivery engine: one task per consumer that hands
+//!   messages to pull requests or the push subject, redelivers, heartbeats.
+//! - [`pull`]: MSG.NEXT requests and their statuses.
+//! - [`ack`]: ack bodies.
+//! - [`persist`]: the durable state snapshot.
+//!
+//! Locking: `state` is a short mutex taken by the delivery task and by acks
+//! (which arrive on the acker's connection task). Nothing awaits under it;
+//! outgoing messages are collected under the lock and published after it.
+
+pub mod ack;
+pub mod config;
+pub mod deliver;
+pub mod persist;
+pub mod pull;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nile_engine::{StreamStore, SubjectFilter};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use self::ack::AckKind;
+use self::config::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use self::pull::WaitingRequest;
+use super::config::Retention;
+use super::stream::{now_ns, Stream};
+use crate::server::Server;
+use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
+
+/// One delivered, not yet acknowledged message.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub dseq: u64,
+    pub deliveries: u32,
+    pub deadline: Instant,
+    pub ts: i64,
+}
+
+#[derive(Debug)]
+pub struct State {
+    /// Last consumer sequence handed out.
+    pub dseq: u64,
+    /// Stream sequence of the last delivery.
+    pub sseq: u64,
+    /// Next stream sequence to look at for new messages.
+    pub next_seq: u64,
+    /// `last_per_subject` start: stream sequences still to deliver first.
+    pub lps: VecDeque<u64>,
+    pub pending: BTreeMap<u64, Pending>,
+    /// Pending messages due for redelivery, by stream sequence.
+    pub redeliver: BTreeSet<u64>,
+    pub num_redelivered: u64,
+    pub waiting: VecDeque<WaitingRequest>,
+    pub last_active_ns: i64,
+    /// Last time anything (message or heartbeat) went to the push subject.
+    pub last_send: Instant,
+    pub fc_outstanding: Option<String>,
+    pub fc_bytes: u64,
+    pub fc_counter: u64,
+    pub no_interest_since: Option<Instant>,
+    pub last_request: Instant,
+    /// Ack floor when nothing is pending beyond it: (consumer seq, stream seq).
+    pub floor: (u64, u64),
+    pub dirty: bool,
+    pub last_save: Instant,
+}
+
+impl State {
+    fn new(next_seq: u64, now: Instant) -> Self {
+        State {
+            dseq: 0,
+            sseq: 0,
+            next_seq,
+            lps: VecDeque::new(),
+            pending: BTreeMap::new(),
+            redeliver: BTreeSet::new(),
+            num_redelivered: 0,
+            waiting: VecDeque::new(),
+            last_active_ns: 0,
+            last_send: now,
+            fc_outstanding: None,
+            fc_bytes: 0,
+            fc_counter: 0,
+            no_interest_since: None,
+            last_request: now,
+            floor: (0, 0),
+            dirty: false,
+            last_save: now,
+        }
+    }
+
+    /// The ack floor: everything at or below it is acknowledged.
+    pub fn ack_floor(&self) -> (u64, u64) {
+        match self.pending.iter().next() {
+            Some((sseq, p)) => (p.dseq.saturating_sub(1), sseq.saturating_sub(1)),
+            None => (self.dseq, self.sseq),
+        }
+    }
+}
+
+pub struct Consumer {
+    pub name: String,
+    pub stream_name: String,
+    pub config: RwLock<ConsumerConfig>,
+    pub created_ns: i64,
+    pub store: Arc<dyn StreamStore>,
+    pub stream: Weak<Stream>,
+    pub server: Arc<Server>,
+    pub state: Mutex<State>,
+    pub filter: RwLock<SubjectFilter>,
+    pub(crate) wake: Notify,
+    deleted: AtomicBool,
+    subs: Mutex<Vec<Arc<Subscription>>>,
+    /// Where a durable consumer of a file stream keeps its state.
+    pub dir: Option<PathBuf>,
+}
+
+fn filter_of(cfg: &ConsumerConfig) -> SubjectFilter {
+    let f = cfg.filters();
+    if f.is_empty() {
+        SubjectFilter::all()
+    } else {
+        SubjectFilter::from_patterns(f)
+    }
+}
+
+impl Consumer {
+    /// A new consumer positioned by its deliver policy.
+    pub fn create(
+        stream: &Arc<Stream>,
+        config: ConsumerConfig,
+        dir: Option<PathBuf>,
+    ) -> Arc<Consumer> {
+        let now = Instant::now();
+        let filter = filter_of(&config);
+        let mut state = State::new(1, now);
+        position(&*stream.store, &config, &filter, &mut state);
+        Self::build(stream, config, now_ns(), filter, state, dir)
+    }
+
+    /// A consumer restored from its saved config and state.
+    pub fn restore(
+        stream: &Arc<Stream>,
+        config: ConsumerConfig,
+        created_ns: i64,
+        saved: persist::Saved,
+        dir: PathBuf,
+    ) -> Arc<Consumer> {
+        let now = Instant::now();
+        let filter = filter_of(&config);
+        let state = saved.into_state(now, Duration::from_nanos(config.ack_wait.max(0) as u64));
+        Self::build(stream, config, created_ns, filter, state, Some(dir))
+    }
+
+    fn build(
+        stream: &Arc<Stream>,
+        config: ConsumerConfig,
+        created_ns: i64,
+        filter: SubjectFilter,
+        state: State,
+        dir: Option<PathBuf>,
+    ) -> Arc<Consumer> {
+        let name = config.name.clone().unwrap_or_default();
+        let c = Arc::new(Consumer {
+            name,
+            stream_name: stream.name.clone(),
+            config: RwLock::new(config),
+            created_ns,
+            store: stream.store.clone(),
+            stream: Arc::downgrade(stream),
+            server: stream.server.clone(),
+            state: Mutex::new(state),
+            filter: RwLock::new(filter),
+            wake: Notify::new(),
+            deleted: AtomicBool::new(false),
+            subs: Mutex::new(Vec::new()),
+            dir,
+        });
+        c.subscribe();
+        stream.runtime.spawn(deliver::run(c.clone()));
+        c
+    }
+
+    /// Internal subscriptions for acks and flow-control replies.
+    fn subscribe(self: &Arc<Self>) {
+        let mut subs = self.subs.lock();
+        for (prefix, sid) in [("$JS.ACK", "ack"), ("$JS.FC", "fc")] {
+            let subject = format!("{prefix}.{}.{}.>", self.stream_name, self.name);
+            let target: Arc<dyn InternalSubscriber> = Arc::new(Listener {
+                consumer: Arc::downgrade(self),
+            });
+            let sub = Subscription::new(
+                Bytes::from(subject),
+                None,
+                Bytes::from_static(sid.as_bytes()),
+                SubTarget::Internal(target),
+            );
+            let sub = Arc::new(sub);
+            self.server.sublist.insert(sub.clone());
+            subs.push(sub);
+        }
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    /// Stop: tell waiting pull requests, drop subscriptions, end the task.
+    pub fn stop(&self, remove_state: bool) {
+        if self.deleted.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for s in self.subs.lock().drain(..) {
+            self.server.sublist.remove(&s);
+        }
+        let waiting: Vec<_> = self.state.lock().waiting.drain(..).collect();
+        let status = pull::status("409 Consumer Deleted", &[]);
+        for w in waiting {
+            self.server.publish_internal(&w.reply, None, &status, &[]);
+        }
+        if remove_state {
+            if let Some(dir) = &self.dir {
+                super::remove_dir(dir);
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// New data may be available (the stream stored a message).
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Count of messages still to deliver (exact; the ack subject's last token).
+    pub fn num_pending(&self, st: &State) -> u64 {
+        let filter = self.filter.read();
+        st.lps.len() as u64 + self.store.num_pending(st.next_seq, &filter, false)
+    }
+
+    /// A pull request arrived on MSG.NEXT.
+    pub fn add_request(&self, reply: &[u8], body: &[u8]) {
+        let now = Instant::now();
+        let reply = Bytes::copy_from_slice(reply);
+        let cfg = self.config.read();
+        if cfg.is_push() {
+            let status = pull::status("409 Consumer is push based", &[]);
+            self.server.publish_internal(&reply, None, &status, &[]);
+            return;
+        }
+        let req = match pull::parse(reply.clone(), body, now) {
+            Ok(r) => r,
+            Err(pull::PullError::BadRequest(d)) => {
+                let status = pull::status(&format!("400 Bad Request - {d}"), &[]);
+                self.server.publish_internal(&reply, None, &status, &[]);
+                return;
+            }
+        };
+        if let Some(status) = limits_violation(&cfg, &req) {
+            self.server.publish_internal(&reply, None, &status, &[]);
+            return;
+        }
+        let mut st = self.state.lock();
+        st.last_request = now;
+        let max_waiting = cfg
+            .max_waiting
+            .unwrap_or(config::MAX_WAITING_DEFAULT)
+            .max(1) as usize;
+        if st.waiting.len() >= max_waiting {
+            drop(st);
+            if req.heartbeat.is_none() {
+                let status = pull::status("409 Exceeded MaxWaiting", &[]);
+                self.server.publish_internal(&reply, None, &status, &[]);
+            }
+            return;
+        }
+        st.waiting.push_back(req);
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    /// Apply an ack published to one of this consumer's ack subjects.
+    fn on_ack(&self, subject: &[u8], reply: Option<&[u8]>, body: &[u8]) {
+        let Some((sseq, _dseq)) = ack::seqs(subject) else {
+            return;
+        };
+        let kind = ack::parse(body);
+        let cfg = self.config.read().clone();
+        let now = Instant::now();
+        let mut acked = Vec::new();
+        {
+            let mut st = self.state.lock();
+            match &kind {
+                AckKind::Ack | AckKind::Next(_) => acked = self.ack_locked(&mut st, &cfg, sseq),
+                AckKind::Nak(delay) => {
+                    if let Some(p) = st.pending.get_mut(&sseq) {
+                        p.deadline = now + delay.unwrap_or_default();
+                        if delay.is_none() {
+                            st.redeliver.insert(sseq);
+                        }
+                    }
+                }
+                AckKind::Progress => {
+                    if let Some(p) = st.pending.get_mut(&sseq) {
+                        p.deadline = now + ack_wait(&cfg, p.deliveries);
+                    }
+                }
+                AckKind::Term(reason) => {
+                    if let Some(p) = st.pending.remove(&sseq) {
+                        st.redeliver.remove(&sseq);
+                        self.advisory_terminated(sseq, &p, reason.as_deref());
+                        acked.push(sseq);
+                    }
+                }
+            }
+            st.dirty = true;
+        }
+        self.apply_retention(&cfg, &acked);
+        match (kind, reply) {
+            (AckKind::Next(req), Some(r)) => self.add_request(r, &req),
+            (_, Some(r)) => {
+                if self.dir.is_some() {
+                    // A confirmed ack must survive a crash: save before confirming.
+                    persist::save(self);
+                }
+                self.server.publish_internal(r, None, &[], &[]);
+            }
+            _ => {}
+        }
+        self.wake.notify_one();
+    }
+
+    /// Remove acknowledged entries; returns the stream sequences acked.
+    fn ack_locked(&self, st: &mut State, cfg: &ConsumerConfig, sseq: u64) -> Vec<u64> {
+        match cfg.ack_policy {
+            AckPolicy::None => Vec::new(),
+            AckPolicy::Explicit => {
+                st.redeliver.remove(&sseq);
+                st.pending
+                    .remove(&sseq)
+                    .map(|_| vec![sseq])
+                    .unwrap_or_default()
+            }
+            AckPolicy::All => {
+                let done: Vec<u64> = st.pending.range(..=sseq).map(|(s, _)| *s).collect();
+                for s in &done {
+                    st.pending.remove(s);
+                    st.redeliver.remove(s);
+                }
+                done
+            }
+        }
+    }
+
+    /// Workqueue: an acked message leaves the stream. Interest: it leaves
+    /// once no other consumer of the stream still needs it.
+    fn apply_retention(&self, cfg: &ConsumerConfig, acked: &[u64]) {
+        let _ = cfg;
+        if acked.is_empty() {
+            return;
+        }
+        let Some(stream) = self.stream.upgrade() else {
+            return;
+        };
+        let retention = stream.config.read().retention;
+        match retention {
+            Retention::Limits => {}
+            Retention::Workqueue => {
+                for s in acked {
+                    let _ = self.store.delete(*s, false);
+                }
+            }
+            Retention::Interest => {
+                for s in acked {
+                    if !stream.needed_by_others(*s, &self.name) {
+                        let _ = self.store.delete(*s, false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Does this consumer still need stream sequence `seq` (interest retention)?
+    pub fn needs(&self, seq: u64, subject: &[u8]) -> bool {
+        if !self.filter.read().matches(subject) {
+            return false;
+        }
+        let st = self.state.lock();
+        seq >= st.next_seq || st.pending.contains_key(&seq)
+    }
+
+    fn advisory_terminated(&self, sseq: u64, p: &Pending, reason: Option<&str>) {
+        let subject = format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{}.{}",
+            self.stream_name, self.name
+        );
+        let body = serde_json::json!({
+            "type": "io.nats.jetstream.advisory.v1.terminated",
+            "id": nuid(),
+            "timestamp": crate::logging::rfc3339_ns(now_ns()),
+            "stream": self.stream_name,
+            "consumer": self.name,
+            "consumer_seq": p.dseq,
+            "stream_seq": sseq,
+            "deliveries": p.deliveries,
+            "reason": reason.unwrap_or(""),
+        });
+        self.server
+            .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
+    }
+
+    fn on_flow_control(&self) {
+        let mut st = self.state.lock();
+        st.fc_outstanding = None;
+        st.fc_bytes = 0;
+        drop(st);
+        self.wake.notify_one();
+    }
+}
+
+/// The pull-request limits of the consumer config (`max_batch`, ...).
+fn limits_violation(cfg: &ConsumerConfig, req: &WaitingRequest) -> Option<Vec<u8>> {
+    if let Some(max) = cfg.max_batch.filter(|m| *m > 0) {
+        if req.batch_left > max as u64 {
+            return Some(pull::status(
+                &format!("409 Exceeded MaxRequestBatch of {max}"),
+                &[],
+            ));
+        }
+    }
+    if let Some(max) = cfg.max_bytes.filter(|m| *m > 0) {
+        if req.bytes_left > max as u64 {
+            return Some(pull::status(
+                &format!("409 Exceeded MaxRequestMaxBytes of {max}"),
+                &[],
+            ));
+        }
+    }
+    None
+}
+
+/// The ack wait for a message delivered `deliveries` times (backoff aware).
+pub fn ack_wait(cfg: &ConsumerConfig, deliveries: u32) -> Duration {
+    let ns = match &cfg.backoff {
+        Some(b) if !b.is_empty() => b[(deliveries.max(1) as usize - 1).min(b.len() - 1)],
+        _ => cfg.ack_wait,
+    };
+    Duration::from_nanos(ns.max(1) as u64)
+}
+
+/// Where a new consumer starts, by its deliver policy.
+fn position(store: &dyn StreamStore, cfg: &ConsumerConfig, filter: &SubjectFilter, st: &mut State) {
+    let state = store.state(false);
+    let after_last = state.last_seq + 1;
+    st.next_seq = match cfg.deliver_policy {
+        DeliverPolicy::All => state.first_seq.max(1),
+        DeliverPolicy::New => after_last,
+        DeliverPolicy::Last => store.last_for_subject(filter).map_or(after_last, |m| m.seq),
+        DeliverPolicy::ByStartSequence => cfg.opt_start_seq.unwrap_or(1).max(1),
+        DeliverPolicy::ByStartTime => {
+            let ts = cfg
+                .opt_start_time
+                .as_deref()
+                .and_then(crate::jetstream::time::parse_rfc3339)
+                .unwrap_or(0);
+            store.seq_for_time(ts).unwrap_or(after_last)
+        }
+        DeliverPolicy::LastPerSubject => {
+            let mut seqs: Vec<u64> = store
+                .subjects_state(filter)
+                .keys()
+                .filter_map(|s| {
+                    store
+                        .last_for_subject(&SubjectFilter::new(s))
+                        .ok()
+                        .map(|m| m.seq)
+                })
+                .collect();
+            seqs.sort_unstable();
+            st.lps = seqs.into();
+            after_last
+        }
+    };
+    // nats-server reports the delivered stream seq as the one before the start.
+    st.sseq = st.next_seq.saturating_sub(1).min(state.last_seq);
+    if cfg.deliver_policy == DeliverPolicy::LastPerSubject {
+        st.sseq = st
+            .lps
+            .front()
+            .map_or(state.last_seq, |s| s.saturating_sub(1));
+    }
+    st.floor = (0, st.sseq);
+}
+
+/// Routes acks and flow-control replies to the consumer.
+struct Listener {
+    consumer: Weak<Consumer>,
+}
+
+impl InternalSubscriber for Listener {
+    fn deliver(&self, d: &Delivery<'_>) -> bool {
+        let Some(c) = self.consumer.upgrade() else {
+            return false;
+        };
+        if d.subject.starts_with(b"$JS.FC.") {
+            c.on_flow_control();
+            return true;
+        }
+        let body = &d.payload[d.headers_len.min(d.payload.len())..];
+        c.on_ack(d.subject, d.reply, body);
+        true
+    }
+}
+
+/// A short random id (ephemeral consumer names, advisory ids).
+pub fn nuid() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}

@@ -1,0 +1,141 @@
+//! Pull requests (MSG.NEXT): parsing, and the statuses sent to requesters.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::jetstream::headers::HeaderBuilder;
+
+/// A waiting pull request.
+#[derive(Debug)]
+pub struct WaitingRequest {
+    pub reply: Bytes,
+    pub batch_left: u64,
+    /// 0: no byte budget.
+    pub bytes_left: u64,
+    pub has_byte_budget: bool,
+    pub expires_at: Option<Instant>,
+    pub no_wait: bool,
+    pub heartbeat: Option<Duration>,
+    pub next_heartbeat: Option<Instant>,
+    pub delivered: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RequestJson {
+    batch: i64,
+    expires: i64,
+    no_wait: bool,
+    max_bytes: i64,
+    idle_heartbeat: i64,
+}
+
+/// Why a pull request was refused outright.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PullError {
+    /// `400 Bad Request - <detail>`
+    BadRequest(String),
+}
+
+/// Parse a MSG.NEXT body: empty (batch 1), a bare integer, or JSON.
+pub fn parse(reply: Bytes, body: &[u8], now: Instant) -> Result<WaitingRequest, PullError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| PullError::BadRequest("invalid request".into()))?
+        .trim();
+    let json = if text.is_empty() {
+        RequestJson {
+            batch: 1,
+            ..RequestJson::default()
+        }
+    } else if let Ok(n) = text.parse::<i64>() {
+        RequestJson {
+            batch: n,
+            ..RequestJson::default()
+        }
+    } else {
+        serde_json::from_str(text).map_err(|e| PullError::BadRequest(e.to_string()))?
+    };
+    let expires = (json.expires > 0).then(|| Duration::from_nanos(json.expires as u64));
+    let heartbeat =
+        (json.idle_heartbeat > 0).then(|| Duration::from_nanos(json.idle_heartbeat as u64));
+    if let (Some(hb), Some(exp)) = (heartbeat, expires) {
+        if hb * 2 > exp {
+            return Err(PullError::BadRequest("heartbeat value too large".into()));
+        }
+    }
+    Ok(WaitingRequest {
+        reply,
+        batch_left: json.batch.max(1) as u64,
+        bytes_left: json.max_bytes.max(0) as u64,
+        has_byte_budget: json.max_bytes > 0,
+        expires_at: expires.map(|e| now + e),
+        no_wait: json.no_wait,
+        heartbeat,
+        next_heartbeat: heartbeat.map(|h| now + h),
+        delivered: 0,
+    })
+}
+
+/// A status-only header block: `NATS/1.0 <status>` plus optional lines.
+pub fn status(text: &str, extra: &[(&str, String)]) -> Vec<u8> {
+    extra
+        .iter()
+        .fold(HeaderBuilder::new(Some(text)), |h, (k, v)| h.add(k, v))
+        .finish()
+}
+
+impl WaitingRequest {
+    /// `408 Request Timeout` with what the request still wanted.
+    pub fn timeout_status(&self) -> Vec<u8> {
+        status(
+            "408 Request Timeout",
+            &[
+                ("Nats-Pending-Messages", self.batch_left.to_string()),
+                ("Nats-Pending-Bytes", self.bytes_left.to_string()),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let now = Instant::now();
+        let r = parse(Bytes::new(), b"", now).unwrap();
+        assert_eq!((r.batch_left, r.no_wait, r.expires_at), (1, false, None));
+        assert_eq!(parse(Bytes::new(), b"7", now).unwrap().batch_left, 7);
+        let r = parse(
+            Bytes::new(),
+            br#"{"batch":5,"expires":1000000000,"no_wait":true,"max_bytes":10}"#,
+            now,
+        )
+        .unwrap();
+        assert_eq!((r.batch_left, r.no_wait, r.bytes_left), (5, true, 10));
+        assert_eq!(r.expires_at, Some(now + Duration::from_secs(1)));
+        assert!(parse(
+            Bytes::new(),
+            br#"{"batch":1,"expires":1000,"idle_heartbeat":1000}"#,
+            now
+        )
+        .is_err());
+        assert!(parse(Bytes::new(), b"{bad", now).is_err());
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            status("404 No Messages", &[]),
+            b"NATS/1.0 404 No Messages\r\n\r\n"
+        );
+        let r = parse(Bytes::new(), b"5", Instant::now()).unwrap();
+        assert_eq!(
+            r.timeout_status(),
+            b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 5\r\nNats-Pending-Bytes: 0\r\n\r\n"
+        );
+    }
+}
