@@ -9,8 +9,8 @@
 
 use crate::coding::{Decode, Encode};
 use crate::error::{Result, StoreError};
-pub use crate::format::consumer::{ConsumerState, PendingAck};
 use crate::format::consumer::{clog_header, ConsumerOp, Snapshot, CLOG_HEADER_BYTES};
+pub use crate::format::consumer::{ConsumerState, PendingAck};
 use crate::io::{write_atomic, Io, IoFile, RealIo};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,9 @@ impl ConsumerStore {
             Ok(f) => {
                 let mut b = vec![0u8; f.len()? as usize];
                 f.read_exact_at(&mut b, 0)?;
-                Snapshot::decode_from(&b).map_err(|d| StoreError::corrupted(&snap_path, 0, d.detail()))?.0
+                Snapshot::decode_from(&b)
+                    .map_err(|d| StoreError::corrupted(&snap_path, 0, d.detail()))?
+                    .0
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Snapshot::default(),
             Err(e) => return Err(e.into()),
@@ -72,18 +74,44 @@ impl ConsumerStore {
             Err(e) => return Err(e.into()),
         };
         remove_stale_logs(io.as_ref(), dir, name, snap.gen)?;
-        let inner = Inner { state, gen: snap.gen, log, log_len, buf: Vec::new(), poisoned: None };
-        Ok(Self { io, dir: dir.to_path_buf(), name: name.to_string(), inner: Mutex::new(inner) })
+        let inner = Inner {
+            state,
+            gen: snap.gen,
+            log,
+            log_len,
+            buf: Vec::new(),
+            poisoned: None,
+        };
+        Ok(Self {
+            io,
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            inner: Mutex::new(inner),
+        })
     }
 
     /// Records a delivery (`count` 1 = first delivery).
-    pub fn update_delivered(&self, consumer_seq: u64, stream_seq: u64, count: u64, ts: i64) -> Result<()> {
-        self.push(ConsumerOp::Delivered { consumer_seq, stream_seq, count, timestamp_ns: ts })
+    pub fn update_delivered(
+        &self,
+        consumer_seq: u64,
+        stream_seq: u64,
+        count: u64,
+        ts: i64,
+    ) -> Result<()> {
+        self.push(ConsumerOp::Delivered {
+            consumer_seq,
+            stream_seq,
+            count,
+            timestamp_ns: ts,
+        })
     }
 
     /// Records an acknowledgement.
     pub fn update_acks(&self, consumer_seq: u64, stream_seq: u64) -> Result<()> {
-        self.push(ConsumerOp::Ack { consumer_seq, stream_seq })
+        self.push(ConsumerOp::Ack {
+            consumer_seq,
+            stream_seq,
+        })
     }
 
     /// Replaces the whole state (e.g. ack floors moved up by a purge) and
@@ -115,8 +143,12 @@ impl ConsumerStore {
     /// Removes this consumer's files.
     pub fn delete(self) -> Result<()> {
         let g = self.inner.lock();
-        let _ = self.io.remove_file(&self.dir.join(log_name(&self.name, g.gen)));
-        let _ = self.io.remove_file(&self.dir.join(format!("{}.snap", self.name)));
+        let _ = self
+            .io
+            .remove_file(&self.dir.join(log_name(&self.name, g.gen)));
+        let _ = self
+            .io
+            .remove_file(&self.dir.join(format!("{}.snap", self.name)));
         self.io.sync_dir(&self.dir)?;
         Ok(())
     }
@@ -158,8 +190,16 @@ impl ConsumerStore {
 
     fn compact_io(&self, g: &mut Inner) -> Result<()> {
         let gen = g.gen + 1;
-        let snap = Snapshot { gen, state: g.state.clone() };
-        write_atomic(self.io.as_ref(), &self.dir, &format!("{}.snap", self.name), &snap.encode_to_vec())?;
+        let snap = Snapshot {
+            gen,
+            state: g.state.clone(),
+        };
+        write_atomic(
+            self.io.as_ref(),
+            &self.dir,
+            &format!("{}.snap", self.name),
+            &snap.encode_to_vec(),
+        )?;
         let path = self.dir.join(log_name(&self.name, gen));
         let (log, len) = new_log(self.io.as_ref(), &self.dir, &path)?;
         let old = self.dir.join(log_name(&self.name, g.gen));
@@ -231,7 +271,12 @@ fn remove_stale_logs(io: &dyn Io, dir: &Path, name: &str, gen: u64) -> Result<()
 /// The state machine, shared by live updates and replay.
 pub fn apply(s: &mut ConsumerState, op: ConsumerOp) {
     match op {
-        ConsumerOp::Delivered { consumer_seq, stream_seq, count, timestamp_ns } => {
+        ConsumerOp::Delivered {
+            consumer_seq,
+            stream_seq,
+            count,
+            timestamp_ns,
+        } => {
             if stream_seq <= s.ack_floor_stream_seq {
                 return;
             }
@@ -242,7 +287,10 @@ pub fn apply(s: &mut ConsumerState, op: ConsumerOp) {
             s.pending
                 .entry(stream_seq)
                 .and_modify(|p| p.timestamp_ns = timestamp_ns)
-                .or_insert(PendingAck { consumer_seq, timestamp_ns });
+                .or_insert(PendingAck {
+                    consumer_seq,
+                    timestamp_ns,
+                });
             if count > 1 {
                 s.redelivered.insert(stream_seq, count - 1);
             }
@@ -257,7 +305,9 @@ pub fn apply(s: &mut ConsumerState, op: ConsumerOp) {
                 }
                 Some((sseq, p)) => {
                     s.ack_floor_stream_seq = s.ack_floor_stream_seq.max(sseq - 1);
-                    s.ack_floor_consumer_seq = s.ack_floor_consumer_seq.max(p.consumer_seq.saturating_sub(1));
+                    s.ack_floor_consumer_seq = s
+                        .ack_floor_consumer_seq
+                        .max(p.consumer_seq.saturating_sub(1));
                 }
             }
         }

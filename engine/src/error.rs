@@ -55,7 +55,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 impl StoreError {
     /// Builds a [`StoreError::Corrupted`].
     pub fn corrupted(file: impl Into<PathBuf>, offset: u64, detail: impl Into<String>) -> Self {
-        Self::Corrupted { file: file.into(), offset, detail: detail.into() }
+        Self::Corrupted {
+            file: file.into(),
+            offset,
+            detail: detail.into(),
+        }
     }
 
     /// A copy suitable for handing to every waiter of a failed flush
@@ -63,9 +67,15 @@ impl StoreError {
     pub fn duplicate(&self) -> Self {
         match self {
             Self::Io(e) => Self::Io(std::io::Error::new(e.kind(), e.to_string())),
-            Self::Corrupted { file, offset, detail } => {
-                Self::Corrupted { file: file.clone(), offset: *offset, detail: detail.clone() }
-            }
+            Self::Corrupted {
+                file,
+                offset,
+                detail,
+            } => Self::Corrupted {
+                file: file.clone(),
+                offset: *offset,
+                detail: detail.clone(),
+            },
             Self::Poisoned(s) => Self::Poisoned(s.clone()),
             Self::MaxMsgs => Self::MaxMsgs,
             Self::MaxBytes => Self::MaxBytes,

@@ -15,7 +15,10 @@
 //!   used by fault-injection tests; [`io::write_file_atomic`] for metadata.
 //! - [`ticket`]: durability tickets (blocking `wait` or `.await`).
 //! - [`subject`]: NATS subject wildcard matching.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

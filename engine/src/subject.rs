@@ -13,7 +13,11 @@ pub struct SubjectFilter {
 impl SubjectFilter {
     /// Matches every subject.
     pub fn all() -> Self {
-        Self { patterns: Vec::new(), match_all: true, literal: false }
+        Self {
+            patterns: Vec::new(),
+            match_all: true,
+            literal: false,
+        }
     }
 
     /// A single pattern (literal or with wildcards).
@@ -34,7 +38,11 @@ impl SubjectFilter {
             .collect();
         let match_all = patterns.is_empty() || patterns.iter().any(|p| p.as_slice() == b">");
         let literal = !match_all && patterns.iter().all(|p| is_literal(p));
-        Self { patterns, match_all, literal }
+        Self {
+            patterns,
+            match_all,
+            literal,
+        }
     }
 
     /// True if every subject matches.

@@ -68,7 +68,9 @@ impl Durability {
         if seq <= m.durable_seq {
             return Some(Ok(()));
         }
-        m.failed.as_ref().map(|why| Err(StoreError::Poisoned(why.clone())))
+        m.failed
+            .as_ref()
+            .map(|why| Err(StoreError::Poisoned(why.clone())))
     }
 }
 
@@ -83,7 +85,10 @@ pub struct DurableTicket {
 impl DurableTicket {
     /// A ticket that waits for `seq` to pass the watermark.
     pub fn pending(seq: u64, shared: Arc<Durability>) -> Self {
-        Self { seq, shared: Some(shared) }
+        Self {
+            seq,
+            shared: Some(shared),
+        }
     }
 
     /// An already complete ticket (interval policy, memory stores).
@@ -121,14 +126,20 @@ impl Future for DurableTicket {
     type Output = Result<(), StoreError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(d) = &self.shared else { return Poll::Ready(Ok(())) };
+        let Some(d) = &self.shared else {
+            return Poll::Ready(Ok(()));
+        };
         let mut m = d.mark.lock();
         if let Some(r) = Durability::check(&m, self.seq) {
             return Poll::Ready(r);
         }
         // Replace our previous waker instead of piling up duplicates.
         let seq = self.seq;
-        if let Some(slot) = m.wakers.iter_mut().find(|(s, w)| *s == seq && w.will_wake(cx.waker())) {
+        if let Some(slot) = m
+            .wakers
+            .iter_mut()
+            .find(|(s, w)| *s == seq && w.will_wake(cx.waker()))
+        {
             slot.1 = cx.waker().clone();
         } else {
             m.wakers.push((seq, cx.waker().clone()));

@@ -9,7 +9,14 @@ fn append_get_reopen_real_fs() {
     let s = FileStore::open(dir.path(), small_cfg()).unwrap();
     for i in 0..100u32 {
         let subj = format!("a.{}", i % 7);
-        let (seq, t) = s.append(subj.as_bytes(), b"NATS/1.0\r\n\r\n", &i.to_le_bytes(), i as i64).unwrap();
+        let (seq, t) = s
+            .append(
+                subj.as_bytes(),
+                b"NATS/1.0\r\n\r\n",
+                &i.to_le_bytes(),
+                i as i64,
+            )
+            .unwrap();
         assert_eq!(seq, u64::from(i) + 1);
         t.wait().unwrap();
     }
@@ -36,23 +43,36 @@ fn subjects_and_wildcards() {
     }
     let last = s.last_for_subject(&SubjectFilter::new("k.1.*")).unwrap();
     assert_eq!(last.seq, 59);
-    let n = s.next_matching(10, &SubjectFilter::new("k.2.>")).unwrap().unwrap();
+    let n = s
+        .next_matching(10, &SubjectFilter::new("k.2.>"))
+        .unwrap()
+        .unwrap();
     assert_eq!(n.seq, 12);
-    let n = s.next_matching(10, &SubjectFilter::new("k.2.1")).unwrap().unwrap();
+    let n = s
+        .next_matching(10, &SubjectFilter::new("k.2.1"))
+        .unwrap()
+        .unwrap();
     assert_eq!(n.seq, 12);
     assert_eq!(s.num_pending(31, &SubjectFilter::new("k.0.*"), false), 10);
     assert_eq!(s.num_pending(0, &SubjectFilter::all(), true), 6);
     assert_eq!(s.num_pending(58, &SubjectFilter::new("k.>"), true), 3);
     s.delete(12, true).unwrap();
     assert!(matches!(s.get(12), Err(StoreError::NotFound)));
-    assert_eq!(s.next_matching_seq(10, &SubjectFilter::new("k.2.1")), Some(18));
+    assert_eq!(
+        s.next_matching_seq(10, &SubjectFilter::new("k.2.1")),
+        Some(18)
+    );
     assert_eq!(s.state(true).deleted, vec![12]);
 }
 
 #[test]
 fn limits_and_discard() {
     let io = SimIo::new();
-    let cfg = StoreConfig { msgs_per_subject_max: Some(2), msgs_max: Some(10), ..small_cfg() };
+    let cfg = StoreConfig {
+        msgs_per_subject_max: Some(2),
+        msgs_max: Some(10),
+        ..small_cfg()
+    };
     let s = sim_open(&io, cfg.clone());
     for i in 0..30u64 {
         put(&s, &format!("kv.{}", i % 4), b"v");
@@ -67,11 +87,20 @@ fn limits_and_discard() {
         ..cfg
     };
     s.update_config(cfg_new).unwrap();
-    assert!(matches!(s.append(b"kv.0", b"", b"x", 0), Err(StoreError::MaxMsgsPerSubject)));
-    assert!(matches!(s.append(b"kv.9", b"", b"xxxxx", 0), Err(StoreError::MsgTooBig)));
+    assert!(matches!(
+        s.append(b"kv.0", b"", b"x", 0),
+        Err(StoreError::MaxMsgsPerSubject)
+    ));
+    assert!(matches!(
+        s.append(b"kv.9", b"", b"xxxxx", 0),
+        Err(StoreError::MsgTooBig)
+    ));
     put(&s, "kv.9", b"x");
     put(&s, "kv.8", b"x");
-    assert!(matches!(s.append(b"kv.7", b"", b"x", 0), Err(StoreError::MaxMsgs)));
+    assert!(matches!(
+        s.append(b"kv.7", b"", b"x", 0),
+        Err(StoreError::MaxMsgs)
+    ));
 }
 
 #[test]
@@ -81,10 +110,29 @@ fn purge_variants() {
     for i in 0..50u64 {
         put(&s, &format!("p.{}", i % 5), b"data");
     }
-    assert_eq!(s.purge(&PurgeRequest { subject: Some("p.1".into()), ..Default::default() }).unwrap(), 10);
-    assert_eq!(s.purge(&PurgeRequest { up_to_seq: Some(11), ..Default::default() }).unwrap(), 8);
+    assert_eq!(
+        s.purge(&PurgeRequest {
+            subject: Some("p.1".into()),
+            ..Default::default()
+        })
+        .unwrap(),
+        10
+    );
+    assert_eq!(
+        s.purge(&PurgeRequest {
+            up_to_seq: Some(11),
+            ..Default::default()
+        })
+        .unwrap(),
+        8
+    );
     assert_eq!(s.state(false).first_seq, 11);
-    let kept = s.purge(&PurgeRequest { keep: Some(5), ..Default::default() }).unwrap();
+    let kept = s
+        .purge(&PurgeRequest {
+            keep: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(kept, 32 - 5);
     assert_eq!(s.state(false).msgs, 5);
     s.purge(&PurgeRequest::default()).unwrap();
@@ -99,7 +147,10 @@ fn purge_variants() {
 
 #[test]
 fn first_seq_and_memory_store() {
-    let cfg = StoreConfig { first_seq: 100, ..StoreConfig::default() };
+    let cfg = StoreConfig {
+        first_seq: 100,
+        ..StoreConfig::default()
+    };
     let s = FileStore::memory(cfg).unwrap();
     assert_eq!(s.state(false).first_seq, 100);
     assert_eq!(put(&s, "a", b"1"), 100);
@@ -110,11 +161,18 @@ fn first_seq_and_memory_store() {
 #[test]
 fn max_age_expiry() {
     let io = SimIo::new();
-    let cfg = StoreConfig { age_max: Some(std::time::Duration::from_secs(10)), ..small_cfg() };
+    let cfg = StoreConfig {
+        age_max: Some(std::time::Duration::from_secs(10)),
+        ..small_cfg()
+    };
     let s = sim_open(&io, cfg);
     let now = seq_ts();
     for i in 0..10i64 {
-        s.append(b"t", b"", b"x", now - 20_000_000_000 + i).unwrap().1.wait().unwrap();
+        s.append(b"t", b"", b"x", now - 20_000_000_000 + i)
+            .unwrap()
+            .1
+            .wait()
+            .unwrap();
     }
     put(&s, "t", b"new");
     assert_eq!(s.expire(now).unwrap(), 10);
@@ -139,7 +197,9 @@ fn ticket_is_a_future() {
     loop {
         match t.as_mut().poll(&mut cx) {
             std::task::Poll::Ready(r) => break r.unwrap(),
-            std::task::Poll::Pending => std::thread::park_timeout(std::time::Duration::from_millis(50)),
+            std::task::Poll::Pending => {
+                std::thread::park_timeout(std::time::Duration::from_millis(50))
+            }
         }
     }
 }

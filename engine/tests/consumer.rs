@@ -22,7 +22,13 @@ fn state_survives_reopen_and_crash() {
     c.update_acks(2, 4).unwrap(); // not synced: lost in the crash
     let synced = {
         let mut s = c.state();
-        s.pending.insert(4, nile_engine::PendingAck { consumer_seq: 2, timestamp_ns: 99 });
+        s.pending.insert(
+            4,
+            nile_engine::PendingAck {
+                consumer_seq: 2,
+                timestamp_ns: 99,
+            },
+        );
         s.redelivered.insert(4, 1);
         s.ack_floor_consumer_seq = 1;
         s.ack_floor_stream_seq = 3;

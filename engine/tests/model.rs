@@ -44,7 +44,12 @@ struct Model {
 
 impl Model {
     fn first(&self) -> u64 {
-        self.msgs.keys().next().copied().unwrap_or(self.last + 1).max(self.first_floor)
+        self.msgs
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(self.last + 1)
+            .max(self.first_floor)
     }
     fn enforce(&mut self, subj: Option<&str>) {
         if let Some(max) = self.cfg.msgs_per_subject_max {
@@ -53,7 +58,12 @@ impl Model {
                 None => SUBJECTS.iter().map(|s| s.to_string()).collect(),
             };
             for s in subjects {
-                let seqs: Vec<u64> = self.msgs.iter().filter(|(_, v)| v.0 == s).map(|(k, _)| *k).collect();
+                let seqs: Vec<u64> = self
+                    .msgs
+                    .iter()
+                    .filter(|(_, v)| v.0 == s)
+                    .map(|(k, _)| *k)
+                    .collect();
                 for k in seqs.iter().take(seqs.len().saturating_sub(max as usize)) {
                     self.msgs.remove(k);
                 }
@@ -68,19 +78,17 @@ impl Model {
     }
     fn purge(&mut self, f: Option<&str>, keep: Option<u64>, up_to: Option<u64>) {
         let filt = f.map(SubjectFilter::new).unwrap_or_else(SubjectFilter::all);
-        if f.is_none() || filt.is_all() {
-            if keep.is_none() && up_to.map_or(true, |n| n > self.last) {
-                let n = up_to.unwrap_or(self.last + 1).max(self.last + 1);
-                self.msgs.clear();
-                self.last = n - 1;
-                self.first_floor = n;
-                return;
-            }
+        if (f.is_none() || filt.is_all()) && keep.is_none() && up_to.is_none_or(|n| n > self.last) {
+            let n = up_to.unwrap_or(self.last + 1).max(self.last + 1);
+            self.msgs.clear();
+            self.last = n - 1;
+            self.first_floor = n;
+            return;
         }
         let mut seqs: Vec<u64> = self
             .msgs
             .iter()
-            .filter(|(k, v)| filt.matches(v.0.as_bytes()) && up_to.map_or(true, |n| **k < n))
+            .filter(|(k, v)| filt.matches(v.0.as_bytes()) && up_to.is_none_or(|n| **k < n))
             .map(|(k, _)| *k)
             .collect();
         if let Some(k) = keep {
@@ -105,13 +113,30 @@ fn check(s: &FileStore, m: &Model) {
     for f in FILTERS {
         let filt = SubjectFilter::new(f);
         for start in [0, m.first(), m.first() + 3, m.last.saturating_sub(2)] {
-            let want = m.msgs.range(start..).find(|(_, v)| filt.matches(v.0.as_bytes())).map(|(k, _)| *k);
+            let want = m
+                .msgs
+                .range(start..)
+                .find(|(_, v)| filt.matches(v.0.as_bytes()))
+                .map(|(k, _)| *k);
             assert_eq!(s.next_matching_seq(start, &filt), want, "next {f} {start}");
-            let n = m.msgs.range(start..).filter(|(_, v)| filt.matches(v.0.as_bytes())).count() as u64;
+            let n = m
+                .msgs
+                .range(start..)
+                .filter(|(_, v)| filt.matches(v.0.as_bytes()))
+                .count() as u64;
             assert_eq!(s.num_pending(start, &filt, false), n, "pending {f} {start}");
         }
-        let want = m.msgs.iter().rev().find(|(_, v)| filt.matches(v.0.as_bytes())).map(|(k, _)| *k);
-        assert_eq!(s.last_for_subject(&filt).ok().map(|x| x.seq), want, "last {f}");
+        let want = m
+            .msgs
+            .iter()
+            .rev()
+            .find(|(_, v)| filt.matches(v.0.as_bytes()))
+            .map(|(k, _)| *k);
+        assert_eq!(
+            s.last_for_subject(&filt).ok().map(|x| x.seq),
+            want,
+            "last {f}"
+        );
     }
 }
 
@@ -121,14 +146,20 @@ fn payload(seq: u64, n: usize) -> Vec<u8> {
 
 fn run(ops: Vec<Op>) {
     let io = SimIo::new();
-    let mut m = Model { first_floor: 1, cfg: small_cfg(), ..Model::default() };
+    let mut m = Model {
+        first_floor: 1,
+        cfg: small_cfg(),
+        ..Model::default()
+    };
     let mut s = sim_open(&io, m.cfg.clone());
     for op in ops {
         match op {
             Op::Append(si, n) => {
                 let seq = m.last + 1;
                 let p = payload(seq, n);
-                let (got, t) = s.append(SUBJECTS[si].as_bytes(), b"", &p, seq as i64).unwrap();
+                let (got, t) = s
+                    .append(SUBJECTS[si].as_bytes(), b"", &p, seq as i64)
+                    .unwrap();
                 t.wait().unwrap();
                 assert_eq!(got, seq);
                 m.last = seq;
@@ -144,12 +175,21 @@ fn run(ops: Vec<Op>) {
                 m.msgs.remove(&k);
             }
             Op::Purge(f, keep, up) => {
-                let up = up.map(|u| m.first() + (u as u64 % (m.last + 3 - m.first().min(m.last + 2))));
+                let up =
+                    up.map(|u| m.first() + (u as u64 % (m.last + 3 - m.first().min(m.last + 2))));
                 let f = f.map(|i| FILTERS[i]);
-                let req = PurgeRequest { subject: f.map(str::to_string), keep, up_to_seq: up };
+                let req = PurgeRequest {
+                    subject: f.map(str::to_string),
+                    keep,
+                    up_to_seq: up,
+                };
                 let before = m.msgs.len() as u64;
                 m.purge(f, keep, up);
-                assert_eq!(s.purge(&req).unwrap(), before - m.msgs.len() as u64, "{req:?}");
+                assert_eq!(
+                    s.purge(&req).unwrap(),
+                    before - m.msgs.len() as u64,
+                    "{req:?}"
+                );
             }
             Op::Limits(mm, ps) => {
                 m.cfg.msgs_max = mm;
@@ -201,7 +241,10 @@ fn run(ops: Vec<Op>) {
 
 /// 48 by default (CI); `PROPTEST_CASES=2000` for a longer soak.
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
 }
 
 proptest! {

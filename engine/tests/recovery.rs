@@ -15,7 +15,14 @@ fn payload(seq: u64) -> Vec<u8> {
 fn fill(io: &SimIo, n: u64) {
     let s = sim_open(io, small_cfg());
     for seq in 1..=n {
-        let (got, t) = s.append(format!("r.{}", seq % 3).as_bytes(), b"", &payload(seq), seq as i64).unwrap();
+        let (got, t) = s
+            .append(
+                format!("r.{}", seq % 3).as_bytes(),
+                b"",
+                &payload(seq),
+                seq as i64,
+            )
+            .unwrap();
         assert_eq!(got, seq);
         t.wait().unwrap();
     }
@@ -23,7 +30,11 @@ fn fill(io: &SimIo, n: u64) {
 }
 
 fn files(io: &SimIo) -> Vec<PathBuf> {
-    io.list_dir(Path::new("/s")).unwrap().into_iter().map(|n| Path::new("/s").join(n)).collect()
+    io.list_dir(Path::new("/s"))
+        .unwrap()
+        .into_iter()
+        .map(|n| Path::new("/s").join(n))
+        .collect()
 }
 
 fn copy_disk(from: &SimIo, edit: impl Fn(&Path, Vec<u8>) -> Vec<u8>) -> SimIo {
@@ -58,7 +69,11 @@ fn check_prefix(s: &FileStore, n: u64) {
 fn truncation_at_every_byte_of_last_three_records() {
     let io = SimIo::new();
     fill(&io, 40);
-    let last_seg = files(&io).into_iter().filter(|p| p.extension().is_some_and(|e| e == "seg")).max().unwrap();
+    let last_seg = files(&io)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .max()
+        .unwrap();
     let bytes = io.read_raw(&last_seg).unwrap();
     let offs = record_offsets(&bytes);
     assert!(offs.len() >= 3, "need 3 records in the last segment");
@@ -66,9 +81,16 @@ fn truncation_at_every_byte_of_last_three_records() {
     let total = 40u64;
     for cut in first_cut..bytes.len() {
         let whole = offs.iter().filter(|o| **o < cut).count() as u64;
-        let complete_before = if offs.contains(&cut) { whole } else { whole - 1 };
+        let complete_before = if offs.contains(&cut) {
+            whole
+        } else {
+            whole - 1
+        };
         let expect = total - offs.len() as u64 + complete_before;
-        let disk = copy_disk(&io, |p, b| if p == last_seg { b[..cut].to_vec() } else { b });
+        let disk = copy_disk(
+            &io,
+            |p, b| if p == last_seg { b[..cut].to_vec() } else { b },
+        );
         for _ in 0..10 {
             let s = sim_open(&disk, small_cfg());
             check_prefix(&s, expect);
@@ -84,7 +106,10 @@ fn truncation_at_every_byte_of_last_three_records() {
 fn bit_flips_in_sealed_segments_are_detected() {
     let io = SimIo::new();
     fill(&io, 60);
-    let segs: Vec<PathBuf> = files(&io).into_iter().filter(|p| p.extension().is_some_and(|e| e == "seg")).collect();
+    let segs: Vec<PathBuf> = files(&io)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
     let sealed = &segs[..segs.len() - 1];
     let mut rng = 0x9e3779b97f4a7c15u64;
     for round in 0..200 {
@@ -107,7 +132,11 @@ fn bit_flips_in_sealed_segments_are_detected() {
         }
         let s = sim_open(&disk, small_cfg());
         let problems = s.verify();
-        assert!(!problems.is_empty(), "flip of bit {bit} in {} not detected", target.display());
+        assert!(
+            !problems.is_empty(),
+            "flip of bit {bit} in {} not detected",
+            target.display()
+        );
         // Every other message is intact and byte-exact.
         let mut bad = 0;
         for seq in 1..=60 {
@@ -135,7 +164,10 @@ fn workload(s: &FileStore, acked: &mut Vec<u64>) -> Result<()> {
     // Same for the purged ones.
     let keep_from = acked.len().saturating_sub(8);
     acked.drain(..keep_from);
-    s.purge(&PurgeRequest { keep: Some(8), ..Default::default() })?;
+    s.purge(&PurgeRequest {
+        keep: Some(8),
+        ..Default::default()
+    })?;
     Ok(())
 }
 
@@ -157,14 +189,21 @@ fn io_errors_at_every_call_fail_stop_and_recover() {
             let res = workload(&s, &mut acked);
             if res.is_err() {
                 // Fail-stop: nothing more is acknowledged.
-                let later = s.append(b"w.a", b"", b"late", 0).and_then(|(_, t)| t.wait());
-                assert!(later.is_err(), "append acknowledged after a failure (fault {fault:?} at {n})");
+                let later = s
+                    .append(b"w.a", b"", b"late", 0)
+                    .and_then(|(_, t)| t.wait());
+                assert!(
+                    later.is_err(),
+                    "append acknowledged after a failure (fault {fault:?} at {n})"
+                );
             }
             io.crash(None);
             drop(s);
             let s = sim_open(&io, small_cfg());
             for seq in &acked {
-                let m = s.get(*seq).unwrap_or_else(|e| panic!("acked {seq} lost ({fault:?} at {n}): {e}"));
+                let m = s
+                    .get(*seq)
+                    .unwrap_or_else(|e| panic!("acked {seq} lost ({fault:?} at {n}): {e}"));
                 assert_eq!(m.payload.as_ref(), &payload(*seq)[..]);
             }
             assert!(s.verify().is_empty());

@@ -57,7 +57,9 @@ pub fn run(shared: Arc<Shared>) {
             continue;
         }
         let written = st.written_seq;
-        let Some(file) = st.segs.last().map(|s| s.file.clone()) else { continue };
+        let Some(file) = st.segs.last().map(|s| s.file.clone()) else {
+            continue;
+        };
         drop(st);
         let res = file.sync_data();
         last_sync = Instant::now();
@@ -67,7 +69,8 @@ pub fn run(shared: Arc<Shared>) {
             continue;
         }
         st.synced_seq = st.synced_seq.max(written);
-        let (ready, later): (Vec<_>, Vec<_>) = st.tomb_after.drain(..).partition(|(c, _)| *c <= written);
+        let (ready, later): (Vec<_>, Vec<_>) =
+            st.tomb_after.drain(..).partition(|(c, _)| *c <= written);
         st.tomb_after = later;
         let mut seqs: Vec<u64> = ready.into_iter().map(|(_, s)| s).collect();
         seqs.sort_unstable();

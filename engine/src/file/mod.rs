@@ -17,8 +17,10 @@ use crate::error::{Result, StoreError};
 use crate::io::{Io, RealIo, SimIo};
 use crate::store::StreamStore;
 use crate::subject::SubjectFilter;
-use crate::ticket::{DurableTicket, Durability};
-use crate::types::{PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy, SEGMENT_BYTES_LIMIT};
+use crate::ticket::{Durability, DurableTicket};
+use crate::types::{
+    PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy, SEGMENT_BYTES_LIMIT,
+};
 use parking_lot::{Condvar, Mutex};
 use state::State;
 use std::collections::BTreeMap;
@@ -67,12 +69,20 @@ impl FileStore {
         let (state, dur) = recover::open_state(io, dir, cfg, now_ns())?;
         tracing::info!(dir = %dir.display(), msgs = state.msgs, last_seq = state.last_seq,
             segments = state.segs.len(), io = "pwrite+fdatasync", "stream store opened");
-        let shared = Arc::new(Shared { state: Mutex::new(state), work: Condvar::new(), dur });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            dur,
+        });
         let s2 = shared.clone();
         let handle = std::thread::Builder::new()
             .name("nile-flusher".into())
             .spawn(move || flusher::run(s2))?;
-        Ok(Self { shared, flusher: Mutex::new(Some(handle)), memory })
+        Ok(Self {
+            shared,
+            flusher: Mutex::new(Some(handle)),
+            memory,
+        })
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
@@ -87,13 +97,21 @@ impl FileStore {
 
 fn check_config(cfg: &StoreConfig) -> Result<()> {
     if cfg.segment_bytes_max < 1024 || cfg.segment_bytes_max > SEGMENT_BYTES_LIMIT {
-        return Err(StoreError::Invalid("segment_bytes_max must be within 1 KiB..4 GiB"));
+        return Err(StoreError::Invalid(
+            "segment_bytes_max must be within 1 KiB..4 GiB",
+        ));
     }
     Ok(())
 }
 
 impl StreamStore for FileStore {
-    fn append(&self, subject: &[u8], headers: &[u8], payload: &[u8], ts: i64) -> Result<(u64, DurableTicket)> {
+    fn append(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts: i64,
+    ) -> Result<(u64, DurableTicket)> {
         let mut st = self.shared.state.lock();
         let seq = st.append(subject, headers, payload, ts)?;
         let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
@@ -138,7 +156,11 @@ impl StreamStore for FileStore {
 
     fn state(&self, with_deleted: bool) -> StreamState {
         let st = self.shared.state.lock();
-        let first_ts = if st.msgs > 0 { st.ts_of(st.first_seq).unwrap_or(0) } else { 0 };
+        let first_ts = if st.msgs > 0 {
+            st.ts_of(st.first_seq).unwrap_or(0)
+        } else {
+            0
+        };
         StreamState {
             msgs: st.msgs,
             bytes: st.bytes,
@@ -148,7 +170,11 @@ impl StreamStore for FileStore {
             last_ts: st.last_ts,
             num_subjects: st.subjects.live,
             num_deleted: st.deleted.len() as u64,
-            deleted: if with_deleted { st.deleted.iter().copied().collect() } else { Vec::new() },
+            deleted: if with_deleted {
+                st.deleted.iter().copied().collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -204,7 +230,11 @@ impl StreamStore for FileStore {
     }
 
     fn close(&self) -> Result<()> {
-        let flushed = if self.shared.state.lock().poisoned.is_none() { self.flush() } else { Ok(()) };
+        let flushed = if self.shared.state.lock().poisoned.is_none() {
+            self.flush()
+        } else {
+            Ok(())
+        };
         self.shared.state.lock().closed = true;
         self.shared.work.notify_all();
         if let Some(h) = self.flusher.lock().take() {

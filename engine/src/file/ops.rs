@@ -10,7 +10,13 @@ use crate::types::{Discard, PurgeRequest, SyncPolicy};
 
 impl State {
     /// Appends one message; returns its sequence.
-    pub fn append(&mut self, subject: &[u8], headers: &[u8], payload: &[u8], ts: i64) -> Result<u64> {
+    pub fn append(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts: i64,
+    ) -> Result<u64> {
         self.check_writable()?;
         if subject.is_empty() || subject.len() > SUBJECT_BYTES_MAX {
             return Err(StoreError::Invalid("subject empty or too long"));
@@ -26,9 +32,18 @@ impl State {
             self.roll()?;
         }
         let seq = self.last_seq + 1;
-        let rec = RecordRef { kind: Kind::Msg, seq, timestamp_ns: ts, subject, headers, payload };
+        let rec = RecordRef {
+            kind: Kind::Msg,
+            seq,
+            timestamp_ns: ts,
+            subject,
+            headers,
+            payload,
+        };
         let mut scratch = std::mem::take(&mut self.scratch);
-        let written = self.active().and_then(|a| a.write_record(&rec, &mut scratch));
+        let written = self
+            .active()
+            .and_then(|a| a.write_record(&rec, &mut scratch));
         self.scratch = scratch;
         if let Err(e) = written {
             return Err(self.poison(e));
@@ -62,8 +77,14 @@ impl State {
         if self.cfg.bytes_max.is_some_and(|m| self.bytes + len > m) {
             return Err(StoreError::MaxBytes);
         }
-        if let (Some(m), true) = (self.cfg.msgs_per_subject_max, self.cfg.discard_new_per_subject) {
-            let count = self.subjects.id(subject).map_or(0, |g| self.subjects.state(g).count);
+        if let (Some(m), true) = (
+            self.cfg.msgs_per_subject_max,
+            self.cfg.discard_new_per_subject,
+        ) {
+            let count = self
+                .subjects
+                .id(subject)
+                .map_or(0, |g| self.subjects.state(g).count);
             if count >= m {
                 return Err(StoreError::MaxMsgsPerSubject);
             }
@@ -73,7 +94,9 @@ impl State {
 
     /// Drops the oldest messages of `gid` beyond the per-subject limit.
     pub fn enforce_subject_limit(&mut self, gid: u32, tomb: Tomb) {
-        let Some(max) = self.cfg.msgs_per_subject_max else { return };
+        let Some(max) = self.cfg.msgs_per_subject_max else {
+            return;
+        };
         while self.subjects.state(gid).count > max {
             self.fix_dirty_subjects();
             let first = self.subjects.state(gid).first;
@@ -114,7 +137,9 @@ impl State {
 
     /// Removes messages older than `age_max` (relative to `now_ns`).
     pub fn expire_at(&mut self, now_ns: i64) -> u64 {
-        let Some(age) = self.cfg.age_max else { return 0 };
+        let Some(age) = self.cfg.age_max else {
+            return 0;
+        };
         let cutoff = now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
         let mut n = 0;
         while self.msgs > 0 && self.ts_of(self.first_seq).is_some_and(|t| t <= cutoff) {
@@ -135,7 +160,9 @@ impl State {
         let dir = self.dir.clone();
         let names = self.subjects.names.clone();
         let base = self.last_seq + 1;
-        let res = self.active().and_then(|a| a.seal(io.as_ref(), &dir, &names));
+        let res = self
+            .active()
+            .and_then(|a| a.seal(io.as_ref(), &dir, &names));
         let res = res.and_then(|()| Segment::create(io.as_ref(), &dir, base));
         match res {
             Ok(seg) => {
@@ -220,7 +247,10 @@ impl State {
             return Ok(());
         }
         let from = self.first_seq;
-        let mut res = self.tombs.append(&[crate::format::tomb::TombRange { first: from, last: cut - 1 }]);
+        let mut res = self.tombs.append(&[crate::format::tomb::TombRange {
+            first: from,
+            last: cut - 1,
+        }]);
         if res.is_ok() && self.cfg.sync == SyncPolicy::Always {
             res = self.tombs.file().sync_data().map_err(Into::into);
         }
@@ -248,7 +278,12 @@ impl State {
         seq
     }
 
-    fn purge_filtered(&mut self, f: &SubjectFilter, keep: Option<u64>, up_to: Option<u64>) -> Result<()> {
+    fn purge_filtered(
+        &mut self,
+        f: &SubjectFilter,
+        keep: Option<u64>,
+        up_to: Option<u64>,
+    ) -> Result<()> {
         let to = up_to.map_or(self.last_seq, |n| n.saturating_sub(1));
         let mut seqs = Vec::new();
         self.scan_matching(self.first_seq, to, f, &mut |s| {
@@ -274,14 +309,20 @@ impl State {
     }
 
     fn purge_all_io(&mut self, new_first: u64) -> Result<()> {
-        let range = crate::format::tomb::TombRange { first: self.first_seq.min(new_first - 1), last: new_first - 1 };
+        let range = crate::format::tomb::TombRange {
+            first: self.first_seq.min(new_first - 1),
+            last: new_first - 1,
+        };
         self.tombs.append(&[range])?;
         self.tombs.file().sync_data()?;
         self.active()?.file.sync_data()?;
         self.synced_seq = self.written_seq;
         // An empty active segment already starting at `new_first` has the
         // very file name we would create: keep it instead.
-        let reuse = self.segs.last().is_some_and(|s| s.base == new_first && s.count() == 0);
+        let reuse = self
+            .segs
+            .last()
+            .is_some_and(|s| s.base == new_first && s.count() == 0);
         let seg = match self.segs.pop() {
             Some(active) if reuse => active,
             popped => {
@@ -292,7 +333,9 @@ impl State {
         let old = std::mem::replace(&mut self.segs, vec![seg]);
         for s in &old {
             self.io.remove_file(&s.path)?;
-            let _ = self.io.remove_file(&self.dir.join(super::segment::idx_name(s.base)));
+            let _ = self
+                .io
+                .remove_file(&self.dir.join(super::segment::idx_name(s.base)));
         }
         self.io.sync_dir(&self.dir)?;
         self.subjects.clear();

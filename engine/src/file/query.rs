@@ -14,7 +14,10 @@ struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     fn new(filter: &'a SubjectFilter) -> Self {
-        Self { filter, memo: HashMap::new() }
+        Self {
+            filter,
+            memo: HashMap::new(),
+        }
     }
 
     fn gid(&mut self, st: &State, gid: u32) -> bool {
@@ -22,30 +25,49 @@ impl<'a> Matcher<'a> {
             return true;
         }
         *self.memo.entry(gid).or_insert_with(|| {
-            st.subjects.names.get(gid as usize).is_some_and(|n| self.filter.matches(n))
+            st.subjects
+                .names
+                .get(gid as usize)
+                .is_some_and(|n| self.filter.matches(n))
         })
     }
 
     /// Per local subject id of `seg`: matches and has live messages.
     fn locals(&mut self, st: &State, seg: &Segment) -> Vec<bool> {
-        seg.subjects.iter().map(|s| s.live > 0 && self.gid(st, s.gid)).collect()
+        seg.subjects
+            .iter()
+            .map(|s| s.live > 0 && self.gid(st, s.gid))
+            .collect()
     }
 }
 
 impl State {
     /// Global ids of the literal subjects in a literal filter.
     fn literal_gids(&self, f: &SubjectFilter) -> Vec<u32> {
-        f.patterns().iter().filter_map(|p| self.subjects.id(p)).collect()
+        f.patterns()
+            .iter()
+            .filter_map(|p| self.subjects.id(p))
+            .collect()
     }
 
     /// Calls `visit` for each live matching sequence in `from..=to`, in
     /// order, until it returns false. Segments without a matching live
     /// subject are skipped without reading them.
-    pub fn scan_matching(&self, from: u64, to: u64, f: &SubjectFilter, visit: &mut dyn FnMut(u64) -> bool) {
+    pub fn scan_matching(
+        &self,
+        from: u64,
+        to: u64,
+        f: &SubjectFilter,
+        visit: &mut dyn FnMut(u64) -> bool,
+    ) {
         let from = from.max(self.first_seq);
         let to = to.min(self.last_seq);
         let mut m = Matcher::new(f);
-        for seg in self.segs.iter().filter(|s| s.end_seq() > from && s.base <= to) {
+        for seg in self
+            .segs
+            .iter()
+            .filter(|s| s.end_seq() > from && s.base <= to)
+        {
             let mask = m.locals(self, seg);
             let (mut lo, mut hi) = (u64::MAX, 0u64);
             for (s, _) in seg.subjects.iter().zip(&mask).filter(|(_, ok)| **ok) {
@@ -53,7 +75,9 @@ impl State {
                 hi = hi.max(s.last);
             }
             for seq in from.max(lo)..=to.min(hi) {
-                let hit = seg.entry(seq).is_some_and(|e| mask.get(e.subject as usize) == Some(&true));
+                let hit = seg
+                    .entry(seq)
+                    .is_some_and(|e| mask.get(e.subject as usize) == Some(&true));
                 if hit && self.is_live(seq) && !visit(seq) {
                     return;
                 }
@@ -106,7 +130,9 @@ impl State {
             self.literal_gids(f)
         } else {
             let mut m = Matcher::new(f);
-            (0..self.subjects.names.len() as u32).filter(|g| m.gid(self, *g)).collect()
+            (0..self.subjects.names.len() as u32)
+                .filter(|g| m.gid(self, *g))
+                .collect()
         };
         gids.into_iter()
             .map(|g| self.subjects.state(g))
@@ -146,12 +172,19 @@ impl State {
         for seg in self.segs.iter().filter(|s| s.end_seq() > start) {
             if seg.base >= start {
                 let mask = m.locals(self, seg);
-                n += seg.subjects.iter().zip(mask).filter(|(_, ok)| *ok).map(|(s, _)| s.live).sum::<u64>();
+                n += seg
+                    .subjects
+                    .iter()
+                    .zip(mask)
+                    .filter(|(_, ok)| *ok)
+                    .map(|(s, _)| s.live)
+                    .sum::<u64>();
             } else {
                 let mask = m.locals(self, seg);
                 n += (start..seg.end_seq())
                     .filter(|q| {
-                        seg.entry(*q).is_some_and(|e| mask.get(e.subject as usize) == Some(&true))
+                        seg.entry(*q)
+                            .is_some_and(|e| mask.get(e.subject as usize) == Some(&true))
                             && self.is_live(*q)
                     })
                     .count() as u64;
@@ -160,10 +193,17 @@ impl State {
         n
     }
 
-    fn matching_states<'s>(&'s self, f: &'s SubjectFilter) -> Box<dyn Iterator<Item = super::subjects::SubjState> + 's> {
+    fn matching_states<'s>(
+        &'s self,
+        f: &'s SubjectFilter,
+    ) -> Box<dyn Iterator<Item = super::subjects::SubjState> + 's> {
         if f.is_literal() {
             let g = self.literal_gids(f);
-            return Box::new(g.into_iter().map(|g| self.subjects.state(g)).filter(|s| s.count > 0));
+            return Box::new(
+                g.into_iter()
+                    .map(|g| self.subjects.state(g))
+                    .filter(|s| s.count > 0),
+            );
         }
         Box::new(
             self.subjects
@@ -192,9 +232,10 @@ impl State {
         if self.msgs == 0 {
             return None;
         }
-        let si = self
-            .segs
-            .partition_point(|s| s.entry(s.end_seq().saturating_sub(1)).is_some_and(|e| e.timestamp_ns < ts));
+        let si = self.segs.partition_point(|s| {
+            s.entry(s.end_seq().saturating_sub(1))
+                .is_some_and(|e| e.timestamp_ns < ts)
+        });
         let seg = self.segs.get(si)?;
         let (mut lo, mut hi) = (seg.base, seg.end_seq());
         while lo < hi {

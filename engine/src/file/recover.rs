@@ -20,7 +20,10 @@ fn list_segments(io: &dyn Io, dir: &Path) -> Result<Vec<u64>> {
     for name in io.list_dir(dir)? {
         if name.ends_with(".tmp") {
             io.remove_file(&dir.join(&name))?;
-        } else if let Some(b) = name.strip_suffix(".seg").and_then(|s| s.parse::<u64>().ok()) {
+        } else if let Some(b) = name
+            .strip_suffix(".seg")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             bases.push(b);
         }
     }
@@ -28,7 +31,13 @@ fn list_segments(io: &dyn Io, dir: &Path) -> Result<Vec<u64>> {
     Ok(bases)
 }
 
-fn load_sealed(io: &dyn Io, dir: &Path, base: u64, next_base: u64, subjects: &mut Subjects) -> Result<Segment> {
+fn load_sealed(
+    io: &dyn Io,
+    dir: &Path,
+    base: u64,
+    next_base: u64,
+    subjects: &mut Subjects,
+) -> Result<Segment> {
     let mut intern = |s: &[u8]| subjects.intern(s);
     if let Some(seg) = Segment::open_sealed(io, dir, base, &mut intern)? {
         return Ok(seg);
@@ -69,7 +78,12 @@ fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> R
 }
 
 /// Opens or creates the store in `dir`.
-pub fn open_state(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, now_ns: i64) -> Result<(State, Arc<Durability>)> {
+pub fn open_state(
+    io: Arc<dyn Io>,
+    dir: &Path,
+    cfg: StoreConfig,
+    now_ns: i64,
+) -> Result<(State, Arc<Durability>)> {
     io.create_dir_all(dir)?;
     let mut bases = list_segments(io.as_ref(), dir)?;
     if bases.is_empty() {
@@ -84,13 +98,22 @@ pub fn open_state(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, now_ns: i64) ->
         if *base == last_base {
             segs.push(load_active(io.as_ref(), dir, *base, &mut subjects)?);
         } else {
-            segs.push(load_sealed(io.as_ref(), dir, *base, next_base, &mut subjects)?);
+            segs.push(load_sealed(
+                io.as_ref(),
+                dir,
+                *base,
+                next_base,
+                &mut subjects,
+            )?);
         }
     }
     let (tombs, ranges) = TombLog::open(io.as_ref(), dir)?;
     let first_seq = segs.first().map_or(1, |s| s.base);
     let last_seq = segs.last().map_or(0, |s| s.end_seq().saturating_sub(1));
-    let last_ts = segs.last().and_then(|s| s.entry(last_seq)).map_or(0, |e| e.timestamp_ns);
+    let last_ts = segs
+        .last()
+        .and_then(|s| s.entry(last_seq))
+        .map_or(0, |e| e.timestamp_ns);
     let mut st = State {
         io: io.clone(),
         dir: dir.to_path_buf(),

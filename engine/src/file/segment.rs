@@ -41,7 +41,11 @@ pub struct SegSubject {
 
 enum Entries {
     Active(Vec<IndexEntry>),
-    Sealed { map: Bytes, range: std::ops::Range<usize>, count: u64 },
+    Sealed {
+        map: Bytes,
+        range: std::ops::Range<usize>,
+        count: u64,
+    },
 }
 
 /// A segment with its index and subject table.
@@ -130,7 +134,9 @@ impl Segment {
     /// On-disk size of the record at `seq`.
     pub fn record_bytes(&self, seq: u64) -> u64 {
         let Some(e) = self.entry(seq) else { return 0 };
-        let end = self.entry(seq + 1).map_or(self.len, |n| u64::from(n.offset));
+        let end = self
+            .entry(seq + 1)
+            .map_or(self.len, |n| u64::from(n.offset));
         end.saturating_sub(u64::from(e.offset))
     }
 
@@ -140,7 +146,13 @@ impl Segment {
             return *l;
         }
         let l = self.subjects.len() as u32;
-        self.subjects.push(SegSubject { gid, first: seq, last: seq, total: 0, live: 0 });
+        self.subjects.push(SegSubject {
+            gid,
+            first: seq,
+            last: seq,
+            total: 0,
+            live: 0,
+        });
         self.local_of.insert(gid, l);
         l
     }
@@ -154,7 +166,11 @@ impl Segment {
             s.live += 1;
         }
         if let Entries::Active(v) = &mut self.entries {
-            v.push(IndexEntry { offset: offset as u32, subject: local, timestamp_ns: ts });
+            v.push(IndexEntry {
+                offset: offset as u32,
+                subject: local,
+                timestamp_ns: ts,
+            });
         }
         self.live += 1;
         self.live_bytes += len;
@@ -164,7 +180,11 @@ impl Segment {
     /// Records a lost (unreadable) sequence while scanning.
     pub fn push_lost(&mut self, offset: u64) {
         if let Entries::Active(v) = &mut self.entries {
-            v.push(IndexEntry { offset: offset as u32, subject: SUBJECT_LOST, timestamp_ns: 0 });
+            v.push(IndexEntry {
+                offset: offset as u32,
+                subject: SUBJECT_LOST,
+                timestamp_ns: 0,
+            });
         }
     }
 
@@ -178,7 +198,9 @@ impl Segment {
 
     /// Reads and checks the record for `seq`.
     pub fn read(&self, seq: u64) -> Result<Option<ReadRecord>> {
-        let Some(e) = self.entry(seq) else { return Ok(None) };
+        let Some(e) = self.entry(seq) else {
+            return Ok(None);
+        };
         if e.subject == SUBJECT_LOST {
             return Ok(None);
         }
@@ -190,13 +212,18 @@ impl Segment {
         if frame.seq != seq {
             return Err(bad(format!("expected seq {seq}, found {}", frame.seq)));
         }
-        Ok(Some(ReadRecord { frame, buf: Bytes::from(buf) }))
+        Ok(Some(ReadRecord {
+            frame,
+            buf: Bytes::from(buf),
+        }))
     }
 
     /// Overwrites the record at `seq` with an erased copy (same length,
     /// headers and payload zeroed, new CRC).
     pub fn erase(&self, seq: u64) -> Result<()> {
-        let Some(r) = self.read(seq)? else { return Ok(()) };
+        let Some(r) = self.read(seq)? else {
+            return Ok(());
+        };
         let f = &r.frame;
         let zeros_h = vec![0u8; f.headers.len()];
         let zeros_p = vec![0u8; f.payload.len()];
@@ -221,7 +248,10 @@ impl Segment {
                 first: s.first,
                 last: s.last,
                 count: s.total,
-                subject: names.get(s.gid as usize).map(|b| b.to_vec()).unwrap_or_default(),
+                subject: names
+                    .get(s.gid as usize)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default(),
             })
             .collect()
     }
@@ -229,7 +259,9 @@ impl Segment {
     /// Seals the active segment: fsyncs its data, writes the index
     /// atomically and switches to the mapped index.
     pub fn seal(&mut self, io: &dyn Io, dir: &Path, names: &[Bytes]) -> Result<()> {
-        let Entries::Active(v) = &self.entries else { return Ok(()) };
+        let Entries::Active(v) = &self.entries else {
+            return Ok(());
+        };
         self.file.sync_data()?;
         let bytes = encode_index(self.base, self.len, v, &self.subject_rows(names));
         write_atomic(io, dir, &idx_name(self.base), &bytes)?;
@@ -240,7 +272,11 @@ impl Segment {
         let path = dir.join(idx_name(self.base));
         let map = io.open(&path, false)?.map()?;
         let p = parse_index(&map).map_err(|d| StoreError::corrupted(&path, 0, d.detail()))?;
-        self.entries = Entries::Sealed { map, range: p.entries, count: p.header.entry_count };
+        self.entries = Entries::Sealed {
+            map,
+            range: p.entries,
+            count: p.header.entry_count,
+        };
         Ok(())
     }
 
@@ -255,9 +291,13 @@ impl Segment {
         let path = dir.join(seg_name(base));
         let file = io.open(&path, false)?;
         let seg_len = file.len()?;
-        let Ok(idx) = io.open(&dir.join(idx_name(base)), false) else { return Ok(None) };
+        let Ok(idx) = io.open(&dir.join(idx_name(base)), false) else {
+            return Ok(None);
+        };
         let map = idx.map()?;
-        let Ok(p) = parse_index(&map) else { return Ok(None) };
+        let Ok(p) = parse_index(&map) else {
+            return Ok(None);
+        };
         if p.header.base_seq != base || p.header.segment_len != seg_len {
             return Ok(None);
         }
@@ -276,11 +316,19 @@ impl Segment {
             seg.subjects.push(s);
         }
         let count = p.header.entry_count;
-        seg.entries = Entries::Sealed { map, range: p.entries, count };
+        seg.entries = Entries::Sealed {
+            map,
+            range: p.entries,
+            count,
+        };
         seg.live = count - u64::from(p.header.lost_count);
         seg.live_bytes = seg_len - SEGMENT_HEADER_BYTES as u64;
         if p.header.lost_count > 0 {
-            seg.live_bytes -= seg.lost_seqs().iter().map(|s| seg.record_bytes(*s)).sum::<u64>();
+            seg.live_bytes -= seg
+                .lost_seqs()
+                .iter()
+                .map(|s| seg.record_bytes(*s))
+                .sum::<u64>();
         }
         Ok(Some(seg))
     }
@@ -311,7 +359,9 @@ impl Segment {
         // so one flipped bit does not cost the whole segment.
         match SegmentHeader::decode_from(&data) {
             Ok((h, _)) if h.base_seq == base => {}
-            Ok(_) => tracing::error!(path = %path.display(), "segment header base differs from name"),
+            Ok(_) => {
+                tracing::error!(path = %path.display(), "segment header base differs from name")
+            }
             Err(d) => {
                 let e = StoreError::corrupted(&path, 0, d.detail());
                 tracing::error!(error = %e, "damaged segment header");
@@ -345,7 +395,12 @@ impl Segment {
         }
         let valid_len = at as u64;
         seg.len = valid_len;
-        Ok(ScanOutcome { seg, valid_len, file_len, bad_records })
+        Ok(ScanOutcome {
+            seg,
+            valid_len,
+            file_len,
+            bad_records,
+        })
     }
 }
 

@@ -76,14 +76,19 @@ impl State {
 
     /// Index of the segment holding `seq`.
     pub fn locate(&self, seq: u64) -> Option<usize> {
-        let i = self.segs.partition_point(|s| s.base <= seq).checked_sub(1)?;
+        let i = self
+            .segs
+            .partition_point(|s| s.base <= seq)
+            .checked_sub(1)?;
         let seg = self.segs.get(i)?;
         (seq < seg.end_seq()).then_some(i)
     }
 
     /// The active segment.
     pub fn active(&mut self) -> Result<&mut Segment> {
-        self.segs.last_mut().ok_or(StoreError::Invalid("store has no segment"))
+        self.segs
+            .last_mut()
+            .ok_or(StoreError::Invalid("store has no segment"))
     }
 
     /// Is `seq` a live message (ignoring lost entries, which are in
@@ -103,7 +108,10 @@ impl State {
         if !self.is_live(seq) {
             return Err(StoreError::NotFound);
         }
-        let seg = self.locate(seq).and_then(|i| self.segs.get(i)).ok_or(StoreError::NotFound)?;
+        let seg = self
+            .locate(seq)
+            .and_then(|i| self.segs.get(i))
+            .ok_or(StoreError::NotFound)?;
         let r = seg.read(seq)?.ok_or(StoreError::NotFound)?;
         let f = r.frame;
         Ok(StoredMsg {
@@ -121,14 +129,22 @@ impl State {
         if !self.is_live(seq) {
             return false;
         }
-        let Some(si) = self.locate(seq) else { return false };
-        let Some(seg) = self.segs.get_mut(si) else { return false };
-        let Some(e) = seg.entry(seq) else { return false };
+        let Some(si) = self.locate(seq) else {
+            return false;
+        };
+        let Some(seg) = self.segs.get_mut(si) else {
+            return false;
+        };
+        let Some(e) = seg.entry(seq) else {
+            return false;
+        };
         if e.subject == SUBJECT_LOST {
             return false;
         }
         let size = seg.record_bytes(seq);
-        let Some(ss) = seg.subjects.get_mut(e.subject as usize) else { return false };
+        let Some(ss) = seg.subjects.get_mut(e.subject as usize) else {
+            return false;
+        };
         ss.live = ss.live.saturating_sub(1);
         let gid = ss.gid;
         seg.live = seg.live.saturating_sub(1);
@@ -171,7 +187,8 @@ impl State {
             }
             let lo = from.max(ss.first);
             let hi = to.min(ss.last);
-            let hit = |s: &u64| seg.entry(*s).is_some_and(|e| e.subject == local) && self.is_live(*s);
+            let hit =
+                |s: &u64| seg.entry(*s).is_some_and(|e| e.subject == local) && self.is_live(*s);
             if forward {
                 (lo..=hi).find(hit)
             } else {
@@ -208,7 +225,11 @@ impl State {
     /// Deletes sealed segments wholly below `first_seq`.
     pub fn drop_dead_segments(&mut self) -> Result<()> {
         let mut dropped = false;
-        while self.segs.len() > 1 && self.segs.first().is_some_and(|s| s.end_seq() <= self.first_seq)
+        while self.segs.len() > 1
+            && self
+                .segs
+                .first()
+                .is_some_and(|s| s.end_seq() <= self.first_seq)
         {
             let seg = self.segs.remove(0);
             self.io.remove_file(&seg.path)?;
@@ -243,10 +264,14 @@ impl State {
         let mut errs = Vec::new();
         for seg in &self.segs {
             let mut h = [0u8; crate::format::segment::SEGMENT_HEADER_BYTES];
-            let hdr = seg.file.read_exact_at(&mut h, 0).map_err(StoreError::from).and_then(|()| {
-                crate::format::segment::SegmentHeader::decode_from(&h)
-                    .map_err(|d| StoreError::corrupted(&seg.path, 0, d.detail()))
-            });
+            let hdr = seg
+                .file
+                .read_exact_at(&mut h, 0)
+                .map_err(StoreError::from)
+                .and_then(|()| {
+                    crate::format::segment::SegmentHeader::decode_from(&h)
+                        .map_err(|d| StoreError::corrupted(&seg.path, 0, d.detail()))
+                });
             match hdr {
                 Ok((hd, _)) if hd.base_seq != seg.base => {
                     errs.push(StoreError::corrupted(&seg.path, 0, "segment base mismatch"));
@@ -259,7 +284,11 @@ impl State {
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         let off = seg.entry(seq).map_or(0, |e| u64::from(e.offset));
-                        errs.push(StoreError::corrupted(&seg.path, off, format!("seq {seq} lost")));
+                        errs.push(StoreError::corrupted(
+                            &seg.path,
+                            off,
+                            format!("seq {seq} lost"),
+                        ));
                     }
                     Err(e) => errs.push(e),
                 }

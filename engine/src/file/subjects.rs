@@ -68,7 +68,9 @@ impl Subjects {
 
     /// Adds `n` live messages spanning `first..=last` (loading a segment).
     pub fn add_range(&mut self, gid: u32, n: u64, first: u64, last: u64) {
-        let Some(s) = self.states.get_mut(gid as usize) else { return };
+        let Some(s) = self.states.get_mut(gid as usize) else {
+            return;
+        };
         if n == 0 {
             return;
         }
@@ -85,7 +87,9 @@ impl Subjects {
     /// `n` messages with this subject were removed, one of them possibly
     /// at the subject's first or last sequence.
     pub fn remove(&mut self, gid: u32, n: u64, seq: Option<u64>) {
-        let Some(s) = self.states.get_mut(gid as usize) else { return };
+        let Some(s) = self.states.get_mut(gid as usize) else {
+            return;
+        };
         s.count = s.count.saturating_sub(n);
         if s.count == 0 {
             self.live = self.live.saturating_sub(1);

@@ -41,7 +41,14 @@ impl TombLog {
             let fresh = TombHeader.encode_to_vec();
             write_atomic(io, dir, TOMB_FILE, &fresh)?;
             let file = io.open(&path, false)?;
-            return Ok((Self { file, len: fresh.len() as u64, dirty: false }, Vec::new()));
+            return Ok((
+                Self {
+                    file,
+                    len: fresh.len() as u64,
+                    dirty: false,
+                },
+                Vec::new(),
+            ));
         }
         let mut at = TOMB_HEADER_BYTES;
         let mut ranges = Vec::new();
@@ -53,7 +60,14 @@ impl TombLog {
             file.set_len(at as u64)?;
             file.sync_data()?;
         }
-        Ok((Self { file, len: at as u64, dirty: false }, ranges))
+        Ok((
+            Self {
+                file,
+                len: at as u64,
+                dirty: false,
+            },
+            ranges,
+        ))
     }
 
     /// Appends ranges (not yet durable: call [`TombLog::sync`]).

@@ -123,7 +123,10 @@ impl Decode for Snapshot {
         let n = r.u64()?;
         for _ in 0..n {
             let sseq = r.u64()?;
-            let p = PendingAck { consumer_seq: r.u64()?, timestamp_ns: r.i64()? };
+            let p = PendingAck {
+                consumer_seq: r.u64()?,
+                timestamp_ns: r.i64()?,
+            };
             s.pending.insert(sseq, p);
         }
         let m = r.u64()?;
@@ -165,10 +168,16 @@ impl Encode for ConsumerOp {
     fn encode_into(&self, out: &mut Vec<u8>) {
         let start = out.len();
         let (kind, c, s, n, t) = match *self {
-            Self::Delivered { consumer_seq, stream_seq, count, timestamp_ns } => {
-                (1u8, consumer_seq, stream_seq, count, timestamp_ns)
-            }
-            Self::Ack { consumer_seq, stream_seq } => (2u8, consumer_seq, stream_seq, 0, 0),
+            Self::Delivered {
+                consumer_seq,
+                stream_seq,
+                count,
+                timestamp_ns,
+            } => (1u8, consumer_seq, stream_seq, count, timestamp_ns),
+            Self::Ack {
+                consumer_seq,
+                stream_seq,
+            } => (2u8, consumer_seq, stream_seq, 0, 0),
         };
         out.push(kind);
         out.extend_from_slice(&c.to_le_bytes());
@@ -190,8 +199,16 @@ impl Decode for ConsumerOp {
             return Err(DecodeError::Bad("consumer log checksum mismatch"));
         }
         let op = match kind {
-            1 => Self::Delivered { consumer_seq: c, stream_seq: s, count: n, timestamp_ns: t },
-            2 => Self::Ack { consumer_seq: c, stream_seq: s },
+            1 => Self::Delivered {
+                consumer_seq: c,
+                stream_seq: s,
+                count: n,
+                timestamp_ns: t,
+            },
+            2 => Self::Ack {
+                consumer_seq: c,
+                stream_seq: s,
+            },
             _ => return Err(DecodeError::Bad("unknown consumer op")),
         };
         Ok((op, CLOG_RECORD_BYTES))
@@ -215,14 +232,29 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let mut s = ConsumerState { delivered_consumer_seq: 9, ack_floor_stream_seq: 3, ..Default::default() };
-        s.pending.insert(5, PendingAck { consumer_seq: 4, timestamp_ns: -7 });
+        let mut s = ConsumerState {
+            delivered_consumer_seq: 9,
+            ack_floor_stream_seq: 3,
+            ..Default::default()
+        };
+        s.pending.insert(
+            5,
+            PendingAck {
+                consumer_seq: 4,
+                timestamp_ns: -7,
+            },
+        );
         s.redelivered.insert(5, 2);
         let snap = Snapshot { gen: 3, state: s };
         let b = snap.encode_to_vec();
         assert_eq!(b.len(), snap.encoded_len());
         assert_eq!(Snapshot::decode_from(&b).unwrap().0, snap);
-        let op = ConsumerOp::Delivered { consumer_seq: 1, stream_seq: 2, count: 3, timestamp_ns: 4 };
+        let op = ConsumerOp::Delivered {
+            consumer_seq: 1,
+            stream_seq: 2,
+            count: 3,
+            timestamp_ns: 4,
+        };
         let b = op.encode_to_vec();
         assert_eq!(ConsumerOp::decode_from(&b), Ok((op, CLOG_RECORD_BYTES)));
         for i in 0..b.len() * 8 {

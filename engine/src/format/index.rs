@@ -137,7 +137,11 @@ impl Encode for IndexEntry {
 impl Decode for IndexEntry {
     fn decode_from(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
         let mut r = Reader::new(buf);
-        let e = Self { offset: r.u32()?, subject: r.u32()?, timestamp_ns: r.i64()? };
+        let e = Self {
+            offset: r.u32()?,
+            subject: r.u32()?,
+            timestamp_ns: r.i64()?,
+        };
         Ok((e, INDEX_ENTRY_BYTES))
     }
 }
@@ -149,7 +153,11 @@ pub fn entry_at(entries: &[u8], i: usize) -> Option<IndexEntry> {
     let offset = u32_at(entries, at)?;
     let subject = u32_at(entries, at + 4)?;
     let timestamp_ns = u64_at(entries, at + 8)? as i64;
-    Some(IndexEntry { offset, subject, timestamp_ns })
+    Some(IndexEntry {
+        offset,
+        subject,
+        timestamp_ns,
+    })
 }
 
 /// One row of the subject table.
@@ -186,7 +194,15 @@ impl Decode for SubjectRow {
         let count = r.u64()?;
         let len = r.u16()? as usize;
         let subject = r.bytes(len)?.to_vec();
-        Ok((Self { first, last, count, subject }, r.pos()))
+        Ok((
+            Self {
+                first,
+                last,
+                count,
+                subject,
+            },
+            r.pos(),
+        ))
     }
 }
 
@@ -237,7 +253,9 @@ pub fn parse_index(buf: &[u8]) -> Result<ParsedIndex, DecodeError> {
         .and_then(|n| n.checked_mul(INDEX_ENTRY_BYTES))
         .ok_or(DecodeError::Bad("index entry count too large"))?;
     let ent_end = INDEX_HEADER_BYTES + ent_len;
-    let ent = buf.get(INDEX_HEADER_BYTES..ent_end).ok_or(DecodeError::Short)?;
+    let ent = buf
+        .get(INDEX_HEADER_BYTES..ent_end)
+        .ok_or(DecodeError::Short)?;
     if crc(ent) != header.entries_crc {
         return Err(DecodeError::Bad("index entries checksum mismatch"));
     }
@@ -255,7 +273,11 @@ pub fn parse_index(buf: &[u8]) -> Result<ParsedIndex, DecodeError> {
     if at != subj.len() {
         return Err(DecodeError::Bad("index subject table length mismatch"));
     }
-    Ok(ParsedIndex { header, entries: INDEX_HEADER_BYTES..ent_end, subjects })
+    Ok(ParsedIndex {
+        header,
+        entries: INDEX_HEADER_BYTES..ent_end,
+        subjects,
+    })
 }
 
 #[cfg(test)]
@@ -265,10 +287,23 @@ mod tests {
     #[test]
     fn round_trip_and_flips() {
         let entries = vec![
-            IndexEntry { offset: 32, subject: 0, timestamp_ns: 5 },
-            IndexEntry { offset: 80, subject: SUBJECT_LOST, timestamp_ns: -1 },
+            IndexEntry {
+                offset: 32,
+                subject: 0,
+                timestamp_ns: 5,
+            },
+            IndexEntry {
+                offset: 80,
+                subject: SUBJECT_LOST,
+                timestamp_ns: -1,
+            },
         ];
-        let subjects = vec![SubjectRow { first: 10, last: 10, count: 1, subject: b"a.b".to_vec() }];
+        let subjects = vec![SubjectRow {
+            first: 10,
+            last: 10,
+            count: 1,
+            subject: b"a.b".to_vec(),
+        }];
         let buf = encode_index(10, 200, &entries, &subjects);
         let p = parse_index(&buf).map_err(|e| e.detail()).unwrap();
         assert_eq!(p.header.lost_count, 1);

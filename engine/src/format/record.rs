@@ -127,7 +127,9 @@ impl crate::coding::Decode for RecordFrame {
         let headers_len = r.u32()? as usize;
         let payload_len = r.u32()? as usize;
         if record_len(subject_len, headers_len, payload_len) != len {
-            return Err(DecodeError::Bad("record part lengths disagree with record length"));
+            return Err(DecodeError::Bad(
+                "record part lengths disagree with record length",
+            ));
         }
         let body = buf.get(..len - 4).ok_or(DecodeError::Short)?;
         let stored = crate::coding::u32_at(buf, len - 4).ok_or(DecodeError::Short)?;

@@ -74,7 +74,10 @@ mod tests {
         let h = SegmentHeader { base_seq: 77 };
         let b = h.encode_to_vec();
         assert_eq!(b.len(), SEGMENT_HEADER_BYTES);
-        assert_eq!(SegmentHeader::decode_from(&b), Ok((h, SEGMENT_HEADER_BYTES)));
+        assert_eq!(
+            SegmentHeader::decode_from(&b),
+            Ok((h, SEGMENT_HEADER_BYTES))
+        );
         let mut bad = b.clone();
         bad[17] ^= 1;
         assert!(SegmentHeader::decode_from(&bad).is_err());

@@ -102,7 +102,10 @@ mod tests {
         let b = t.encode_to_vec();
         assert_eq!(TombRange::decode_from(&b), Ok((t, TOMB_RECORD_BYTES)));
         let h = TombHeader.encode_to_vec();
-        assert_eq!(TombHeader::decode_from(&h), Ok((TombHeader, TOMB_HEADER_BYTES)));
+        assert_eq!(
+            TombHeader::decode_from(&h),
+            Ok((TombHeader, TOMB_HEADER_BYTES))
+        );
         for i in 0..b.len() * 8 {
             let mut bad = b.clone();
             bad[i / 8] ^= 1 << (i % 8);

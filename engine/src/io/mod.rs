@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// An open file. Positional I/O only: the engine never relies on a cursor.
+#[allow(clippy::len_without_is_empty)] // a file length is fallible I/O
 pub trait IoFile: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`; returns bytes read.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;

@@ -45,7 +45,11 @@ impl IoFile for RealFile {
 
 impl Io for RealIo {
     fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn IoFile>> {
-        let f = OpenOptions::new().read(true).write(true).create(create).open(path)?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .open(path)?;
         Ok(Arc::new(RealFile(f)))
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {

@@ -41,7 +41,10 @@ struct Node {
 
 impl Node {
     fn new(data: Vec<u8>, durable: Vec<u8>) -> Arc<Self> {
-        Arc::new(Self { d: Mutex::new(NodeData { data, durable }), dead: AtomicBool::new(false) })
+        Arc::new(Self {
+            d: Mutex::new(NodeData { data, durable }),
+            dead: AtomicBool::new(false),
+        })
     }
 }
 
@@ -71,12 +74,18 @@ impl Default for SimIo {
 impl SimIo {
     /// A disk that tracks durability (for crash tests).
     pub fn new() -> Self {
-        Self { disk: Arc::default(), track_durability: true }
+        Self {
+            disk: Arc::default(),
+            track_durability: true,
+        }
     }
 
     /// A disk that does not keep durable copies (memory-backed streams).
     pub fn memory() -> Self {
-        Self { disk: Arc::default(), track_durability: false }
+        Self {
+            disk: Arc::default(),
+            track_durability: false,
+        }
     }
 
     /// The `n`th I/O call from now (0 = the next one) fails with `fault`.
@@ -167,7 +176,7 @@ fn fault_error(f: Fault) -> io::Error {
 }
 
 fn dead_error() -> io::Error {
-    io::Error::new(io::ErrorKind::Other, "simulated crash: stale handle")
+    io::Error::other("simulated crash: stale handle")
 }
 
 struct SimFile {
@@ -280,7 +289,10 @@ impl Io for SimIo {
         if !self.track_durability {
             d.durable_names.insert(path.to_path_buf(), node.clone());
         }
-        Ok(Arc::new(SimFile { io: self.clone(), node }))
+        Ok(Arc::new(SimFile {
+            io: self.clone(),
+            node,
+        }))
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
@@ -288,7 +300,10 @@ impl Io for SimIo {
             return Err(fault_error(f));
         }
         let mut d = self.disk.lock();
-        d.names.remove(path).map(|_| ()).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        d.names
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -296,7 +311,10 @@ impl Io for SimIo {
             return Err(fault_error(f));
         }
         let mut d = self.disk.lock();
-        let node = d.names.remove(from).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let node = d
+            .names
+            .remove(from)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         d.names.insert(to.to_path_buf(), node);
         Ok(())
     }

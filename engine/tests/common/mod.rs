@@ -19,5 +19,8 @@ pub fn seq_ts() -> i64 {
 }
 
 pub fn small_cfg() -> StoreConfig {
-    StoreConfig { segment_bytes_max: 1024, ..StoreConfig::default() }
+    StoreConfig {
+        segment_bytes_max: 1024,
+        ..StoreConfig::default()
+    }
 }
