@@ -410,7 +410,7 @@ impl Mapper {
         if e.referenced {
             return Ok(());
         }
-        Err(key_error(e, k, format!("unknown field {:?}", e.key)))
+        Err(key_error(e, &e.key, format!("unknown field {:?}", e.key)))
     }
 
     fn store_dir(&mut self, e: &Entry, path: &str, js: &mut JetStreamOptions) -> Result<()> {

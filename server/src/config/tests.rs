@@ -1292,3 +1292,39 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn permission_variables_as_in_nats_docs() {
+    let text = r#"
+authorization {
+  ADMIN = {
+    publish = ">"
+    subscribe = ">"
+  }
+  REQUESTOR = {
+    publish = ["req.a", "req.b"]
+    subscribe = "_INBOX.>"
+  }
+  users = [
+    {user: admin,   password: $ADMIN_PASS, permissions: $ADMIN}
+    {user: client,  password: $CLIENT_PASS, permissions: $REQUESTOR}
+  ]
+}
+"#;
+    let env = MemEnv::default()
+        .var("ADMIN_PASS", "\"$2a$11$hash\"")
+        .var("CLIENT_PASS", "pw");
+    let (o, _) = options_env(text, &env).unwrap();
+    let users = &o.auth.users;
+    assert_eq!(users[0].password, "$2a$11$hash");
+    assert_eq!(users[1].password, "pw");
+    let p = users[1].permissions.clone().unwrap();
+    assert_eq!(
+        p.publish.unwrap().allow,
+        Some(vec!["req.a".to_string(), "req.b".to_string()])
+    );
+    // An unused definition in the block is an unknown field, as in nats-server.
+    let text = "authorization {\n  UNUSED = { publish = \">\" }\n  token: t\n}\n";
+    let (line, key, _) = key_err(text);
+    assert_eq!((line, key.as_str()), (2, "authorization.unused"));
+}
