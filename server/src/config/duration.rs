@@ -41,7 +41,8 @@ pub fn parse_go_duration(text: &str) -> Result<GoDuration, String> {
         }
         let per_unit = unit_nanos(unit)
             .ok_or_else(|| format!("time: unknown unit {unit:?} in duration {text:?}"))?;
-        total_nanos += (value * per_unit as f64) as u128;
+        // `as` saturates on huge or infinite values; the cap below rejects them.
+        total_nanos = total_nanos.saturating_add((value * per_unit as f64) as u128);
         rest = next;
     }
     // Go caps durations at ~292 years; anything near that is a typo, not a setting.
@@ -106,7 +107,8 @@ mod tests {
 
     #[test]
     fn go_errors() {
-        for bad in ["", "5", "s", "1x", "1.2.3s", "-", "1d", ".s", "2 s"] {
+        let huge = format!("{0}s{0}s", "9".repeat(400));
+        for bad in ["", "5", "s", "1x", "1.2.3s", "-", "1d", ".s", "2 s", &huge] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -139,6 +139,14 @@ const IGNORED_ACCOUNT: &[&str] = &[
     "msg_trace",
 ];
 
+/// `authorization { }` as written: a single user, a token, a users list.
+#[derive(Default)]
+struct AuthBlock {
+    single: User,
+    token: Option<String>,
+    users: Option<Vec<User>>,
+}
+
 /// Applies a config tree to options, collecting warnings.
 #[derive(Default)]
 pub struct Mapper {
@@ -490,20 +498,47 @@ impl Mapper {
     }
 
     fn authorization(&mut self, e: &Entry, opts: &mut Options) -> Result<()> {
-        let block = map(e, "authorization")?;
-        let mut single = User::default();
-        let mut token = None;
-        let mut users: Option<Vec<User>> = None;
-        for entry in &block.entries {
+        let block = self.authorization_block(e, opts)?;
+        let has_single = !block.single.username.is_empty() || !block.single.password.is_empty();
+        if has_single && block.token.is_some() {
+            return Err(key_error(
+                e,
+                "authorization",
+                "Cannot have a user/pass and token",
+            ));
+        }
+        if has_single && block.users.is_some() {
+            return Err(key_error(
+                e,
+                "authorization",
+                "Can not have a single user/pass and a users array",
+            ));
+        }
+        // nats-server refuses a token beside a users array; Nile allows it (Memphis's
+        // `<user>::<token>` login needs both).
+        opts.auth.token = block.token;
+        if has_single {
+            self.single_user = Some(opts.auth.users.len());
+            opts.auth.users.push(block.single);
+        }
+        let mut users = block.users.unwrap_or_default();
+        apply_default_permissions(&mut users, opts.auth.default_permissions.as_ref());
+        add_users(e, "authorization.users", &mut opts.auth.users, users)
+    }
+
+    /// The keys of `authorization { }`, before the checks that combine them.
+    fn authorization_block(&mut self, e: &Entry, opts: &mut Options) -> Result<AuthBlock> {
+        let mut block = AuthBlock::default();
+        for entry in &map(e, "authorization")?.entries {
             let key = entry.key.to_ascii_lowercase();
             let path = join("authorization", &key);
             let p = path.as_str();
             match key.as_str() {
-                "user" | "username" => single.username = string(entry, p)?,
-                "pass" | "password" => single.password = string(entry, p)?,
-                "token" => token = Some(string(entry, p)?),
+                "user" | "username" => block.single.username = string(entry, p)?,
+                "pass" | "password" => block.single.password = string(entry, p)?,
+                "token" => block.token = Some(string(entry, p)?),
                 "timeout" => opts.auth.timeout = Some(self.auth_timeout(entry, p)?),
-                "users" => users = Some(self.users(entry, p, None)?),
+                "users" => block.users = Some(self.users(entry, p, None)?),
                 "default_permission" | "default_permissions" | "permissions" => {
                     opts.auth.default_permissions = Some(permissions(entry, p)?)
                 }
@@ -518,31 +553,7 @@ impl Mapper {
                 }
             }
         }
-        let has_single = !single.username.is_empty() || !single.password.is_empty();
-        if has_single && token.is_some() {
-            return Err(key_error(
-                e,
-                "authorization",
-                "Cannot have a user/pass and token",
-            ));
-        }
-        if has_single && users.is_some() {
-            return Err(key_error(
-                e,
-                "authorization",
-                "Can not have a single user/pass and a users array",
-            ));
-        }
-        // nats-server refuses a token beside a users array; Nile allows it (Memphis's
-        // `<user>::<token>` login needs both).
-        opts.auth.token = token;
-        if has_single {
-            self.single_user = Some(opts.auth.users.len());
-            opts.auth.users.push(single);
-        }
-        let mut users = users.unwrap_or_default();
-        apply_default_permissions(&mut users, opts.auth.default_permissions.as_ref());
-        add_users(e, "authorization.users", &mut opts.auth.users, users)
+        Ok(block)
     }
 
     /// Seconds (integer or float) or a duration string.
