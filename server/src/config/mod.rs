@@ -193,9 +193,11 @@ fn parse_signal(value: &str) -> Result<Command, ConfigError> {
 fn read_pid(text: &str) -> Result<i32, ConfigError> {
     let from_file = std::fs::read_to_string(text).ok();
     let digits = from_file.as_deref().unwrap_or(text).trim();
-    digits
-        .parse()
-        .map_err(|_| ConfigError::Usage(format!("invalid pid: {digits}")))
+    // 0 and negative pids would signal a process group or every process: refuse them.
+    match digits.parse::<i32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err(ConfigError::Usage(format!("invalid pid: {digits}"))),
+    }
 }
 
 /// Command-line values override the config file's.

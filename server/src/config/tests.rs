@@ -1226,6 +1226,11 @@ fn version_help_signal_commands() {
         a(&["-sl", "ldm=abc"]),
         Err(ConfigError::Usage("invalid pid: abc".into()))
     );
+    assert_eq!(
+        a(&["-sl", "stop=-1"]),
+        Err(ConfigError::Usage("invalid pid: -1".into()))
+    );
+    assert!(a(&["-sl", "stop=0"]).is_err());
     let dir = tempfile::tempdir().unwrap();
     let pid = write(&dir, "n.pid", "4321");
     assert_eq!(
