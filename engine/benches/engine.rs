@@ -1,1 +1,255 @@
-fn main() {}
+//! Engine benchmarks (not timed tests). Prints Markdown rows.
+//!
+//! cargo bench -p nile-engine --bench engine -- [--dir D] [--quick] [--open N,N]
+//!
+//! - append: `always` with concurrent appenders (group commit) and
+//!   `interval`, beside the raw limit measured in the same run: the same
+//!   record bytes written sequentially with one fdatasync per batch.
+//! - read: sequential `get`, filtered `next_matching`.
+//! - open: time to open stores of N messages.
+
+use nile_engine::io::{Io, IoFile, RealIo};
+use nile_engine::{FileStore, StoreConfig, StreamStore, SubjectFilter, SyncPolicy};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Args {
+    dir: PathBuf,
+    quick: bool,
+    open: Vec<u64>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        dir: std::env::temp_dir().join("nile-bench"),
+        quick: false,
+        open: vec![1_000_000, 10_000_000],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--dir" => a.dir = it.next().map(PathBuf::from).unwrap_or(a.dir),
+            "--quick" => {
+                a.quick = true;
+                a.open = vec![100_000];
+            }
+            "--open" => {
+                a.open = it
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    a
+}
+
+fn fresh(dir: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).ok();
+    dir.to_path_buf()
+}
+
+fn rate(n: u64, bytes: u64, d: Duration) -> String {
+    let s = d.as_secs_f64();
+    format!(
+        "{:>10.0} msgs/s {:>8.1} MB/s",
+        n as f64 / s,
+        bytes as f64 / s / 1e6
+    )
+}
+
+/// Raw limit: `batch` records of `rec` bytes per pwrite, one fdatasync per batch.
+fn raw(dir: &Path, rec: usize, n: u64, batch: usize) -> Duration {
+    let f = RealIo
+        .open(&fresh(dir).join("raw"), true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let buf = vec![7u8; rec * batch];
+    let t = Instant::now();
+    let mut off = 0u64;
+    let mut done = 0u64;
+    while done < n {
+        f.write_all_at(&buf, off).unwrap();
+        f.sync_data().unwrap();
+        off += buf.len() as u64;
+        done += batch as u64;
+    }
+    t.elapsed()
+}
+
+/// `threads` appenders, each keeping `window` tickets outstanding (like
+/// asynchronous publishers).
+fn append(
+    dir: &Path,
+    size: usize,
+    n: u64,
+    sync: SyncPolicy,
+    threads: usize,
+    window: usize,
+) -> Duration {
+    let cfg = StoreConfig {
+        sync,
+        ..StoreConfig::default()
+    };
+    let s = Arc::new(FileStore::open(fresh(dir), cfg).unwrap());
+    let per = n / threads as u64;
+    let t = Instant::now();
+    let hs: Vec<_> = (0..threads)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let payload = vec![1u8; size];
+                let subj = format!("bench.{i}");
+                let mut q = VecDeque::new();
+                for k in 0..per {
+                    let (_, tk) = s.append(subj.as_bytes(), b"", &payload, k as i64).unwrap();
+                    q.push_back(tk);
+                    if q.len() >= window {
+                        q.pop_front().map(|t| t.wait().unwrap());
+                    }
+                }
+                q.into_iter().for_each(|t| t.wait().unwrap());
+            })
+        })
+        .collect();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    let d = t.elapsed();
+    s.close().unwrap();
+    d
+}
+
+fn bench_append(a: &Args) {
+    let n_bytes: u64 = if a.quick { 32 << 20 } else { 256 << 20 };
+    println!("| size | mode | result |\n|---|---|---|");
+    for size in [16usize, 128, 1024, 16 * 1024] {
+        let rec = size + 36 + 7;
+        let n = (n_bytes / rec as u64).min(if a.quick { 200_000 } else { 2_000_000 });
+        let bytes = n * rec as u64;
+        let threads = 4;
+        let window = 64;
+        let d = raw(&a.dir, rec, n, threads * window);
+        println!(
+            "| {size} B | raw write+fdatasync, {} records/batch | {} |",
+            threads * window,
+            rate(n, bytes, d)
+        );
+        let d = append(&a.dir, size, n, SyncPolicy::Always, threads, window);
+        println!(
+            "| {size} B | always, {threads} appenders x {window} in flight | {} |",
+            rate(n, bytes, d)
+        );
+        let d = append(&a.dir, size, n, SyncPolicy::Always, 16, 1);
+        println!(
+            "| {size} B | always, 16 appenders x 1 in flight | {} |",
+            rate(n, bytes, d)
+        );
+        let d = append(
+            &a.dir,
+            size,
+            n,
+            SyncPolicy::Interval(Duration::from_secs(1)),
+            1,
+            1,
+        );
+        println!(
+            "| {size} B | interval 1s, 1 appender | {} |",
+            rate(n, bytes, d)
+        );
+    }
+}
+
+fn fill(dir: &Path, n: u64, size: usize) {
+    let cfg = StoreConfig {
+        sync: SyncPolicy::Interval(Duration::from_secs(5)),
+        ..StoreConfig::default()
+    };
+    let s = FileStore::open(fresh(dir), cfg).unwrap();
+    let payload = vec![3u8; size];
+    for i in 0..n {
+        let subj = format!("fill.{}", i % 10);
+        let _ = s.append(subj.as_bytes(), b"", &payload, i as i64).unwrap();
+    }
+    s.close().unwrap();
+}
+
+fn bench_read(a: &Args) {
+    let n = if a.quick { 200_000 } else { 2_000_000 };
+    let dir = a.dir.join("read");
+    fill(&dir, n, 128);
+    let s = FileStore::open(&dir, StoreConfig::default()).unwrap();
+    let t = Instant::now();
+    let mut bytes = 0u64;
+    for seq in 1..=n {
+        bytes += s.get(seq).unwrap().payload.len() as u64;
+    }
+    println!(
+        "| read | sequential get, 128 B | {} |",
+        rate(n, bytes, t.elapsed())
+    );
+    let f = SubjectFilter::new("fill.3");
+    let t = Instant::now();
+    let (mut seq, mut hits) = (1u64, 0u64);
+    while let Some(m) = s.next_matching(seq, &f).unwrap() {
+        hits += 1;
+        seq = m.seq + 1;
+    }
+    println!(
+        "| read | next_matching literal (1 in 10) | {} |",
+        rate(hits, hits * 128, t.elapsed())
+    );
+    let f = SubjectFilter::new("fill.*");
+    let t = Instant::now();
+    let (mut seq, mut hits) = (1u64, 0u64);
+    while let Some(m) = s.next_matching(seq, &f).unwrap() {
+        hits += 1;
+        seq = m.seq + 1;
+    }
+    println!(
+        "| read | next_matching wildcard (all) | {} |",
+        rate(hits, hits * 128, t.elapsed())
+    );
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn bench_open(a: &Args) {
+    for n in &a.open {
+        let dir = a.dir.join(format!("open{n}"));
+        fill(&dir, *n, 16);
+        let before = rss_kib();
+        let t = Instant::now();
+        let s = FileStore::open(&dir, StoreConfig::default()).unwrap();
+        let d = t.elapsed();
+        let st = s.state(false);
+        assert_eq!(st.msgs, *n);
+        println!(
+            "| open | {n} msgs of 16 B | {:.3} s, RSS +{} MiB |",
+            d.as_secs_f64(),
+            rss_kib().saturating_sub(before) / 1024
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn main() {
+    let a = args();
+    if std::env::args().any(|x| x == "--bench") && std::env::args().count() <= 2 && !a.quick {
+        // `cargo bench` passes --bench; run everything.
+    }
+    bench_append(&a);
+    bench_read(&a);
+    bench_open(&a);
+    let _ = std::fs::remove_dir_all(&a.dir);
+}

@@ -27,6 +27,7 @@ pub mod consumer;
 pub mod error;
 pub mod file;
 pub mod format;
+mod hash;
 pub mod io;
 pub mod store;
 pub mod subject;

@@ -85,6 +85,15 @@ impl FileStore {
         })
     }
 
+    fn checkpoint(&self) -> Result<()> {
+        let st = self.shared.state.lock();
+        let names = st.subjects.names.clone();
+        match st.segs.last() {
+            Some(seg) => seg.checkpoint(st.io.as_ref(), &st.dir, &names),
+            None => Ok(()),
+        }
+    }
+
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         let mut st = self.shared.state.lock();
         let r = f(&mut st);
@@ -230,10 +239,11 @@ impl StreamStore for FileStore {
     }
 
     fn close(&self) -> Result<()> {
-        let flushed = if self.shared.state.lock().poisoned.is_none() {
-            self.flush()
-        } else {
+        let poisoned = self.shared.state.lock().poisoned.is_some();
+        let flushed = if poisoned {
             Ok(())
+        } else {
+            self.flush().and_then(|()| self.checkpoint())
         };
         self.shared.state.lock().closed = true;
         self.shared.work.notify_all();

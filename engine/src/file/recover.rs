@@ -1,7 +1,7 @@
 //! Opening a store: load sealed indexes (rebuilding damaged ones), scan
 //! the active segment's tail, replay tombstones, re-apply limits.
 
-use super::segment::{idx_name, seg_name, Segment};
+use super::segment::{seg_name, Segment};
 use super::state::{State, Tomb};
 use super::subjects::Subjects;
 use super::tomblog::TombLog;
@@ -72,8 +72,6 @@ fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> R
         out.seg.file.set_len(out.valid_len)?;
         out.seg.file.sync_data()?;
     }
-    // An index left from an earlier seal attempt would describe other bytes.
-    let _ = io.remove_file(&dir.join(idx_name(base)));
     Ok(out.seg)
 }
 

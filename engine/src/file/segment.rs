@@ -8,9 +8,9 @@ use crate::format::index::{
 };
 use crate::format::record::{peek_len, Kind, RecordFrame, RecordRef, RECORD_OVERHEAD_BYTES};
 use crate::format::segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
+use crate::hash::FxMap;
 use crate::io::{write_atomic, Io, IoFile};
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,7 +62,7 @@ pub struct Segment {
     /// Local subject id to facts.
     pub subjects: Vec<SegSubject>,
     /// Global id to local id.
-    pub local_of: HashMap<u32, u32>,
+    pub local_of: FxMap<u32, u32>,
     /// Live messages.
     pub live: u64,
     /// Live record bytes.
@@ -98,7 +98,7 @@ impl Segment {
             len: SEGMENT_HEADER_BYTES as u64,
             entries: Entries::Active(Vec::new()),
             subjects: Vec::new(),
-            local_of: HashMap::new(),
+            local_of: FxMap::default(),
             live: 0,
             live_bytes: 0,
         }
@@ -303,18 +303,7 @@ impl Segment {
         }
         let mut seg = Self::empty(base, path, file);
         seg.len = seg_len;
-        for row in &p.subjects {
-            let gid = intern(&row.subject);
-            let s = SegSubject {
-                gid,
-                first: row.first,
-                last: row.last,
-                total: row.count,
-                live: row.count,
-            };
-            seg.local_of.insert(gid, seg.subjects.len() as u32);
-            seg.subjects.push(s);
-        }
+        seg.adopt_rows(&p.subjects, intern);
         let count = p.header.entry_count;
         seg.entries = Entries::Sealed {
             map,
@@ -331,6 +320,86 @@ impl Segment {
                 .sum::<u64>();
         }
         Ok(Some(seg))
+    }
+
+    /// Takes the subject table of an index file.
+    fn adopt_rows(&mut self, rows: &[SubjectRow], intern: &mut dyn FnMut(&[u8]) -> u32) {
+        for row in rows {
+            let gid = intern(&row.subject);
+            let s = SegSubject {
+                gid,
+                first: row.first,
+                last: row.last,
+                total: row.count,
+                live: row.count,
+            };
+            self.local_of.insert(gid, self.subjects.len() as u32);
+            self.subjects.push(s);
+        }
+    }
+
+    /// Writes the index of the active segment as a checkpoint (on clean
+    /// close), so the next open scans only what was appended after it.
+    pub fn checkpoint(&self, io: &dyn Io, dir: &Path, names: &[Bytes]) -> Result<()> {
+        let Entries::Active(v) = &self.entries else {
+            return Ok(());
+        };
+        if v.is_empty() {
+            return Ok(());
+        }
+        self.file.sync_data()?;
+        let bytes = encode_index(self.base, self.len, v, &self.subject_rows(names));
+        write_atomic(io, dir, &idx_name(self.base), &bytes)?;
+        Ok(())
+    }
+
+    /// Loads a checkpoint index covering a prefix of `data` (the whole
+    /// segment file). Returns where scanning must continue, or `None` if
+    /// there is no usable checkpoint. The record the checkpoint ends with
+    /// is decoded and checked against it before the checkpoint is trusted.
+    fn load_checkpoint(
+        &mut self,
+        io: &dyn Io,
+        dir: &Path,
+        data: &[u8],
+        intern: &mut dyn FnMut(&[u8]) -> u32,
+    ) -> Option<usize> {
+        let map = io
+            .open(&dir.join(idx_name(self.base)), false)
+            .ok()?
+            .map()
+            .ok()?;
+        let p = parse_index(&map).ok()?;
+        let h = p.header;
+        let end = usize::try_from(h.segment_len).ok()?;
+        if h.base_seq != self.base || h.entry_count == 0 || end > data.len() {
+            return None;
+        }
+        let ents = map.get(p.entries.clone())?;
+        let count = usize::try_from(h.entry_count).ok()?;
+        let last = entry_at(ents, count - 1)?;
+        if last.subject != SUBJECT_LOST {
+            let (f, n) = RecordFrame::decode_from(data.get(last.offset as usize..)?).ok()?;
+            let last_seq = self.base + h.entry_count - 1;
+            if f.seq != last_seq || last.offset as usize + n != end {
+                return None;
+            }
+        }
+        let entries: Vec<IndexEntry> = (0..count).filter_map(|i| entry_at(ents, i)).collect();
+        self.adopt_rows(&p.subjects, intern);
+        let lost = entries.iter().filter(|e| e.subject == SUBJECT_LOST).count() as u64;
+        self.entries = Entries::Active(entries);
+        self.len = h.segment_len;
+        self.live = h.entry_count - lost;
+        self.live_bytes = h.segment_len - SEGMENT_HEADER_BYTES as u64;
+        if lost > 0 {
+            self.live_bytes -= self
+                .lost_seqs()
+                .iter()
+                .map(|s| self.record_bytes(*s))
+                .sum::<u64>();
+        }
+        Some(end)
     }
 
     /// Sequences marked lost.
@@ -352,8 +421,7 @@ impl Segment {
         let path = dir.join(seg_name(base));
         let file = io.open(&path, false)?;
         let file_len = file.len()?;
-        let mut data = vec![0u8; file_len as usize];
-        file.read_exact_at(&mut data, 0)?;
+        let data = file.map()?;
         // The header is fsynced before the segment's name is, so a bad one
         // is bit rot. The base is also in the file name: report and go on,
         // so one flipped bit does not cost the whole segment.
@@ -368,7 +436,9 @@ impl Segment {
             }
         }
         let mut seg = Self::empty(base, path, file);
-        let mut at = SEGMENT_HEADER_BYTES;
+        let mut at = seg
+            .load_checkpoint(io, dir, &data, intern)
+            .unwrap_or(SEGMENT_HEADER_BYTES);
         let mut bad_records = Vec::new();
         while at < data.len() {
             let rest = data.get(at..).unwrap_or_default();

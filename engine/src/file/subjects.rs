@@ -2,8 +2,8 @@
 //! first and last live sequence), never one per message. Which segments
 //! hold a subject is in each segment's own subject table.
 
+use crate::hash::FxMap;
 use bytes::Bytes;
-use std::collections::HashMap;
 
 /// Facts about one subject across the stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct SubjState {
 pub struct Subjects {
     /// Global id to subject.
     pub names: Vec<Bytes>,
-    ids: HashMap<Bytes, u32>,
+    ids: FxMap<Bytes, u32>,
     /// Global id to state.
     pub states: Vec<SubjState>,
     /// Subjects with `count > 0`.

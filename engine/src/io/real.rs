@@ -34,9 +34,10 @@ impl IoFile for RealFile {
         if self.len()? == 0 {
             return Ok(Bytes::new());
         }
-        // SAFETY: the engine maps only sealed index files, which are written
-        // once through `write_atomic` and never modified in place afterwards;
-        // unlinking a mapped file is safe on Unix.
+        // SAFETY: the engine maps index files, which are written once
+        // through `write_atomic` and never modified in place, and segment
+        // files only while scanning them on open, before any write or
+        // truncation; unlinking a mapped file is safe on Unix.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&self.0)? };
         Ok(Bytes::from_owner(map))
