@@ -162,6 +162,14 @@ impl ClientHandle {
         self.out.lock().buf.len()
     }
 
+    /// Wall-clock time of the last inbound activity (start if none yet).
+    pub fn last_activity(&self) -> SystemTime {
+        match self.last_activity_ns.load(Ordering::Relaxed) {
+            0 => self.start,
+            ns => clock_to_system(ns),
+        }
+    }
+
     /// Swap the pending output into `spare` (which must be empty).
     /// Returns the close reason once everything has been handed out.
     pub(crate) fn take_output(&self, spare: &mut BytesMut) -> Option<CloseReason> {
@@ -173,6 +181,24 @@ impl ClientHandle {
             None
         }
     }
+}
+
+/// One process-wide monotonic clock for activity stamps (`last_activity_ns`),
+/// with its wall-clock origin so monitoring can show wall times.
+fn clock() -> &'static (std::time::Instant, SystemTime) {
+    static CLOCK: std::sync::OnceLock<(std::time::Instant, SystemTime)> =
+        std::sync::OnceLock::new();
+    CLOCK.get_or_init(|| (std::time::Instant::now(), SystemTime::now()))
+}
+
+/// Nanoseconds on the activity clock; never 0 (0 means "no activity yet").
+pub fn clock_ns() -> u64 {
+    clock().0.elapsed().as_nanos() as u64 + 1
+}
+
+/// The wall-clock time of an activity-clock reading.
+pub fn clock_to_system(ns: u64) -> SystemTime {
+    clock().1 + std::time::Duration::from_nanos(ns)
 }
 
 /// Clients a reader queued output for during one read batch: each gets one

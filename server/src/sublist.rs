@@ -125,6 +125,24 @@ impl Sublist {
         removed
     }
 
+    /// Visit every subscription (for monitoring; holds the read lock).
+    pub fn for_each(&self, mut f: impl FnMut(&Arc<Subscription>)) {
+        fn walk(level: &Level, f: &mut dyn FnMut(&Arc<Subscription>)) {
+            let nodes = level.literal.values();
+            for node in nodes
+                .chain(level.pwc.as_deref())
+                .chain(level.fwc.as_deref())
+            {
+                node.psubs.iter().for_each(&mut *f);
+                node.qsubs.values().flatten().for_each(&mut *f);
+                if let Some(next) = &node.next {
+                    walk(next, f);
+                }
+            }
+        }
+        walk(&self.root.read(), &mut f);
+    }
+
     /// All subscriptions matching the literal `subject`.
     pub fn match_subject(&self, subject: &[u8]) -> SubResult {
         self.matches.fetch_add(1, Ordering::Relaxed);

@@ -1,127 +1,122 @@
-//! The endpoints and their JSON, field names as nats-server's.
+//! Routing a request to its endpoint; `/`, `/healthz` and the shared response
+//! rules: JSON pretty-printed as nats-server, `callback=` JSONP, 400 with a
+//! plain-text message for a bad parameter, 404 for an unknown path.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::SystemTime;
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::http::Response;
-use crate::logging::rfc3339;
-use crate::server::{Server, GO_VERSION, NATS_VERSION};
+use super::query::{BadParam, Query};
+use super::{connz, jsz, metrics, subsz, varz};
+use crate::server::Server;
 
-pub fn route(server: &Arc<Server>, path: &str, query: &str) -> Response {
-    match path.trim_end_matches('/') {
-        "" => index(),
-        "/varz" => Response::json(200, &varz(server)),
-        "/healthz" => healthz(server, query),
-        "/connz" => Response::json(200, &connz(server)),
-        _ => Response {
-            status: 404,
-            content_type: "text/plain",
-            body: b"404 page not found\n".to_vec(),
-        },
+/// Paths served, as listed on `/` and counted in `http_req_stats`.
+const ENDPOINTS: [(&str, &str); 7] = [
+    ("/varz", "General"),
+    ("/connz", "Connections"),
+    ("/subsz", "Subscriptions"),
+    ("/jsz", "JetStream"),
+    ("/healthz", "Health Probe"),
+    ("/metrics", "Prometheus Metrics"),
+    ("/", "Index"),
+];
+
+pub fn route(server: &Arc<Server>, path: &str, raw_query: &str) -> Response {
+    let q = Query::parse(raw_query);
+    let path = match path {
+        "/" => "/",
+        p => p.trim_end_matches('/'),
+    };
+    let path = if path == "/subscriptionsz" {
+        "/subsz"
+    } else {
+        path
+    };
+    let Some(&(known, _)) = ENDPOINTS.iter().find(|(p, _)| *p == path) else {
+        return Response::text(404, "404 page not found\n");
+    };
+    server.monitor.count_request(known);
+    let result = match known {
+        "/" => Ok(index()),
+        "/varz" => Ok(json_response(&q, &varz::varz(server))),
+        "/connz" => connz::connz(server, &q).map(|c| json_response(&q, &c)),
+        "/subsz" => subsz::subsz(server, &q).map(|s| json_response(&q, &s)),
+        "/jsz" => jsz::jsz(server, &q).map(|j| json_response(&q, &j)),
+        "/healthz" => healthz(server, &q),
+        "/metrics" => Ok(Response {
+            status: 200,
+            content_type: metrics::CONTENT_TYPE,
+            body: metrics::render(server).into_bytes(),
+        }),
+        _ => unreachable!("every ENDPOINTS path has a handler"),
+    };
+    result.unwrap_or_else(|BadParam(msg)| Response::text(400, &msg))
+}
+
+/// 200 with pretty JSON, or `callback(json)` when the caller asks for JSONP.
+fn json_response(q: &Query, value: &impl Serialize) -> Response {
+    let mut r = Response::json(200, value);
+    let callback = q.get("callback");
+    if !callback.is_empty() {
+        let mut body = Vec::with_capacity(r.body.len() + callback.len() + 2);
+        body.extend_from_slice(callback.as_bytes());
+        body.push(b'(');
+        body.extend_from_slice(&r.body);
+        body.push(b')');
+        r.body = body;
+        r.content_type = "application/javascript";
     }
+    r
 }
 
 fn index() -> Response {
-    let mut body = String::from("<html><body><h1>Nile monitoring</h1><ul>");
-    for e in ["varz", "connz", "healthz"] {
-        body.push_str(&format!("<li><a href=\"/{e}\">/{e}</a></li>"));
+    let mut body = String::from(
+        "<html lang=\"en\">\n<head><title>Nile monitoring</title></head>\n<body>\n<h1>Nile</h1>\n",
+    );
+    for (path, title) in ENDPOINTS.iter().filter(|(p, _)| *p != "/") {
+        body.push_str(&format!(
+            "<a href=.{path}>{title} <code>{path}</code></a><br/>\n"
+        ));
     }
-    body.push_str("</ul></body></html>\n");
+    body.push_str("</body>\n</html>\n");
     Response {
         status: 200,
-        content_type: "text/html",
+        content_type: "text/html; charset=utf-8",
         body: body.into_bytes(),
     }
 }
 
-fn healthz(server: &Server, _query: &str) -> Response {
-    if server.is_shutting_down() {
-        return Response::json(
+/// 200 `{"status":"ok"}` when ready; 503 with `status`, `status_code` and
+/// `error` otherwise. `js-server-only` skips JetStream entirely;
+/// `js-enabled-only` checks only that JetStream runs when configured.
+fn healthz(server: &Server, q: &Query) -> Result<Response, BadParam> {
+    let js_enabled_only = q.bool("js-enabled-only")?;
+    let js_server_only = q.bool("js-server-only")?;
+    let unavailable = |error: String| {
+        Ok(Response::json_compact(
             503,
-            &json!({"status": "unavailable", "status_code": 503, "error": "server shutting down"}),
-        );
+            &json!({"status": "unavailable", "status_code": 503, "error": error}),
+        ))
+    };
+    if server.is_shutting_down() {
+        return unavailable("server shutting down".into());
     }
-    Response::json(200, &json!({"status": "ok"}))
-}
-
-fn varz(server: &Server) -> serde_json::Value {
-    let o = server.options();
-    let [in_msgs, in_bytes, out_msgs, out_bytes] = server.traffic();
-    let now = SystemTime::now();
-    let uptime = now.duration_since(server.start).unwrap_or_default();
-    let port = server.client_addr.lock().map_or(0, |a| a.port());
-    let http_port = server.http_addr.lock().map_or(0, |a| a.port());
-    json!({
-        "server_id": server.server_id,
-        "server_name": server.server_name,
-        "version": NATS_VERSION,
-        "proto": 1,
-        "go": GO_VERSION,
-        "host": o.host,
-        "port": port,
-        "max_connections": o.connections_max,
-        "ping_interval": o.ping_interval.as_nanos() as u64,
-        "ping_max": o.pings_out_max,
-        "http_host": o.http_host.clone().unwrap_or_else(|| o.host.clone()),
-        "http_port": http_port,
-        "auth_timeout": o.auth.timeout.unwrap_or(crate::options::AUTH_TIMEOUT_DEFAULT).as_secs_f64(),
-        "max_control_line": o.control_line_bytes_max,
-        "max_payload": o.payload_bytes_max,
-        "max_pending": o.pending_bytes_max,
-        "write_deadline": o.write_deadline.as_nanos() as u64,
-        "start": rfc3339(server.start),
-        "now": rfc3339(now),
-        "uptime": format!("{}s", uptime.as_secs()),
-        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "connections": server.clients.lock().len(),
-        "total_connections": server.totals.total_connections.load(Ordering::Relaxed),
-        "in_msgs": in_msgs,
-        "out_msgs": out_msgs,
-        "in_bytes": in_bytes,
-        "out_bytes": out_bytes,
-        "slow_consumers": server.totals.slow_consumers.load(Ordering::Relaxed),
-        "subscriptions": server.sublist.count(),
-        "jetstream": {"config": {"store_dir": o.jetstream.store_dir, "sync_interval": format!("{:?}", o.jetstream.sync)}},
-    })
-}
-
-fn connz(server: &Server) -> serde_json::Value {
-    let now = SystemTime::now();
-    let mut clients: Vec<_> = server.clients.lock().values().cloned().collect();
-    clients.sort_by_key(|c| c.cid);
-    let conns: Vec<_> = clients
-        .iter()
-        .map(|c| {
-            let meta = c.meta.lock().clone();
-            let k = &c.counters;
-            json!({
-                "cid": c.cid,
-                "ip": c.addr.ip().to_string(),
-                "port": c.addr.port(),
-                "start": rfc3339(c.start),
-                "uptime": format!("{}s", now.duration_since(c.start).unwrap_or_default().as_secs()),
-                "pending_bytes": c.pending_bytes(),
-                "in_msgs": k.in_msgs.load(Ordering::Relaxed),
-                "out_msgs": k.out_msgs.load(Ordering::Relaxed),
-                "in_bytes": k.in_bytes.load(Ordering::Relaxed),
-                "out_bytes": k.out_bytes.load(Ordering::Relaxed),
-                "subscriptions": c.subs_count.load(Ordering::Relaxed),
-                "name": meta.name,
-                "lang": meta.lang,
-                "version": meta.version,
-            })
-        })
-        .collect();
-    json!({
-        "server_id": server.server_id,
-        "now": rfc3339(now),
-        "num_connections": conns.len(),
-        "total": conns.len(),
-        "offset": 0,
-        "limit": 1024,
-        "connections": conns,
-    })
+    if server.client_addr.lock().is_none() {
+        return unavailable("server not ready for connections".into());
+    }
+    if !js_server_only && server.options().jetstream.enabled {
+        match server.monitor.jetstream() {
+            // nats-server's JSNotEnabledErr text.
+            None => return unavailable("JetStream not enabled (10076)".into()),
+            Some(js) if !js_enabled_only => {
+                if let Err(e) = js.health() {
+                    return unavailable(e);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Response::json_compact(200, &json!({"status": "ok"})))
 }

@@ -19,12 +19,29 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    /// Pretty JSON (two-space indent), as nats-server's `MarshalIndent`.
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
         Response {
             status,
             content_type: "application/json",
-            body,
+            body: serde_json::to_vec_pretty(value).unwrap_or_default(),
+        }
+    }
+
+    /// Compact JSON, as nats-server writes `/healthz`.
+    pub fn json_compact(status: u16, value: &impl serde::Serialize) -> Self {
+        Response {
+            status,
+            content_type: "application/json",
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    pub fn text(status: u16, text: &str) -> Self {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: text.as_bytes().to_vec(),
         }
     }
 }
@@ -56,13 +73,15 @@ async fn handle(server: Arc<Server>, mut stream: TcpStream) -> std::io::Result<(
         let resp = if method == "GET" || method == "HEAD" {
             super::endpoints::route(&server, path, query)
         } else {
-            Response {
-                status: 405,
-                content_type: "text/plain",
-                body: b"method not allowed\n".to_vec(),
-            }
+            Response::text(405, "method not allowed\n")
         };
-        let keep_alive = !head.to_ascii_lowercase().contains("connection: close");
+        // HTTP/1.1 keeps the connection unless told otherwise; 1.0 only when asked.
+        let lower = head.to_ascii_lowercase();
+        let keep_alive = if first.ends_with("HTTP/1.0") {
+            lower.contains("connection: keep-alive")
+        } else {
+            !lower.contains("connection: close")
+        };
         write_response(&mut stream, &resp, method == "HEAD", keep_alive).await?;
         if !keep_alive {
             return Ok(());
@@ -104,7 +123,7 @@ async fn write_response(
         _ => "",
     };
     let head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         r.status,
         r.content_type,
         r.body.len(),
