@@ -204,3 +204,30 @@ fn ticket_is_a_future() {
     }
 }
 use std::future::Future;
+
+#[test]
+fn tombstone_log_compaction_keeps_floor() {
+    let io = SimIo::new();
+    let cfg = StoreConfig::default();
+    let s = sim_open(&io, cfg.clone());
+    for i in 0..9000u64 {
+        let _ = s.append(b"c", b"", &i.to_le_bytes(), 0).unwrap();
+    }
+    s.flush().unwrap();
+    for seq in (2..8000u64).step_by(2) {
+        s.delete(seq, false).unwrap();
+    }
+    s.delete(8500, false).unwrap();
+    s.purge(&PurgeRequest { up_to_seq: Some(8001), ..Default::default() }).unwrap();
+    let want = s.state(true);
+    assert_eq!((want.first_seq, want.msgs), (8001, 999));
+    drop(s);
+    for _ in 0..3 {
+        let s = sim_open(&io, cfg.clone());
+        assert_eq!(s.state(true), want);
+        assert!(matches!(s.get(7999), Err(StoreError::NotFound)));
+        assert_eq!(s.get(8001).unwrap().payload.as_ref(), &8000u64.to_le_bytes());
+    }
+    let tomb = io.read_raw(std::path::Path::new("/s/deleted.tomb")).unwrap();
+    assert!(tomb.len() < 1000, "tombstone log not compacted: {} bytes", tomb.len());
+}

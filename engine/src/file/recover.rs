@@ -180,7 +180,11 @@ impl State {
         if self.tombs.len() <= 2 * needed + 64 * 1024 {
             return Ok(());
         }
-        let ranges = super::tomblog::to_ranges(self.deleted.iter().copied());
+        // Sequences below `first_seq` that still sit in the first segment
+        // are deleted too and must stay so: keep one range for them.
+        let floor = self.segs.first().map_or(self.first_seq, |s| s.base);
+        let below = floor..self.first_seq.min(self.last_seq + 1);
+        let ranges = super::tomblog::to_ranges(below.chain(self.deleted.iter().copied()));
         let io = self.io.clone();
         let dir = self.dir.clone();
         self.tombs.rewrite(io.as_ref(), &dir, &ranges)
