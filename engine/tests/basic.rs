@@ -231,3 +231,18 @@ fn tombstone_log_compaction_keeps_floor() {
     let tomb = io.read_raw(std::path::Path::new("/s/deleted.tomb")).unwrap();
     assert!(tomb.len() < 1000, "tombstone log not compacted: {} bytes", tomb.len());
 }
+
+#[test]
+fn start_by_time() {
+    let io = SimIo::new();
+    let s = sim_open(&io, small_cfg());
+    for i in 0..100i64 {
+        s.append(b"t", b"", b"x", 1000 + i * 10).unwrap().1.wait().unwrap();
+    }
+    assert_eq!(s.seq_for_time(0), Some(1));
+    assert_eq!(s.seq_for_time(1005), Some(2));
+    assert_eq!(s.seq_for_time(1500), Some(51));
+    assert_eq!(s.seq_for_time(99_999), None);
+    s.delete(51, false).unwrap();
+    assert_eq!(s.seq_for_time(1500), Some(52));
+}
