@@ -29,6 +29,7 @@ pub mod file;
 pub mod format;
 mod hash;
 pub mod io;
+pub mod rangeset;
 pub mod store;
 pub mod subject;
 pub mod ticket;

@@ -218,7 +218,11 @@ fn tombstone_log_compaction_keeps_floor() {
         s.delete(seq, false).unwrap();
     }
     s.delete(8500, false).unwrap();
-    s.purge(&PurgeRequest { up_to_seq: Some(8001), ..Default::default() }).unwrap();
+    s.purge(&PurgeRequest {
+        up_to_seq: Some(8001),
+        ..Default::default()
+    })
+    .unwrap();
     let want = s.state(true);
     assert_eq!((want.first_seq, want.msgs), (8001, 999));
     drop(s);
@@ -226,10 +230,19 @@ fn tombstone_log_compaction_keeps_floor() {
         let s = sim_open(&io, cfg.clone());
         assert_eq!(s.state(true), want);
         assert!(matches!(s.get(7999), Err(StoreError::NotFound)));
-        assert_eq!(s.get(8001).unwrap().payload.as_ref(), &8000u64.to_le_bytes());
+        assert_eq!(
+            s.get(8001).unwrap().payload.as_ref(),
+            &8000u64.to_le_bytes()
+        );
     }
-    let tomb = io.read_raw(std::path::Path::new("/s/deleted.tomb")).unwrap();
-    assert!(tomb.len() < 1000, "tombstone log not compacted: {} bytes", tomb.len());
+    let tomb = io
+        .read_raw(std::path::Path::new("/s/deleted.tomb"))
+        .unwrap();
+    assert!(
+        tomb.len() < 1000,
+        "tombstone log not compacted: {} bytes",
+        tomb.len()
+    );
 }
 
 #[test]
@@ -237,7 +250,11 @@ fn start_by_time() {
     let io = SimIo::new();
     let s = sim_open(&io, small_cfg());
     for i in 0..100i64 {
-        s.append(b"t", b"", b"x", 1000 + i * 10).unwrap().1.wait().unwrap();
+        s.append(b"t", b"", b"x", 1000 + i * 10)
+            .unwrap()
+            .1
+            .wait()
+            .unwrap();
     }
     assert_eq!(s.seq_for_time(0), Some(1));
     assert_eq!(s.seq_for_time(1005), Some(2));
@@ -246,3 +263,43 @@ fn start_by_time() {
     s.delete(51, false).unwrap();
     assert_eq!(s.seq_for_time(1500), Some(52));
 }
+
+#[test]
+fn kv_history_one_drops_dead_interior_segments() {
+    let io = SimIo::new();
+    let cfg = StoreConfig {
+        msgs_per_subject_max: Some(1),
+        ..small_cfg()
+    };
+    let s = sim_open(&io, cfg.clone());
+    put(&s, "kv.pinned", b"first"); // keeps the first segment alive
+    for i in 0..2000u64 {
+        put(&s, &format!("kv.{}", i % 5), &i.to_le_bytes());
+    }
+    let segs = || {
+        io.list_dir(std::path::Path::new("/s"))
+            .unwrap()
+            .iter()
+            .filter(|n| n.ends_with(".seg"))
+            .count()
+    };
+    // ~60 records per 1 KiB segment: without interior drops there would be 30+.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    put(&s, "kv.0", b"x");
+    assert!(segs() <= 4, "dead interior segments kept: {}", segs());
+    let want = s.state(true);
+    assert_eq!(want.msgs, 6);
+    assert!(want.num_deleted > 1900);
+    drop(s);
+    let s = sim_open(&io, cfg);
+    assert_eq!(s.state(true), want);
+    assert_eq!(
+        s.last_for_subject(&SubjectFilter::new("kv.pinned"))
+            .unwrap()
+            .payload
+            .as_ref(),
+        b"first"
+    );
+    assert_eq!(s.num_pending(0, &SubjectFilter::new("kv.>"), true), 6);
+}
+use nile_engine::io::Io;

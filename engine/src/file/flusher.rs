@@ -89,6 +89,20 @@ pub fn run(shared: Arc<Shared>) {
             }
         }
         shared.dur.advance(written);
+        housekeeping(&shared);
+    }
+}
+
+/// Now that removals up to the synced point are tombstoned durably: drop
+/// segments they emptied and compact the tombstone log if it has grown.
+fn housekeeping(shared: &Shared) {
+    let mut st = shared.state.lock();
+    if st.poisoned.is_some() {
+        return;
+    }
+    let pending: Vec<u64> = st.tomb_after.iter().map(|(_, s)| *s).collect();
+    if let Err(e) = st.compact_tombs(&pending).and_then(|()| st.settle()) {
+        fail(shared, &mut st, e);
     }
 }
 

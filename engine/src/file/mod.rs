@@ -178,9 +178,9 @@ impl StreamStore for FileStore {
             last_seq: st.last_seq,
             last_ts: st.last_ts,
             num_subjects: st.subjects.live,
-            num_deleted: st.deleted.len() as u64,
+            num_deleted: st.deleted.len(),
             deleted: if with_deleted {
-                st.deleted.iter().copied().collect()
+                st.deleted.iter().collect()
             } else {
                 Vec::new()
             },

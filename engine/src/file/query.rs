@@ -92,13 +92,7 @@ impl State {
             return None;
         }
         if f.is_all() {
-            let mut s = start;
-            for d in self.deleted.range(start..) {
-                if *d != s {
-                    break;
-                }
-                s += 1;
-            }
+            let s = self.deleted.run(start).map_or(start, |(_, end)| end + 1);
             return (s <= self.last_seq).then_some(s);
         }
         if f.is_literal() {
@@ -142,11 +136,11 @@ impl State {
     }
 
     fn last_live(&self) -> u64 {
-        let mut s = self.last_seq;
-        while s > self.first_seq && self.deleted.contains(&s) {
-            s -= 1;
+        // `deleted` holds maximal runs above `first_seq`, which is live.
+        match self.deleted.run(self.last_seq) {
+            Some((start, _)) => start - 1,
+            None => self.last_seq,
         }
-        s
     }
 
     /// Exact count of matching live messages at or after `start`; with
@@ -161,7 +155,7 @@ impl State {
             return self.matching_states(f).filter(|s| s.last >= start).count() as u64;
         }
         if f.is_all() {
-            let gaps = self.deleted.range(start..).count() as u64;
+            let gaps = self.deleted.count_from(start);
             return self.last_seq - start + 1 - gaps;
         }
         if start == self.first_seq {

@@ -6,12 +6,16 @@ use super::state::{State, Tomb};
 use super::subjects::Subjects;
 use super::tomblog::TombLog;
 use crate::error::{Result, StoreError};
+use crate::format::tomb::TombRange;
 use crate::io::Io;
+use crate::rangeset::RangeSet;
 use crate::ticket::Durability;
 use crate::types::StoreConfig;
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Tombstone log size below which it is never compacted.
+const TOMB_BYTES_COMPACT_MIN: u64 = 64 * 1024;
 
 /// Bases of the segment files in `dir`, ascending; stray `.tmp` files from
 /// an interrupted atomic write are removed.
@@ -118,7 +122,7 @@ pub fn open_state(
         cfg,
         segs,
         subjects,
-        deleted: BTreeSet::new(),
+        deleted: RangeSet::default(),
         first_seq,
         last_seq,
         last_ts,
@@ -144,7 +148,7 @@ pub fn open_state(
         }
     }
     st.enforce_all_limits(now_ns)?;
-    st.compact_tombs()?;
+    st.compact_tombs(&[])?;
     let dur = Durability::new(st.last_seq);
     Ok((st, dur))
 }
@@ -155,8 +159,10 @@ impl State {
         let mut gaps = Vec::new();
         let mut expect = self.first_seq;
         for seg in &self.segs {
-            gaps.extend(expect..seg.base);
-            gaps.extend(seg.lost_seqs());
+            // Sequences between segments: an interior segment was dropped
+            // (all deleted) or a purge moved the next base up.
+            gaps.push((expect, seg.base.saturating_sub(1)));
+            gaps.extend(seg.lost_seqs().into_iter().map(|s| (s, s)));
             expect = seg.end_seq().max(expect);
             self.msgs += seg.live;
             self.bytes += seg.live_bytes;
@@ -164,8 +170,8 @@ impl State {
                 self.subjects.add_range(s.gid, s.live, s.first, s.last);
             }
         }
-        for g in gaps {
-            self.mark_gone(g);
+        for (a, b) in gaps {
+            self.mark_gone_range(a, b);
         }
         if self.msgs == 0 {
             self.first_seq = self.last_seq + 1;
@@ -174,17 +180,26 @@ impl State {
     }
 
     /// Rewrites the tombstone log to just the current gaps when it has
-    /// grown well past them.
-    pub fn compact_tombs(&mut self) -> Result<()> {
-        let needed = self.deleted.len() as u64 * 20 + 16;
-        if self.tombs.len() <= 2 * needed + 64 * 1024 {
+    /// grown well past them. `pending` are removals whose cause is not yet
+    /// durable: they must not be persisted ahead of it.
+    pub fn compact_tombs(&mut self, pending: &[u64]) -> Result<()> {
+        let needed = self.deleted.range_count() as u64 * 20 + 16;
+        if self.tombs.len() <= (4 * needed).max(TOMB_BYTES_COMPACT_MIN) {
             return Ok(());
+        }
+        let mut keep = self.deleted.clone();
+        for s in pending {
+            keep.remove(*s);
         }
         // Sequences below `first_seq` that still sit in the first segment
         // are deleted too and must stay so: keep one range for them.
         let floor = self.segs.first().map_or(self.first_seq, |s| s.base);
-        let below = floor..self.first_seq.min(self.last_seq + 1);
-        let ranges = super::tomblog::to_ranges(below.chain(self.deleted.iter().copied()));
+        let below = (floor < self.first_seq).then(|| (floor, self.first_seq - 1));
+        let ranges: Vec<TombRange> = below
+            .into_iter()
+            .chain(keep.ranges())
+            .map(|(first, last)| TombRange { first, last })
+            .collect();
         let io = self.io.clone();
         let dir = self.dir.clone();
         self.tombs.rewrite(io.as_ref(), &dir, &ranges)

@@ -7,8 +7,8 @@ use super::tomblog::TombLog;
 use crate::error::{Result, StoreError};
 use crate::format::index::SUBJECT_LOST;
 use crate::io::Io;
+use crate::rangeset::RangeSet;
 use crate::types::{StoreConfig, StoredMsg};
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ pub struct State {
     pub segs: Vec<Segment>,
     pub subjects: Subjects,
     /// Deleted (or lost) sequences in `first_seq..=last_seq`.
-    pub deleted: BTreeSet<u64>,
+    pub deleted: RangeSet,
     pub first_seq: u64,
     pub last_seq: u64,
     pub last_ts: i64,
@@ -94,7 +94,7 @@ impl State {
     /// Is `seq` a live message (ignoring lost entries, which are in
     /// `deleted`)?
     pub fn is_live(&self, seq: u64) -> bool {
-        seq >= self.first_seq && seq <= self.last_seq && !self.deleted.contains(&seq)
+        seq >= self.first_seq && seq <= self.last_seq && !self.deleted.contains(seq)
     }
 
     /// Timestamp of `seq` from the index.
@@ -163,13 +163,23 @@ impl State {
 
     /// `seq` is no longer live: move `first_seq` or remember the gap.
     pub fn mark_gone(&mut self, seq: u64) {
-        if seq != self.first_seq {
-            self.deleted.insert(seq);
+        self.mark_gone_range(seq, seq);
+    }
+
+    /// `a..=b` are no longer live (or never were: gaps, lost records).
+    pub fn mark_gone_range(&mut self, a: u64, b: u64) {
+        if a > b {
             return;
         }
-        self.first_seq += 1;
-        while self.first_seq <= self.last_seq && self.deleted.remove(&self.first_seq) {
-            self.first_seq += 1;
+        if a != self.first_seq {
+            self.deleted.insert_range(a, b);
+            return;
+        }
+        // Ranges in `deleted` are maximal, so one step skips the whole run
+        // that may follow.
+        self.first_seq = b + 1;
+        if let Some(end) = self.deleted.take_run_at(self.first_seq) {
+            self.first_seq = end + 1;
         }
     }
 
@@ -222,16 +232,22 @@ impl State {
         }
     }
 
-    /// Deletes sealed segments wholly below `first_seq`.
+    /// Deletes sealed segments without live messages: wholly below
+    /// `first_seq`, or interior ones whose every removal is already
+    /// tombstoned durably (none waits in `tomb_after`).
     pub fn drop_dead_segments(&mut self) -> Result<()> {
         let mut dropped = false;
-        while self.segs.len() > 1
-            && self
-                .segs
-                .first()
-                .is_some_and(|s| s.end_seq() <= self.first_seq)
-        {
-            let seg = self.segs.remove(0);
+        let mut i = 0;
+        while i + 1 < self.segs.len() {
+            let Some(seg) = self.segs.get(i) else { break };
+            let below = seg.end_seq() <= self.first_seq;
+            let range = seg.base..seg.end_seq();
+            let dead = seg.live == 0 && !self.tomb_after.iter().any(|(_, s)| range.contains(s));
+            if !below && !dead {
+                i += 1;
+                continue;
+            }
+            let seg = self.segs.remove(i);
             self.io.remove_file(&seg.path)?;
             let idx = self.dir.join(idx_name(seg.base));
             if let Err(e) = self.io.remove_file(&idx) {
