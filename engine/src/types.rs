@@ -50,6 +50,10 @@ pub struct StoreConfig {
     pub sync: SyncPolicy,
     /// Roll to a new segment at this size.
     pub segment_bytes_max: u64,
+    /// Also roll once the active segment's first record is this old (by
+    /// record timestamps), so `age_max` retention can free whole segments
+    /// of slow streams.
+    pub segment_age_max: Option<Duration>,
 }
 
 impl Default for StoreConfig {
@@ -65,6 +69,7 @@ impl Default for StoreConfig {
             first_seq: 1,
             sync: SyncPolicy::Always,
             segment_bytes_max: SEGMENT_BYTES_DEFAULT,
+            segment_age_max: None,
         }
     }
 }

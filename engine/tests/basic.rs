@@ -303,3 +303,23 @@ fn kv_history_one_drops_dead_interior_segments() {
     assert_eq!(s.num_pending(0, &SubjectFilter::new("kv.>"), true), 6);
 }
 use nile_engine::io::Io;
+
+#[test]
+fn segments_roll_by_age() {
+    let io = SimIo::new();
+    let cfg = StoreConfig {
+        segment_age_max: Some(std::time::Duration::from_nanos(100)),
+        ..StoreConfig::default()
+    };
+    let s = sim_open(&io, cfg);
+    for i in 0..10i64 {
+        s.append(b"a", b"", b"x", i * 60).unwrap().1.wait().unwrap();
+    }
+    let segs = io
+        .list_dir(std::path::Path::new("/s"))
+        .unwrap()
+        .iter()
+        .filter(|n| n.ends_with(".seg"))
+        .count();
+    assert_eq!(segs, 5);
+}

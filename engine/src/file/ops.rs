@@ -27,8 +27,7 @@ impl State {
         }
         let len = record_len(subject.len(), headers.len(), payload.len()) as u64;
         self.check_discard_new(subject, len)?;
-        let active = self.active()?;
-        if active.count() > 0 && active.len + len > self.cfg.segment_bytes_max {
+        if self.should_roll(len, ts)? {
             self.roll()?;
         }
         let seq = self.last_seq + 1;
@@ -65,6 +64,21 @@ impl State {
         self.enforce_count_limits(Tomb::After(seq));
         self.settle()?;
         Ok(seq)
+    }
+
+    /// Roll before writing `len` more bytes at time `ts`?
+    fn should_roll(&mut self, len: u64, ts: i64) -> Result<bool> {
+        let size_max = self.cfg.segment_bytes_max;
+        let age_max = self.cfg.segment_age_max;
+        let active = self.active()?;
+        if active.count() == 0 {
+            return Ok(false);
+        }
+        let too_big = active.len + len > size_max;
+        let first_ts = active.entry(active.base).map_or(ts, |e| e.timestamp_ns);
+        let age_ns = u64::try_from(ts.saturating_sub(first_ts)).unwrap_or(0);
+        let too_old = age_max.is_some_and(|a| u128::from(age_ns) >= a.as_nanos());
+        Ok(too_big || too_old)
     }
 
     fn check_discard_new(&self, subject: &[u8], len: u64) -> Result<()> {
