@@ -8,7 +8,7 @@
 //! - read: sequential `get`, filtered `next_matching`.
 //! - open: time to open stores of N messages.
 
-use nile_engine::io::{Io, IoFile, RealIo};
+use nile_engine::io::{Io, RealIo};
 use nile_engine::{FileStore, StoreConfig, StreamStore, SubjectFilter, SyncPolicy};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,9 @@ fn append(
                     let (_, tk) = s.append(subj.as_bytes(), b"", &payload, k as i64).unwrap();
                     q.push_back(tk);
                     if q.len() >= window {
-                        q.pop_front().map(|t| t.wait().unwrap());
+                        if let Some(t) = q.pop_front() {
+                            t.wait().unwrap();
+                        }
                     }
                 }
                 q.into_iter().for_each(|t| t.wait().unwrap());

@@ -148,7 +148,8 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(rs.len(), m.len() as u64);
-                prop_assert_eq!(rs.iter().collect::<Vec<_>>(), m.iter().copied().collect::<Vec<_>>());
+                let want: Vec<u64> = m.iter().copied().collect();
+                prop_assert_eq!(rs.iter().collect::<Vec<_>>(), want);
                 for q in 0..70 {
                     prop_assert_eq!(rs.count_from(q), m.range(q..).count() as u64);
                 }

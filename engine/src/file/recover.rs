@@ -57,7 +57,8 @@ fn load_sealed(
         // A sealed segment was fsynced before the next one was created, so
         // a short tail here is damage, not a torn write: keep the bytes
         // for inspection and index only the valid prefix.
-        tracing::error!(segment = %seg_name(base), at = out.valid_len, "sealed segment has an unreadable tail");
+        let at = out.valid_len;
+        tracing::error!(segment = %seg_name(base), at, "sealed segment has an unreadable tail");
         // The next segment's base says how many sequences were here.
         while seg.end_seq() < next_base {
             seg.push_lost(out.valid_len);
@@ -72,7 +73,8 @@ fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> R
     let mut intern = |s: &[u8]| subjects.intern(s);
     let out = Segment::scan(io, dir, base, &mut intern)?;
     if out.valid_len < out.file_len {
-        tracing::warn!(segment = %seg_name(base), from = out.file_len, to = out.valid_len, "truncating torn tail");
+        let (from, to) = (out.file_len, out.valid_len);
+        tracing::warn!(segment = %seg_name(base), from, to, "truncating torn tail");
         out.seg.file.set_len(out.valid_len)?;
         out.seg.file.sync_data()?;
     }
@@ -138,15 +140,7 @@ pub fn open_state(
         scratch: Vec::new(),
     };
     st.load_counts();
-    for r in ranges {
-        let lo = r.first.max(st.first_seq);
-        let hi = r.last.min(st.last_seq);
-        if lo <= hi {
-            for seq in lo..=hi {
-                st.remove_msg(seq, Tomb::Derived);
-            }
-        }
-    }
+    st.replay_tombs(&ranges);
     st.enforce_all_limits(now_ns)?;
     st.compact_tombs(&[])?;
     let dur = Durability::new(st.last_seq);
@@ -154,6 +148,22 @@ pub fn open_state(
 }
 
 impl State {
+    /// Applies the tombstone log, skipping runs that are already gone.
+    fn replay_tombs(&mut self, ranges: &[TombRange]) {
+        for r in ranges {
+            let mut seq = r.first.max(self.first_seq);
+            let hi = r.last.min(self.last_seq);
+            while seq <= hi {
+                if let Some((_, end)) = self.deleted.run(seq) {
+                    seq = end + 1;
+                    continue;
+                }
+                self.remove_msg(seq, Tomb::Derived);
+                seq += 1;
+            }
+        }
+    }
+
     /// Totals, gaps and subject state from the loaded segments.
     fn load_counts(&mut self) {
         let mut gaps = Vec::new();

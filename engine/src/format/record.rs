@@ -168,7 +168,8 @@ mod tests {
                 subject: subj.as_bytes(), headers: &hdr, payload: &pay };
             let buf = r.encode_to_vec();
             prop_assert_eq!(buf.len(), r.encoded_len());
-            let (f, n) = RecordFrame::decode_from(&buf).map_err(|e| TestCaseError::fail(e.detail()))?;
+            let (f, n) = RecordFrame::decode_from(&buf)
+                .map_err(|e| TestCaseError::fail(e.detail()))?;
             prop_assert_eq!(n, buf.len());
             prop_assert_eq!(f.seq, seq);
             prop_assert_eq!(f.timestamp_ns, ts);
