@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::Mode;
 use super::server::{command_line, Kind};
-use super::summary::{num, ratio, short, CaseResult, Row};
+use super::summary::{num, range, ratio, short, CaseResult, Row};
 use super::CompareArgs;
 
 pub struct Context {
@@ -141,15 +141,14 @@ fn markdown(ctx: &Context, results: &[CaseResult], rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {}–{} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.case,
             r.mode,
             r.metric,
             num(r.nile),
             num(r.nats),
             ratio(r.ratio_median),
-            ratio(r.ratio_min),
-            ratio(r.ratio_max),
+            range(r),
             r.target.as_deref().unwrap_or(""),
             num(r.nile_peak_mib),
             num(r.nats_peak_mib),
@@ -157,14 +156,19 @@ fn markdown(ctx: &Context, results: &[CaseResult], rows: &[Row]) -> String {
     }
     let chart = relative(Path::new(&a.doc), &a.svg);
     let _ = writeln!(md, "\n![Ratios Nile / nats-server]({chart})\n");
-    let skipped: Vec<&Row> = rows.iter().filter(|r| !r.note.is_empty()).collect();
-    if !skipped.is_empty() {
+    // Group by reason: before Nile serves anything, one reason covers all.
+    let mut by_reason: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in rows.iter().filter(|r| !r.note.is_empty()) {
+        let cases = by_reason.entry(short(&r.note)).or_default();
+        let name = format!("{} ({})", r.case, r.mode);
+        if !cases.contains(&name) {
+            cases.push(name);
+        }
+    }
+    if !by_reason.is_empty() {
         md += "### Skipped or failed\n\n";
-        let mut seen = std::collections::BTreeSet::new();
-        for r in skipped {
-            if seen.insert((r.case.clone(), r.mode.clone())) {
-                let _ = writeln!(md, "- {} ({}): {}", r.case, r.mode, short(&r.note));
-            }
+        for (reason, cases) in by_reason {
+            let _ = writeln!(md, "- {reason}: {}", cases.join(", "));
         }
         md += "\n";
     }
@@ -197,12 +201,15 @@ fn markdown(ctx: &Context, results: &[CaseResult], rows: &[Row]) -> String {
             let _ = writeln!(md, "{}", r.case.command("nats://127.0.0.1:PORT"));
         }
     }
-    md += "```\n\nRaw samples: `benches/results/compare.json`.\n";
+    let _ = writeln!(md, "```\n\nRaw samples: `{}`.", a.raw.display());
     md
 }
 
 /// `svg` as a link relative to the directory of `doc`.
 fn relative(doc: &Path, svg: &Path) -> String {
+    if svg.is_absolute() || doc.is_absolute() {
+        return svg.display().to_string();
+    }
     let depth = doc.parent().map(|p| p.components().count()).unwrap_or(0);
     format!("{}{}", "../".repeat(depth), svg.display())
 }

@@ -149,7 +149,11 @@ pub fn version(bin: &Path) -> String {
         .arg("--version")
         .output()
         .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .map(|o| {
+            let out = String::from_utf8_lossy(&o.stdout);
+            // "nats-server: v2.15.1" -> "v2.15.1"
+            out.trim().rsplit(": ").next().unwrap_or("").to_string()
+        })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into())
 }

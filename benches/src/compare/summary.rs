@@ -173,7 +173,7 @@ pub fn text_table(rows: &[Row]) -> String {
             num(r.nile),
             num(r.nats),
             ratio(r.ratio_median),
-            format!("{}-{}", ratio(r.ratio_min), ratio(r.ratio_max)),
+            range(r),
             r.target.as_deref().unwrap_or(""),
             num(r.nile_peak_mib),
             num(r.nats_peak_mib),
@@ -185,6 +185,14 @@ pub fn text_table(rows: &[Row]) -> String {
         );
     }
     out
+}
+
+/// "min-max" of the pair ratios, or "-" when there are none.
+pub fn range(r: &Row) -> String {
+    match (r.ratio_min, r.ratio_max) {
+        (Some(a), Some(b)) => format!("{a:.2}–{b:.2}"),
+        _ => "-".into(),
+    }
 }
 
 /// First line of a reason, cut to fit a table cell.
