@@ -139,9 +139,12 @@ fn bench_append(a: &Args) {
         let threads = 4;
         let window = 64;
         let d = raw(&a.dir, rec, n, threads * window);
+        let batch = threads * window;
+        let line = rate(n, bytes, d);
+        println!("| {size} B | raw write+fdatasync, {batch} records/batch | {line} |");
+        let d = raw(&a.dir, rec, n, ((1usize << 20) / rec).max(1));
         println!(
-            "| {size} B | raw write+fdatasync, {} records/batch | {} |",
-            threads * window,
+            "| {size} B | raw write+fdatasync, 1 MiB/batch | {} |",
             rate(n, bytes, d)
         );
         let d = append(&a.dir, size, n, SyncPolicy::Always, threads, window);

@@ -137,6 +137,7 @@ pub fn open_state(
         tombs,
         poisoned: None,
         closed: false,
+        maybe_dead: true,
         scratch: Vec::new(),
     };
     st.load_counts();

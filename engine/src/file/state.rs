@@ -51,6 +51,9 @@ pub struct State {
     pub tombs: TombLog,
     pub poisoned: Option<String>,
     pub closed: bool,
+    /// A removal happened since segments were last checked for death
+    /// (keeps the per-append `settle` from walking every segment).
+    pub maybe_dead: bool,
     pub scratch: Vec<u8>,
 }
 
@@ -152,6 +155,7 @@ impl State {
         self.subjects.remove(gid, 1, Some(seq));
         self.msgs = self.msgs.saturating_sub(1);
         self.bytes = self.bytes.saturating_sub(size);
+        self.maybe_dead = true;
         self.mark_gone(seq);
         match tomb {
             Tomb::Derived => {}
@@ -236,6 +240,11 @@ impl State {
     /// `first_seq`, or interior ones whose every removal is already
     /// tombstoned durably (none waits in `tomb_after`).
     pub fn drop_dead_segments(&mut self) -> Result<()> {
+        if !self.maybe_dead {
+            return Ok(());
+        }
+        // Segments held back by pending removals are retried by the flusher.
+        self.maybe_dead = !self.tomb_after.is_empty();
         let mut dropped = false;
         let mut i = 0;
         while i + 1 < self.segs.len() {
