@@ -144,9 +144,10 @@ impl Connection {
             },
             server,
             handle,
+            // nats-server's defaults until CONNECT says otherwise.
             opts: ConnOpts {
-                verbose: false,
-                pedantic: false,
+                verbose: true,
+                pedantic: true,
                 echo: true,
                 headers: false,
                 no_responders: false,
@@ -263,6 +264,8 @@ impl Connection {
             }
             ClientOp::Connect(json) => self.connect(&json),
             ClientOp::Ack => Ok(()),
+            // nats-server logs a client's -ERR and closes it, without a reply.
+            ClientOp::Err => Err(Stop::Close(CloseReason::ProtocolViolation, None)),
         }
     }
 
@@ -435,12 +438,22 @@ impl Connection {
         if self.subs.get(&sid).is_none_or(|s| s.is_spent()) {
             // Copy out of the read buffer: the subscription outlives it.
             let sid = Bytes::copy_from_slice(&sid);
-            let sub = Arc::new(Subscription::new(
-                Bytes::copy_from_slice(&subj),
-                queue.map(|q| Bytes::copy_from_slice(&q)),
-                sid.clone(),
-                SubTarget::Client(self.handle.clone()),
-            ));
+            // A wildcard may cover denied subjects: those are filtered per message.
+            let deny = self
+                .perms
+                .as_ref()
+                .and_then(|p| p.subscribe.as_ref())
+                .filter(|r| r.has_deny() && !subject::is_valid_literal(&subj))
+                .map(|r| Arc::new(r.clone()));
+            let sub = Arc::new(
+                Subscription::new(
+                    Bytes::copy_from_slice(&subj),
+                    queue.map(|q| Bytes::copy_from_slice(&q)),
+                    sid.clone(),
+                    SubTarget::Client(self.handle.clone()),
+                )
+                .with_deny(deny),
+            );
             self.server.sublist.insert(sub.clone());
             self.subs.insert(sid, sub);
             self.sweep_spent_subs();

@@ -92,6 +92,9 @@ fn deliver(
     d: &Delivery<'_>,
     flush: &mut FlushList,
 ) -> bool {
+    if sub.deny.as_ref().is_some_and(|r| r.denies_literal(d.subject)) {
+        return false;
+    }
     match sub.take_one() {
         Budget::Spent => return false,
         Budget::Last => {

@@ -48,6 +48,9 @@ pub struct Subscription {
     pub queue: Option<Bytes>,
     pub sid: Bytes,
     pub target: SubTarget,
+    /// A wildcard subscription of a user with subscribe deny rules: messages on
+    /// denied subjects are not delivered through it (as nats-server).
+    pub deny: Option<Arc<crate::auth::Rules>>,
     /// Auto-unsubscribe after this many deliveries (0: never).
     max_msgs: AtomicU64,
     delivered: AtomicU64,
@@ -71,9 +74,16 @@ impl Subscription {
             queue,
             sid,
             target,
+            deny: None,
             max_msgs: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
         }
+    }
+
+    /// Filter deliveries through `rules`' deny list.
+    pub fn with_deny(mut self, rules: Option<Arc<crate::auth::Rules>>) -> Self {
+        self.deny = rules;
+        self
     }
 
     pub fn client_cid(&self) -> u64 {

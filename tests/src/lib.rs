@@ -199,3 +199,84 @@ impl Raw {
         String::from_utf8_lossy(&out).into_owned()
     }
 }
+
+impl Nile {
+    /// Start with a config file holding `config` (written into the test's own
+    /// directory as `nile.conf`), plus `extra` flags. Flags win over the file.
+    pub fn start_with_config(config: &str, extra: &[&str]) -> Nile {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nile.conf");
+        std::fs::write(&path, config).expect("write config");
+        let path = path.display().to_string();
+        let mut args = vec!["-c", path.as_str()];
+        args.extend_from_slice(extra);
+        Self::start_in(dir, &args)
+    }
+
+    /// A raw client that has sent `CONNECT <json>` and seen the PONG of a PING after it.
+    pub fn raw_connected(&self, connect_json: &str) -> Raw {
+        let mut raw = self.raw();
+        let got = raw.roundtrip(format!("CONNECT {connect_json}\r\n").as_bytes());
+        assert_eq!(got, "", "CONNECT {connect_json} answered {got:?}");
+        raw
+    }
+
+    /// Panics unless a fresh client can connect, subscribe and get its own message
+    /// back byte for byte: the server is alive after whatever a test did to it.
+    pub fn assert_serves(&self) {
+        self.assert_serves_with(r#"{"verbose":false,"pedantic":false}"#);
+    }
+
+    /// [`Nile::assert_serves`] with the given CONNECT JSON (for servers with auth).
+    pub fn assert_serves_with(&self, connect_json: &str) {
+        let mut raw = self.raw_connected(connect_json);
+        let got = raw.roundtrip(b"SUB health.check 1\r\nPUB health.check 2\r\nok\r\n");
+        assert_eq!(
+            got, "MSG health.check 1 2\r\nok\r\n",
+            "server stopped serving"
+        );
+    }
+}
+
+impl Raw {
+    /// Read until the server closes the socket or `timeout` passes. The text read,
+    /// then `<EOF>` when the server closed it (or `<RESET>`), or `<OPEN>` if it stayed open.
+    pub fn read_for(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        let end = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break "<OPEN>";
+            }
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            match self.reader.read(&mut buf) {
+                Ok(0) => break "<EOF>",
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break "<OPEN>"
+                }
+                Err(_) => break "<RESET>",
+            }
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        text.push_str(end);
+        text
+    }
+
+    /// Send `bytes`, then read until the server closes (at most 5 s): what it said before closing,
+    /// followed by `<EOF>` / `<RESET>`, or `<OPEN>` if it did not close.
+    pub fn send_until_close(&mut self, bytes: &[u8]) -> String {
+        self.send(bytes);
+        self.read_for(Duration::from_secs(5))
+    }
+}

@@ -44,8 +44,10 @@ pub enum ClientOp {
     },
     Ping,
     Pong,
-    /// `+OK` or `-ERR` sent by a client: legal, and ignored.
+    /// `+OK` sent by a client: legal, and ignored.
     Ack,
+    /// `-ERR` sent by a client (its text is not kept).
+    Err,
 }
 
 /// Why a buffer is not a valid op. Each maps to one `-ERR` text.
@@ -99,6 +101,7 @@ pub fn parse(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Option<ClientOp
         Op::Ping => ClientOp::Ping,
         Op::Pong => ClientOp::Pong,
         Op::Ack => ClientOp::Ack,
+        Op::Err => ClientOp::Err,
     };
     buf.advance(nl + 1);
     Ok(Some(simple))
@@ -114,6 +117,7 @@ enum Op {
     Ping,
     Pong,
     Ack,
+    Err,
 }
 
 impl Op {
@@ -127,7 +131,7 @@ impl Op {
             (b"PING", Op::Ping),
             (b"PONG", Op::Pong),
             (b"+OK", Op::Ack),
-            (b"-ERR", Op::Ack),
+            (b"-ERR", Op::Err),
         ];
         NAMES
             .iter()
@@ -288,13 +292,11 @@ fn parse_unsub(args: &Bytes) -> Result<ClientOp, ParseError> {
             sid: s(0),
             max: None,
         }),
-        2 => {
-            let max = parse_size(&s(1)).ok_or(bad)?;
-            Ok(ClientOp::Unsub {
-                sid: s(0),
-                max: Some(max as u64),
-            })
-        }
+        // A max that is not a number unsubscribes at once, as nats-server.
+        2 => Ok(ClientOp::Unsub {
+            sid: s(0),
+            max: Some(parse_size(&s(1)).map_or(0, |m| m as u64)),
+        }),
         _ => Err(bad),
     }
 }

@@ -1,0 +1,262 @@
+//! Limits and timers set in a config file: max_payload, max_control_line,
+//! max_connections, server PINGs and stale connections, the auth timeout, and a
+//! slow consumer beside a fast one (issue 2, items 4 and 7).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use nile_tests::Nile;
+
+const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
+
+/// A server round trip: everything this client sent before has been processed.
+/// (async-nats's `flush` only writes to the socket.) A request nobody serves comes
+/// back as a no-responders status once the server has handled all earlier ops.
+async fn sync(client: &async_nats::Client) {
+    let err = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request("nile.sync.nobody", bytes::Bytes::new()),
+    )
+    .await
+    .expect("sync round trip")
+    .expect_err("nobody serves nile.sync.nobody");
+    assert_eq!(
+        err.kind(),
+        async_nats::RequestErrorKind::NoResponders,
+        "{err}"
+    );
+}
+
+#[test]
+fn max_payload_from_config() {
+    let nile = Nile::start_with_config("max_payload: 1000\n", &[]);
+    let mut c = nile.raw_connected(QUIET);
+    assert_eq!(c.info["max_payload"], 1000);
+    let mut ok = b"SUB p 1\r\nPUB p 1000\r\n".to_vec();
+    ok.extend([b'a'; 1000]);
+    ok.extend_from_slice(b"\r\n");
+    let got = c.roundtrip(&ok);
+    assert_eq!(got, format!("MSG p 1 1000\r\n{}\r\n", "a".repeat(1000)));
+    assert_eq!(
+        c.send_until_close(b"PUB p 1001\r\n"),
+        "-ERR 'Maximum Payload Violation'\r\n<EOF>"
+    );
+    // Headers count towards the payload.
+    let mut h = nile.raw_connected(r#"{"verbose":false,"headers":true}"#);
+    assert_eq!(
+        h.send_until_close(b"HPUB p 12 1001\r\n"),
+        "-ERR 'Maximum Payload Violation'\r\n<EOF>"
+    );
+    nile.assert_serves();
+}
+
+#[tokio::test]
+async fn max_payload_from_config_reaches_async_nats() {
+    let nile = Nile::start_with_config("max_payload: 2KB\n", &[]);
+    let client = async_nats::connect(nile.url()).await.unwrap();
+    assert_eq!(client.server_info().max_payload, 2048);
+    assert!(client.publish("x", vec![0u8; 2049].into()).await.is_err());
+    client.publish("x", vec![0u8; 2048].into()).await.unwrap();
+    sync(&client).await;
+}
+
+#[test]
+fn max_control_line_from_config() {
+    let nile = Nile::start_with_config("max_control_line: 256\n", &[]);
+    let mut c = nile.raw_connected(QUIET);
+    let ok = "s".repeat(200);
+    assert_eq!(
+        c.roundtrip(format!("SUB {ok} 1\r\nPUB {ok} 0\r\n\r\n").as_bytes()),
+        format!("MSG {ok} 1 0\r\n\r\n")
+    );
+    let long = "s".repeat(300);
+    let got = c.send_until_close(format!("SUB {long} 2\r\n").as_bytes());
+    assert_eq!(got, "-ERR 'maximum control line exceeded'\r\n<EOF>");
+    nile.assert_serves();
+}
+
+#[test]
+fn max_connections_from_config() {
+    let nile = Nile::start_with_config("max_connections: 2\n", &[]);
+    let _a = nile.raw_connected(QUIET);
+    let _b = nile.raw_connected(QUIET);
+    // The third one gets an INFO (read by `raw`), then the error, then the close.
+    let mut c = nile.raw();
+    assert_eq!(
+        c.read_for(Duration::from_secs(5)),
+        "-ERR 'maximum connections exceeded'\r\n<EOF>"
+    );
+    drop(_a);
+    // Once a slot is free, clients get in again (the close is noticed asynchronously).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut d = nile.raw();
+        let got = d.roundtrip(b"CONNECT {\"verbose\":false}\r\n");
+        if got.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no slot freed: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const STALE: &str = "ping_interval: \"100ms\"\nping_max: 1\n";
+
+#[test]
+fn server_pings_and_closes_a_stale_connection() {
+    let nile = Nile::start_with_config(STALE, &[]);
+    let mut silent = nile.raw_connected(QUIET);
+    // ping_max 1: one PING goes unanswered, the next tick finds it stale.
+    let got = silent.read_for(Duration::from_secs(5));
+    assert_eq!(got, "PING\r\n-ERR 'Stale Connection'\r\n<EOF>");
+    nile.assert_serves();
+}
+
+#[test]
+fn a_client_that_answers_pings_stays() {
+    let nile = Nile::start_with_config(STALE, &[]);
+    let mut c = nile.raw_connected(QUIET);
+    for _ in 0..5 {
+        assert_eq!(c.line(), "PING\r\n");
+        c.send(b"PONG\r\n");
+    }
+    assert_eq!(
+        c.roundtrip(b"SUB s 1\r\nPUB s 1\r\nk\r\n")
+            .replace("PING\r\n", ""),
+        "MSG s 1 1\r\nk\r\n"
+    );
+}
+
+#[tokio::test]
+async fn async_nats_answers_server_pings_and_stays_connected() {
+    let nile = Nile::start_with_config(STALE, &[]);
+    let client = async_nats::connect(nile.url()).await.unwrap();
+    let mut sub = client.subscribe("alive").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    client.publish("alive", "yes".into()).await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.payload, "yes");
+    assert_eq!(
+        client.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    assert_eq!(
+        client
+            .statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "no reconnect"
+    );
+}
+
+#[test]
+fn auth_timeout_closes_a_silent_client() {
+    let nile = Nile::start_with_config("authorization { token: t, timeout: 0.5 }\n", &[]);
+    let mut silent = nile.raw();
+    assert_eq!(silent.info["auth_required"], true);
+    assert_eq!(
+        silent.read_for(Duration::from_secs(5)),
+        "-ERR 'Authentication Timeout'\r\n<EOF>"
+    );
+    // A client that logged in in time is not cut when the timer would have fired.
+    let mut c = nile.raw_connected(r#"{"verbose":false,"auth_token":"t"}"#);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        c.roundtrip(b"SUB a 1\r\nPUB a 0\r\n\r\n"),
+        "MSG a 1 0\r\n\r\n"
+    );
+    nile.assert_serves_with(r#"{"verbose":false,"auth_token":"t"}"#);
+}
+
+/// A subscriber that never reads beside one that keeps up, while a publisher
+/// floods: the slow one is cut, the fast one gets every message, and the server
+/// keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_consumer_is_cut_and_the_fast_one_gets_everything() {
+    let nile = Nile::start_with_config("max_pending: 1MB\n", &[]);
+    // The slow one: subscribed, then never reads. Kernel buffers on loopback hold
+    // a few MB each way, so the flood below is several times that.
+    let mut slow = nile.raw_connected(QUIET);
+    assert_eq!(slow.roundtrip(b"SUB flood 1\r\n"), "");
+
+    let fast = async_nats::connect(nile.url()).await.unwrap();
+    let mut fast_sub = fast.subscribe("flood").await.unwrap();
+    sync(&fast).await;
+
+    const N: usize = 4000;
+    const SIZE: usize = 8 * 1024;
+    let reader = tokio::spawn(async move {
+        let mut count = 0usize;
+        while count < N {
+            let m = tokio::time::timeout(Duration::from_secs(20), fast_sub.next())
+                .await
+                .expect("fast subscriber stalled")
+                .expect("fast subscription ended");
+            assert_eq!(m.payload.len(), SIZE);
+            assert_eq!(
+                &m.payload[..8],
+                format!("{count:08}").as_bytes(),
+                "in order, none lost"
+            );
+            count += 1;
+        }
+        count
+    });
+
+    // Publish in bursts of ~256 KB, each confirmed by a PONG, so the fast
+    // subscriber's pending output stays well under max_pending.
+    let port = nile.port;
+    let published = tokio::task::spawn_blocking(move || {
+        let mut p = nile_tests::Raw::connect(port);
+        assert_eq!(
+            p.roundtrip(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n"),
+            ""
+        );
+        let mut burst = Vec::new();
+        for i in 0..N {
+            burst.extend_from_slice(format!("PUB flood {SIZE}\r\n{i:08}").as_bytes());
+            burst.extend(std::iter::repeat_n(b'.', SIZE - 8));
+            burst.extend_from_slice(b"\r\n");
+            if burst.len() >= 256 * 1024 || i == N - 1 {
+                assert_eq!(p.roundtrip(&burst), "");
+                burst.clear();
+            }
+        }
+        p
+    })
+    .await
+    .unwrap();
+    assert_eq!(reader.await.unwrap(), N);
+
+    // The slow one was closed: whole messages, then the error, then EOF.
+    let got = tokio::task::spawn_blocking(move || slow.read_for(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let frame = format!("MSG flood 1 {SIZE}\r\n");
+    let mut rest = got.as_str();
+    let mut frames = 0;
+    while let Some(after) = rest.strip_prefix(frame.as_str()) {
+        rest = &after[SIZE + 2..];
+        frames += 1;
+    }
+    assert!(frames < N, "the slow consumer was never cut");
+    assert_eq!(
+        rest, "-ERR 'Slow Consumer'\r\n<EOF>",
+        "after {frames} whole messages"
+    );
+
+    // Everyone else carries on.
+    drop(published);
+    nile.assert_serves();
+    fast.publish("flood", vec![b'x'; SIZE].into())
+        .await
+        .unwrap();
+    sync(&fast).await;
+}
