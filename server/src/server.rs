@@ -131,7 +131,8 @@ impl Server {
             "max_payload": opts.payload_bytes_max,
         });
         let map = info.as_object_mut().expect("json! object");
-        if self.authenticator().required() {
+        // nats-server leaves auth_required out when no_auth_user lets anyone in.
+        if self.authenticator().required() && opts.auth.no_auth_user.is_none() {
             map.insert("auth_required".into(), true.into());
         }
         if opts.jetstream.enabled {

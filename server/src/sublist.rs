@@ -149,6 +149,10 @@ impl Sublist {
         let root = self.root.read();
         let tokens: smallvec_tokens::Tokens = smallvec_tokens::split(subject);
         let mut result = SubResult::default();
+        // As nats-server: a subject with an empty token (`a..b`, `.a`, `a.`) matches nothing.
+        if tokens.as_slice().iter().any(|t| t.is_empty()) {
+            return result;
+        }
         match_level(&root, tokens.as_slice(), &mut result);
         result
     }
