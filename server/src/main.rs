@@ -22,7 +22,7 @@ fn main() {
             "nats-server: v{NATS_VERSION} (nile v{})",
             env!("CARGO_PKG_VERSION")
         ),
-        Command::Help => println!("Usage: nile [options]   (nats-server's flags; see README.md)"),
+        Command::Help => println!("{}", config::usage(&exe)),
         Command::TestConfig => println!("nile: configuration file is valid"),
         Command::Signal { signal, pid } => std::process::exit(send_signal(&exe, &signal, pid)),
         Command::Run(opts) => run(*opts, exe, rest),

@@ -54,6 +54,9 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     );
     tracing::info!("  Name:     {}", server.server_name);
     tracing::info!("  ID:       {}", server.server_id);
+    for w in &opts.warnings {
+        tracing::warn!("{w}");
+    }
     if opts.jetstream.enabled {
         start_jetstream(&opts)?;
         let js = crate::jetstream::JetStream::start(&server).map_err(StartError::JetStream)?;

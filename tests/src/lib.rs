@@ -24,7 +24,9 @@ pub fn nile_bin() -> PathBuf {
         let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
         let target_dir = profile_dir.parent().expect("target dir");
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.args(["build", "-q", "-p", "nile-server", "--bin", "nile"]).env("CARGO_TARGET_DIR", target_dir);
+        build
+            .args(["build", "-q", "-p", "nile-server", "--bin", "nile"])
+            .env("CARGO_TARGET_DIR", target_dir);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             build.arg("--release");
         }
@@ -41,6 +43,7 @@ pub struct Nile {
     pub http_port: Option<u16>,
     pub dir: tempfile::TempDir,
     pub log: PathBuf,
+    log_offset: usize,
 }
 
 impl Nile {
@@ -52,8 +55,13 @@ impl Nile {
     /// Start with a given directory (kept across restarts by the caller).
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Nile {
         let log = dir.path().join("nile.log");
+        // A restart appends to the same log: only lines after this offset count.
+        let log_offset = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let store = dir.path().join("store");
-        let mut args: Vec<String> = vec!["-a", "127.0.0.1", "-p", "-1", "-l"].into_iter().map(String::from).collect();
+        let mut args: Vec<String> = vec!["-a", "127.0.0.1", "-p", "-1", "-l"]
+            .into_iter()
+            .map(String::from)
+            .collect();
         args.push(log.display().to_string());
         args.push("-sd".into());
         args.push(store.display().to_string());
@@ -65,8 +73,17 @@ impl Nile {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn nile (run `cargo build` first)");
-        let mut nile = Nile { child, port: 0, http_port: None, dir, log };
-        nile.port = nile.wait_for_log_port("client connections on").expect("nile did not start");
+        let mut nile = Nile {
+            child,
+            port: 0,
+            http_port: None,
+            dir,
+            log,
+            log_offset,
+        };
+        nile.port = nile
+            .wait_for_log_port("client connections on")
+            .expect("nile did not start");
         nile.http_port = nile.find_log_port("Starting http monitor on");
         nile
     }
@@ -81,6 +98,7 @@ impl Nile {
 
     fn find_log_port(&self, marker: &str) -> Option<u16> {
         let text = self.log_text();
+        let text = text.get(self.log_offset..).unwrap_or("");
         let line = text.lines().find(|l| l.contains(marker))?;
         line.rsplit(':').next()?.trim().parse().ok()
     }
@@ -105,7 +123,10 @@ impl Nile {
 
     /// Send a signal (e.g. `libc::SIGTERM` as 15) and wait for exit.
     pub fn signal_and_wait(&mut self, sig: i32) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -147,13 +168,22 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let mut line = String::new();
         reader.read_line(&mut line).expect("INFO line");
-        let json = line.strip_prefix("INFO ").expect("first line is INFO").trim();
+        let json = line
+            .strip_prefix("INFO ")
+            .expect("first line is INFO")
+            .trim();
         let info = serde_json::from_str(json).expect("INFO json");
-        Raw { stream, reader, info }
+        Raw {
+            stream,
+            reader,
+            info,
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {

@@ -54,7 +54,27 @@ impl Request<'_> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(T::default());
         }
-        serde_json::from_slice(self.body).map_err(|e| err::invalid_json(&e.to_string()))
+        let mut v: serde_json::Value =
+            serde_json::from_slice(self.body).map_err(|e| err::invalid_json(&e.to_string()))?;
+        drop_nulls(&mut v);
+        if v.is_null() {
+            return Ok(T::default());
+        }
+        serde_json::from_value(v).map_err(|e| err::invalid_json(&e.to_string()))
+    }
+}
+
+/// Clients (async-nats) send `null` for unset options; nats-server's Go
+/// decoder leaves such fields at their zero value, so drop them before
+/// decoding into types whose fields have defaults.
+fn drop_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }
 
