@@ -11,7 +11,7 @@ use crate::coding::{Decode, Encode};
 use crate::error::{Result, StoreError};
 use crate::format::consumer::{clog_header, ConsumerOp, Snapshot, CLOG_HEADER_BYTES};
 pub use crate::format::consumer::{ConsumerState, PendingAck};
-use crate::io::{write_atomic, Io, IoFile, RealIo};
+use crate::io::{write_atomic, Io, IoFile};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ fn log_name(name: &str, gen: u64) -> String {
 impl ConsumerStore {
     /// Opens or creates consumer `name`'s state in `dir` on the real disk.
     pub fn open(dir: impl AsRef<Path>, name: &str) -> Result<Self> {
-        Self::open_with_io(Arc::new(RealIo), dir.as_ref(), name)
+        Self::open_with_io(crate::io::default_io(), dir.as_ref(), name)
     }
 
     /// Opens through any [`Io`].

@@ -323,3 +323,25 @@ fn segments_roll_by_age() {
         .count();
     assert_eq!(segs, 5);
 }
+
+#[test]
+fn io_uring_backend_when_available() {
+    if nile_engine::io::UringIo::probe().is_err() {
+        eprintln!("io_uring not available here; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let io: std::sync::Arc<dyn nile_engine::io::Io> = std::sync::Arc::new(nile_engine::io::UringIo);
+    let s = FileStore::open_with_io(io.clone(), dir.path(), small_cfg()).unwrap();
+    for i in 0..200u64 {
+        let (_, t) = s.append(b"u", b"", &i.to_le_bytes(), 0).unwrap();
+        t.wait().unwrap();
+    }
+    s.delete(7, true).unwrap();
+    s.close().unwrap();
+    drop(s);
+    let s = FileStore::open_with_io(io, dir.path(), small_cfg()).unwrap();
+    assert_eq!(s.state(false).msgs, 199);
+    assert_eq!(s.get(150).unwrap().payload.as_ref(), &149u64.to_le_bytes());
+    assert!(s.verify().is_empty());
+}

@@ -10,6 +10,9 @@ use crate::types::SyncPolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Upper bound of the group-commit linger (see [`linger`]).
+const LINGER_MAX: Duration = Duration::from_millis(2);
+
 /// How often expiry runs when `age_max` is set.
 const EXPIRE_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -20,34 +23,32 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// Timings the flusher carries from round to round.
+struct Rounds {
+    last_sync: Instant,
+    last_expire: Instant,
+    last_batch: u64,
+    last_fsync: Duration,
+}
+
+type Guard<'a> = parking_lot::MutexGuard<'a, super::state::State>;
+
 /// Body of the flusher thread.
 pub fn run(shared: Arc<Shared>) {
-    let mut last_sync = Instant::now();
-    let mut last_expire = Instant::now();
+    let now = Instant::now();
+    let mut r = Rounds {
+        last_sync: now,
+        last_expire: now,
+        last_batch: 0,
+        last_fsync: Duration::ZERO,
+    };
     loop {
         let mut st = shared.state.lock();
-        loop {
-            if st.closed {
-                return;
-            }
-            let dirty = st.poisoned.is_none()
-                && (st.written_seq > st.synced_seq || !st.tomb_after.is_empty() || st.tombs.dirty);
-            let sync_due = match st.cfg.sync {
-                SyncPolicy::Always => dirty,
-                SyncPolicy::Interval(d) => dirty && last_sync.elapsed() >= d,
-            };
-            let expire_due = st.cfg.age_max.is_some() && last_expire.elapsed() >= EXPIRE_INTERVAL;
-            if sync_due || expire_due {
-                break;
-            }
-            let wait = match st.cfg.sync {
-                SyncPolicy::Always => EXPIRE_INTERVAL,
-                SyncPolicy::Interval(d) => d.min(EXPIRE_INTERVAL),
-            };
-            shared.work.wait_for(&mut st, wait);
+        if !wait_for_work(&shared, &mut st, &r) {
+            return;
         }
-        if st.cfg.age_max.is_some() && last_expire.elapsed() >= EXPIRE_INTERVAL {
-            last_expire = Instant::now();
+        if st.cfg.age_max.is_some() && r.last_expire.elapsed() >= EXPIRE_INTERVAL {
+            r.last_expire = Instant::now();
             if st.poisoned.is_none() {
                 st.expire_at(now_ns());
                 let _ = st.settle();
@@ -56,41 +57,77 @@ pub fn run(shared: Arc<Shared>) {
         if st.poisoned.is_some() {
             continue;
         }
+        if st.cfg.sync == SyncPolicy::Always {
+            linger(&shared, &mut st, r.last_batch, r.last_fsync);
+        }
         let written = st.written_seq;
+        r.last_batch = written.saturating_sub(st.synced_seq);
         let Some(file) = st.segs.last().map(|s| s.file.clone()) else {
             continue;
         };
         drop(st);
+        let started = Instant::now();
         let res = file.sync_data();
-        last_sync = Instant::now();
-        let mut st = shared.state.lock();
-        if let Err(e) = res {
-            fail(&shared, &mut st, e.into());
-            continue;
-        }
-        st.synced_seq = st.synced_seq.max(written);
-        let (ready, later): (Vec<_>, Vec<_>) =
-            st.tomb_after.drain(..).partition(|(c, _)| *c <= written);
-        st.tomb_after = later;
-        let mut seqs: Vec<u64> = ready.into_iter().map(|(_, s)| s).collect();
-        seqs.sort_unstable();
-        if let Err(e) = st.tombs.append(&super::tomblog::to_ranges(seqs)) {
-            fail(&shared, &mut st, e);
-            continue;
-        }
-        let tomb_file = st.tombs.dirty.then(|| st.tombs.file());
-        st.tombs.dirty = false;
-        drop(st);
-        if let Some(f) = tomb_file {
-            if let Err(e) = f.sync_data() {
-                let mut st = shared.state.lock();
-                fail(&shared, &mut st, e.into());
-                continue;
-            }
-        }
-        shared.dur.advance(written);
-        housekeeping(&shared);
+        r.last_sync = Instant::now();
+        r.last_fsync = r.last_sync - started;
+        finish_round(&shared, res, written);
     }
+}
+
+/// Waits until a sync or an expiry is due. False once the store closed.
+fn wait_for_work(shared: &Shared, st: &mut Guard<'_>, r: &Rounds) -> bool {
+    loop {
+        if st.closed {
+            return false;
+        }
+        let dirty = st.poisoned.is_none()
+            && (st.written_seq > st.synced_seq || !st.tomb_after.is_empty() || st.tombs.dirty);
+        let sync_due = match st.cfg.sync {
+            SyncPolicy::Always => dirty,
+            SyncPolicy::Interval(d) => dirty && r.last_sync.elapsed() >= d,
+        };
+        let expire_due = st.cfg.age_max.is_some() && r.last_expire.elapsed() >= EXPIRE_INTERVAL;
+        if sync_due || expire_due {
+            return true;
+        }
+        let wait = match st.cfg.sync {
+            SyncPolicy::Always => EXPIRE_INTERVAL,
+            SyncPolicy::Interval(d) => d.min(EXPIRE_INTERVAL),
+        };
+        shared.work.wait_for(st, wait);
+    }
+}
+
+/// After the segment fdatasync: persist the removals it made safe, then
+/// complete every ticket up to `written` at once.
+fn finish_round(shared: &Shared, res: std::io::Result<()>, written: u64) {
+    let mut st = shared.state.lock();
+    if let Err(e) = res {
+        fail(shared, &mut st, e.into());
+        return;
+    }
+    st.synced_seq = st.synced_seq.max(written);
+    let (ready, later): (Vec<_>, Vec<_>) =
+        st.tomb_after.drain(..).partition(|(c, _)| *c <= written);
+    st.tomb_after = later;
+    let mut seqs: Vec<u64> = ready.into_iter().map(|(_, s)| s).collect();
+    seqs.sort_unstable();
+    if let Err(e) = st.tombs.append(&super::tomblog::to_ranges(seqs)) {
+        fail(shared, &mut st, e);
+        return;
+    }
+    let tomb_file = st.tombs.dirty.then(|| st.tombs.file());
+    st.tombs.dirty = false;
+    drop(st);
+    if let Some(f) = tomb_file {
+        if let Err(e) = f.sync_data() {
+            let mut st = shared.state.lock();
+            fail(shared, &mut st, e.into());
+            return;
+        }
+    }
+    shared.dur.advance(written);
+    housekeeping(shared);
 }
 
 /// Now that removals up to the synced point are tombstoned durably: drop
@@ -103,6 +140,27 @@ fn housekeeping(shared: &Shared) {
     let pending: Vec<u64> = st.tomb_after.iter().map(|(_, s)| *s).collect();
     if let Err(e) = st.compact_tombs(&pending).and_then(|()| st.settle()) {
         fail(shared, &mut st, e);
+    }
+}
+
+/// Group commit without linger syncs whatever was written the moment the
+/// previous fdatasync returns, which with a bounded number of appends in
+/// flight settles at about half of them per fdatasync. So wait, at most a
+/// quarter of the last fdatasync's duration (and `LINGER_MAX`), until as
+/// many records are written as the last round covered. A lone synchronous
+/// appender (last round: 1 record) never waits.
+fn linger(
+    shared: &Shared,
+    st: &mut parking_lot::MutexGuard<'_, super::state::State>,
+    last_batch: u64,
+    last_fsync: Duration,
+) {
+    let deadline = Instant::now() + (last_fsync / 4).min(LINGER_MAX);
+    while st.written_seq.saturating_sub(st.synced_seq) < last_batch
+        && !st.closed
+        && Instant::now() < deadline
+    {
+        shared.work.wait_until(st, deadline);
     }
 }
 

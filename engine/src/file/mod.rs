@@ -14,7 +14,7 @@ mod subjects;
 mod tomblog;
 
 use crate::error::{Result, StoreError};
-use crate::io::{Io, RealIo, SimIo};
+use crate::io::{Io, SimIo};
 use crate::store::StreamStore;
 use crate::subject::SubjectFilter;
 use crate::ticket::{Durability, DurableTicket};
@@ -50,7 +50,7 @@ pub struct FileStore {
 impl FileStore {
     /// Opens or creates a store in `dir` on the real file system.
     pub fn open(dir: impl AsRef<Path>, cfg: StoreConfig) -> Result<Self> {
-        Self::open_with_io(Arc::new(RealIo), dir.as_ref(), cfg)
+        Self::open_with_io(crate::io::default_io(), dir.as_ref(), cfg)
     }
 
     /// Opens or creates a store through any [`Io`] (tests use [`SimIo`]).
@@ -66,9 +66,10 @@ impl FileStore {
 
     fn start(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, memory: bool) -> Result<Self> {
         check_config(&cfg)?;
+        let io_name = io.name();
         let (state, dur) = recover::open_state(io, dir, cfg, now_ns())?;
         tracing::info!(dir = %dir.display(), msgs = state.msgs, last_seq = state.last_seq,
-            segments = state.segs.len(), io = "pwrite+fdatasync", "stream store opened");
+            segments = state.segs.len(), io = io_name, "stream store opened");
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             work: Condvar::new(),

@@ -5,9 +5,11 @@
 
 mod real;
 mod sim;
+mod uring;
 
 pub use real::RealIo;
 pub use sim::{Fault, SimIo};
+pub use uring::{default_io, UringIo};
 
 use bytes::Bytes;
 use std::io;
@@ -60,6 +62,10 @@ pub trait Io: Send + Sync {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Names of the plain files in `dir`.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Short name for logs.
+    fn name(&self) -> &'static str {
+        "pwrite+fdatasync"
+    }
 }
 
 /// Durable replace: write `name.tmp`, fsync it, rename over `name`, fsync

@@ -31,17 +31,22 @@ impl IoFile for RealFile {
         self.0.set_len(len)
     }
     fn map(&self) -> io::Result<Bytes> {
-        if self.len()? == 0 {
-            return Ok(Bytes::new());
-        }
-        // SAFETY: the engine maps index files, which are written once
-        // through `write_atomic` and never modified in place, and segment
-        // files only while scanning them on open, before any write or
-        // truncation; unlinking a mapped file is safe on Unix.
-        #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&self.0)? };
-        Ok(Bytes::from_owner(map))
+        map_file(&self.0)
     }
+}
+
+/// A read-only mapping of a whole file (empty files map to empty bytes).
+pub(super) fn map_file(file: &File) -> io::Result<Bytes> {
+    if file.metadata()?.len() == 0 {
+        return Ok(Bytes::new());
+    }
+    // SAFETY: the engine maps index files, which are written once
+    // through `write_atomic` and never modified in place, and segment
+    // files only while scanning them on open, before any write or
+    // truncation; unlinking a mapped file is safe on Unix.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(file)? };
+    Ok(Bytes::from_owner(map))
 }
 
 impl Io for RealIo {

@@ -339,6 +339,10 @@ impl Io for SimIo {
         Ok(())
     }
 
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
         if let Some(f) = self.tick()? {
             return Err(fault_error(f));
