@@ -125,7 +125,8 @@ async fn nak_redelivers_and_counts() {
     assert_eq!(again.info().unwrap().stream_sequence, 1);
     again.double_ack().await.expect("ack");
     let info = cons.info().await.expect("info");
-    assert_eq!(info.num_redelivered, 1);
+    // nats-server counts redelivered messages still pending: none after the ack.
+    assert_eq!(info.num_redelivered, 0);
     assert_eq!(info.num_ack_pending, 0);
 }
 
@@ -173,6 +174,7 @@ async fn filtered_num_pending_is_exact() {
         .create_consumer(consumer::pull::Config {
             durable_name: Some("L".into()),
             deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+            filter_subject: "s.>".into(),
             ..Default::default()
         })
         .await
@@ -228,6 +230,8 @@ async fn push_and_ordered_consumers_deliver_in_order() {
     }
 }
 
+/// nats-server 2.15.1 fails this one: it flushes consumer state lazily, so a
+/// kill -9 forgets double-acked messages. Nile saves before confirming.
 #[tokio::test]
 async fn durable_state_survives_kill_9() {
     let nile = Nile::start(&["-js"]);

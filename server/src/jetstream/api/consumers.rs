@@ -46,7 +46,8 @@ pub fn info_json(js: &JetStream, c: &Consumer) -> Value {
         "delivered": delivered,
         "ack_floor": {"consumer_seq": floor_d, "stream_seq": floor_s},
         "num_ack_pending": st.pending.len(),
-        "num_redelivered": st.num_redelivered,
+        // As nats-server: redelivered messages still awaiting an ack.
+        "num_redelivered": st.pending.values().filter(|p| p.deliveries > 1).count(),
         "num_waiting": st.waiting.len(),
         "num_pending": num_pending,
         "cluster": {"leader": js.server.server_name},

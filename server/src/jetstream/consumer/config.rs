@@ -353,6 +353,13 @@ impl ConsumerConfig {
             }
             _ => {}
         }
+        if self.deliver_policy == DeliverPolicy::LastPerSubject && self.filters().is_empty() {
+            return Err(ApiError {
+                code: 400,
+                err_code: 10094,
+                description: "consumer delivery policy is deliver last per subject, but optional filter subject is not set".into(),
+            });
+        }
         if self.deliver_policy != DeliverPolicy::ByStartSequence
             && self.opt_start_seq.is_some_and(|s| s > 0)
         {
