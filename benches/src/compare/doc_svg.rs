@@ -23,7 +23,7 @@ pub fn chart(rows: &[Row]) -> String {
          font-family=\"sans-serif\" font-size=\"12\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
          <text x=\"10\" y=\"20\" font-size=\"14\">Nile / nats-server (median of pairs; \
-         green: better for Nile)</text>\n",
+         green: better for Nile; line: min-max)</text>\n",
         LEFT + WIDTH + 80.0
     );
     for (i, tick) in [0.01, 0.1, 1.0, 10.0, 100.0].iter().enumerate() {
@@ -75,6 +75,16 @@ pub fn chart(rows: &[Row]) -> String {
             x2 + 4.0,
             y + BAR - 5.0
         );
+        // Whisker: how far the ratio moved between pairs.
+        if let (Some(lo), Some(hi)) = (r.ratio_min, r.ratio_max) {
+            let mid = y + BAR / 2.0;
+            let _ = writeln!(
+                s,
+                "<line x1=\"{}\" y1=\"{mid}\" x2=\"{}\" y2=\"{mid}\" stroke=\"black\"/>",
+                x_of(lo),
+                x_of(hi)
+            );
+        }
     }
     s += "</svg>\n";
     s
