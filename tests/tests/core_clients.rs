@@ -325,3 +325,44 @@ async fn large_payload_round_trips() {
         .unwrap_err();
     assert!(err.to_string().to_lowercase().contains("payload"), "{err}");
 }
+
+#[tokio::test]
+async fn request_with_headers_both_ways() {
+    let nile = Nile::start(&[]);
+    let service = async_nats::connect(nile.url()).await.unwrap();
+    let mut requests = service.subscribe("svc.h").await.unwrap();
+    sync(&service).await;
+    let responder = service.clone();
+    tokio::spawn(async move {
+        let req = requests.next().await.unwrap();
+        let asked = req
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Q"))
+            .map(|v| v.as_str().to_string());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "A",
+            format!("answer to {}", asked.unwrap_or_default()).as_str(),
+        );
+        responder
+            .publish_with_headers(req.reply.unwrap(), headers, "body".into())
+            .await
+            .unwrap();
+    });
+    let client = async_nats::connect(nile.url()).await.unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("Q", "42");
+    let reply = tokio::time::timeout(
+        WAIT,
+        client.request_with_headers("svc.h", headers, Bytes::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(reply.payload, "body");
+    assert_eq!(
+        reply.headers.unwrap().get("A").map(|v| v.as_str()),
+        Some("answer to 42")
+    );
+}

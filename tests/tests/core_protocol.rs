@@ -559,3 +559,61 @@ fn other_connections_carry_on_after_a_bad_one() {
     assert_eq!(p.roundtrip(b"PUB keep 1\r\nb\r\n"), "");
     assert_eq!(sub.roundtrip(b""), "MSG keep 1 1\r\nb\r\n");
 }
+
+#[test]
+fn frames_split_across_reads_and_many_in_one_write() {
+    let nile = Nile::start(&[]);
+    let mut sub = nile.raw_connected(r#"{"verbose":false,"pedantic":false,"headers":true}"#);
+    assert_eq!(sub.roundtrip(b"SUB s.* 1\r\n"), "");
+    let mut p = nile.raw_connected(r#"{"verbose":false,"pedantic":false,"headers":true}"#);
+    // One byte per write: the codec must wait for whole control lines and payloads.
+    let frame = b"HPUB s.a r 18 23\r\nNATS/1.0\r\nK: v\r\n\r\nhello\r\nPUB s.b 3\r\n\r\n\n\r\n";
+    for b in frame {
+        p.send(&[*b]);
+    }
+    assert_eq!(p.roundtrip(b""), "");
+    assert_eq!(
+        sub.roundtrip(b""),
+        "HMSG s.a 1 r 18 23\r\nNATS/1.0\r\nK: v\r\n\r\nhello\r\nMSG s.b 1 3\r\n\r\n\n\r\n"
+    );
+    // Thousands of frames in one write come out whole and in order.
+    let mut batch = Vec::new();
+    let mut want = String::new();
+    for i in 0..5000 {
+        let body = format!("m{i}");
+        batch.extend_from_slice(format!("PUB s.n {}\r\n{body}\r\n", body.len()).as_bytes());
+        want.push_str(&format!("MSG s.n 1 {}\r\n{body}\r\n", body.len()));
+    }
+    assert_eq!(p.roundtrip(&batch), "");
+    assert_eq!(sub.roundtrip(b""), want);
+}
+
+#[test]
+fn fan_out_to_many_connections() {
+    let nile = Nile::start(&[]);
+    let mut subs: Vec<_> = (0..40)
+        .map(|i| {
+            let mut c = nile.raw_connected(QUIET);
+            assert_eq!(c.roundtrip(format!("SUB fan {i}\r\n").as_bytes()), "");
+            (i, c)
+        })
+        .collect();
+    let mut p = nile.raw_connected(QUIET);
+    assert_eq!(p.roundtrip(b"PUB fan 3\r\nall\r\n"), "");
+    for (i, c) in subs.iter_mut() {
+        assert_eq!(c.roundtrip(b""), format!("MSG fan {i} 3\r\nall\r\n"));
+    }
+}
+
+#[test]
+fn verbose_acks_hpub_too() {
+    let nile = Nile::start(&[]);
+    let mut c = nile.raw();
+    let got = c.roundtrip(
+        b"CONNECT {\"verbose\":true,\"headers\":true}\r\nHPUB v 12 12\r\nNATS/1.0\r\n\r\n\r\nSUB v 1\r\nHPUB v 12 13\r\nNATS/1.0\r\n\r\nx\r\n",
+    );
+    assert_eq!(
+        got,
+        "+OK\r\n+OK\r\n+OK\r\n+OK\r\nHMSG v 1 12 13\r\nNATS/1.0\r\n\r\nx\r\n"
+    );
+}
