@@ -260,3 +260,49 @@ async fn slow_consumer_is_cut_and_the_fast_one_gets_everything() {
         .unwrap();
     sync(&fast).await;
 }
+
+/// A subscriber whose socket stays full past `write_deadline` is cut without an
+/// `-ERR` (as nats-server), and the publisher is not held up.
+#[test]
+fn write_deadline_cuts_a_stuck_subscriber() {
+    let nile = Nile::start_with_config("write_deadline: \"300ms\"\n", &[]);
+    let mut stuck = nile.raw_connected(QUIET);
+    assert_eq!(stuck.roundtrip(b"SUB wd 1\r\n"), "");
+    let mut p = nile.raw_connected(QUIET);
+    const SIZE: usize = 64 * 1024;
+    let mut frame = format!("PUB wd {SIZE}\r\n").into_bytes();
+    frame.extend(std::iter::repeat_n(b'w', SIZE));
+    frame.extend_from_slice(b"\r\n");
+    let burst = frame.repeat(16); // 1 MiB
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // Publish until the server has given up on the stuck subscriber: then its
+    // subscription is gone and a probe subscriber on the same subject sees the
+    // subject's interest drop to just itself.
+    let mut probe = nile.raw_connected(r#"{"verbose":false,"headers":true,"no_responders":true}"#);
+    assert_eq!(probe.roundtrip(b"SUB wd.reply 1\r\n"), "");
+    loop {
+        assert_eq!(p.roundtrip(&burst), "");
+        std::thread::sleep(Duration::from_millis(50));
+        // No responders on `wd` means the stuck subscription was removed.
+        let got = probe.roundtrip(b"PUB wd wd.reply 0\r\n\r\n");
+        if got.starts_with("HMSG wd.reply 1 ") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stuck subscriber never cut"
+        );
+    }
+    let got = stuck.read_for(Duration::from_secs(10));
+    assert!(got.ends_with("<EOF>") || got.ends_with("<RESET>"), "closed");
+    assert!(
+        got.starts_with(&format!("MSG wd 1 {SIZE}\r\n")),
+        "{:?}",
+        &got[..got.len().min(40)]
+    );
+    assert!(
+        !got.contains("-ERR"),
+        "nats-server sends no -ERR on a write deadline"
+    );
+    nile.assert_serves();
+}
