@@ -108,6 +108,8 @@ fn healthz(server: &Server, q: &Query) -> Result<Response, BadParam> {
     }
     if !js_server_only && server.options().jetstream.enabled {
         match server.monitor.jetstream() {
+            // Started (it opens every stream first) but reports no details.
+            None if server.jetstream.get().is_some() => {}
             // nats-server's JSNotEnabledErr text.
             None => return unavailable("JetStream not enabled (10076)".into()),
             Some(js) if !js_enabled_only => {
