@@ -26,16 +26,45 @@ pub struct Identity {
     pub perms: Option<Arc<Perms>>,
 }
 
+/// One allow or deny entry: a subject pattern, and for subscribe entries an
+/// optional queue group (`"foo.* workers"`, nats-server's queue permission form).
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    subject: Vec<u8>,
+    queue: Option<Vec<u8>>,
+}
+
+impl Entry {
+    fn parse(text: &str) -> Self {
+        let mut parts = text.split_whitespace();
+        let subject = parts.next().unwrap_or("").as_bytes().to_vec();
+        let queue = parts.next().map(|q| q.as_bytes().to_vec());
+        Entry { subject, queue }
+    }
+
+    /// Does this entry cover `subj` (a subset of its pattern) with `queue`?
+    /// An entry without a queue covers every queue; one with a queue covers only
+    /// subscriptions in a matching queue group.
+    fn covers(&self, subj: &[u8], queue: Option<&[u8]>) -> bool {
+        let queue_ok = match (&self.queue, queue) {
+            (None, _) => true,
+            (Some(p), Some(q)) => subject::matches(p, q),
+            (Some(_), None) => false,
+        };
+        queue_ok && subject::is_subset(subj, &self.subject)
+    }
+}
+
 /// Allow/deny lists ready for matching.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
-    allow: Option<Vec<Vec<u8>>>,
-    deny: Vec<Vec<u8>>,
+    allow: Option<Vec<Entry>>,
+    deny: Vec<Entry>,
 }
 
 impl Rules {
     fn compile(p: &SubjectPermission) -> Self {
-        let list = |v: &Vec<String>| v.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let list = |v: &Vec<String>| v.iter().map(|s| Entry::parse(s)).collect();
         Rules {
             allow: p.allow.as_ref().map(list),
             deny: list(&p.deny),
@@ -46,16 +75,23 @@ impl Rules {
     /// A pattern is allowed when it lies inside an allowed pattern and not
     /// wholly inside a denied one.
     pub fn allows(&self, subj: &[u8]) -> bool {
+        self.allows_queue(subj, None)
+    }
+
+    /// As [`Rules::allows`], for a subscription in queue group `queue`.
+    pub fn allows_queue(&self, subj: &[u8], queue: Option<&[u8]>) -> bool {
         let allowed = self
             .allow
             .as_ref()
-            .is_none_or(|a| a.iter().any(|p| subject::is_subset(subj, p)));
-        allowed && !self.deny.iter().any(|d| subject::is_subset(subj, d))
+            .is_none_or(|a| a.iter().any(|e| e.covers(subj, queue)));
+        allowed && !self.deny.iter().any(|e| e.covers(subj, queue))
     }
 
     /// For delivery through a wildcard subscription: is this literal subject denied?
     pub fn denies_literal(&self, subj: &[u8]) -> bool {
-        self.deny.iter().any(|d| subject::matches(d, subj))
+        self.deny
+            .iter()
+            .any(|e| e.queue.is_none() && subject::matches(&e.subject, subj))
     }
 
     pub fn has_deny(&self) -> bool {
@@ -83,8 +119,10 @@ impl Perms {
         self.publish.as_ref().is_none_or(|r| r.allows(subj))
     }
 
-    pub fn can_subscribe(&self, subj: &[u8]) -> bool {
-        self.subscribe.as_ref().is_none_or(|r| r.allows(subj))
+    pub fn can_subscribe(&self, subj: &[u8], queue: Option<&[u8]>) -> bool {
+        self.subscribe
+            .as_ref()
+            .is_none_or(|r| r.allows_queue(subj, queue))
     }
 }
 
@@ -335,5 +373,21 @@ mod tests {
         assert!(!r.allows(b"c"));
         assert!(!r.allows(b">"));
         assert!(r.denies_literal(b"a.secret"));
+    }
+
+    #[test]
+    fn queue_rules() {
+        let p = SubjectPermission {
+            allow: Some(vec!["jobs workers".into(), "open".into()]),
+            deny: vec!["open bad".into()],
+        };
+        let r = Rules::compile(&p);
+        assert!(!r.allows_queue(b"jobs", None));
+        assert!(r.allows_queue(b"jobs", Some(b"workers")));
+        assert!(!r.allows_queue(b"jobs", Some(b"other")));
+        assert!(r.allows_queue(b"open", None));
+        assert!(r.allows_queue(b"open", Some(b"good")));
+        assert!(!r.allows_queue(b"open", Some(b"bad")));
+        assert!(!r.denies_literal(b"open"));
     }
 }

@@ -422,7 +422,7 @@ impl Connection {
             return;
         }
         if let Some(perms) = &self.perms {
-            if !perms.can_subscribe(&subj) {
+            if !perms.can_subscribe(&subj, queue.as_deref()) {
                 let mut text = format!(
                     "Permissions Violation for Subscription to \"{}\"",
                     String::from_utf8_lossy(&subj)

@@ -153,3 +153,20 @@ fn rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+#[test]
+fn queue_group_permissions() {
+    // nats-server's form: an entry "<subject> <queue>" allows (or denies) only that queue group.
+    let config = r#"authorization { users: [ {user: q, password: pw, permissions: {subscribe: {allow: ["jobs workers", "open"], deny: ["open bad"]}}} ] }"#;
+    let nile = Nile::start_with_config(config, &[]);
+    let mut c = connect(&nile, "q");
+    let got = c.roundtrip(b"SUB jobs 1\r\nSUB jobs workers 2\r\nSUB jobs other 3\r\nSUB open 4\r\nSUB open bad 5\r\nSUB open good 6\r\n");
+    assert_eq!(
+        got,
+        "-ERR 'Permissions Violation for Subscription to \"jobs\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"jobs\" using queue \"other\"'\r\n\
+         -ERR 'Permissions Violation for Subscription to \"open\" using queue \"bad\"'\r\n"
+    );
+    let got = c.roundtrip(b"PUB jobs 1\r\nj\r\n");
+    assert_eq!(got, "MSG jobs 2 1\r\nj\r\n");
+}
