@@ -1,7 +1,9 @@
 //! Engine benchmarks (not timed tests). Prints Markdown rows.
 //!
 //! cargo bench -p nile-engine --bench engine -- [--dir D] [--quick] [--open N,N]
-//!     [--only append|read|open]
+//!     [--only append|read|open] [--sizes 16,128,1024,16384]
+//!
+//! `NILE_IO=io_uring` uses the io_uring backend instead of pwrite/fdatasync.
 //!
 //! - append: `always` with concurrent appenders (group commit) and
 //!   `interval`, beside the raw limit measured in the same run: the same
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 struct Args {
     dir: PathBuf,
     only: Option<String>,
+    sizes: Vec<usize>,
     quick: bool,
     open: Vec<u64>,
 }
@@ -27,6 +30,7 @@ fn args() -> Args {
     let mut a = Args {
         dir: std::env::temp_dir().join("nile-bench"),
         only: None,
+        sizes: vec![16, 128, 1024, 16 * 1024],
         quick: false,
         open: vec![1_000_000, 10_000_000],
     };
@@ -35,6 +39,10 @@ fn args() -> Args {
         match x.as_str() {
             "--dir" => a.dir = it.next().map(PathBuf::from).unwrap_or(a.dir),
             "--only" => a.only = it.next(),
+            "--sizes" => {
+                let v = it.next().unwrap_or_default();
+                a.sizes = v.split(',').filter_map(|s| s.parse().ok()).collect();
+            }
             "--quick" => {
                 a.quick = true;
                 a.open = vec![100_000];
@@ -132,7 +140,7 @@ fn append(
 fn bench_append(a: &Args) {
     let n_bytes: u64 = if a.quick { 32 << 20 } else { 256 << 20 };
     println!("| size | mode | result |\n|---|---|---|");
-    for size in [16usize, 128, 1024, 16 * 1024] {
+    for &size in &a.sizes {
         let rec = size + 36 + 7;
         let n = (n_bytes / rec as u64).min(if a.quick { 100_000 } else { 500_000 });
         let bytes = n * rec as u64;

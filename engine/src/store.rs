@@ -64,6 +64,13 @@ pub trait StreamStore: Send + Sync {
     /// Changes limits (stream update); applies them at once.
     fn update_config(&self, cfg: StoreConfig) -> Result<()>;
 
+    /// A ticket for sequence `seq` (already appended): completes when every
+    /// append up to `seq` is durable. To acknowledge a batch, wait on the
+    /// ticket of its highest sequence only.
+    fn ticket(&self, seq: u64) -> DurableTicket {
+        DurableTicket::ready(seq)
+    }
+
     /// Makes everything written so far durable now.
     fn flush(&self) -> Result<()>;
 

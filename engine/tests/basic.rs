@@ -345,3 +345,18 @@ fn io_uring_backend_when_available() {
     assert_eq!(s.get(150).unwrap().payload.as_ref(), &149u64.to_le_bytes());
     assert!(s.verify().is_empty());
 }
+
+#[test]
+fn one_ticket_acknowledges_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = FileStore::open(dir.path(), StoreConfig::default()).unwrap();
+    let mut last = 0;
+    for i in 0..50u64 {
+        let (seq, _ticket) = s.append(b"b", b"", &i.to_le_bytes(), 0).unwrap();
+        last = seq;
+    }
+    s.ticket(last).wait().unwrap();
+    for seq in 1..=last {
+        assert!(s.ticket(seq).try_result().is_some_and(|r| r.is_ok()));
+    }
+}

@@ -156,6 +156,15 @@ impl StreamStore for FileStore {
         self.shared.state.lock().next_matching_seq(start, filter)
     }
 
+    fn ticket(&self, seq: u64) -> DurableTicket {
+        let always = self.shared.state.lock().cfg.sync == SyncPolicy::Always;
+        if always && !self.memory {
+            DurableTicket::pending(seq, self.shared.dur.clone())
+        } else {
+            DurableTicket::ready(seq)
+        }
+    }
+
     fn delete(&self, seq: u64, erase: bool) -> Result<()> {
         self.with_state(|st| st.delete(seq, erase))
     }
