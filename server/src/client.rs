@@ -67,6 +67,9 @@ pub struct ClientHandle {
     pub(crate) closing: Notify,
     /// Set when a publisher queued output and owes the writer a wake-up.
     flush_owed: AtomicBool,
+    /// CONNECT said `headers: true`; otherwise messages go out as MSG without
+    /// their header block (as nats-server does).
+    pub(crate) headers: AtomicBool,
     pending_bytes_max: usize,
 }
 
@@ -87,6 +90,7 @@ impl ClientHandle {
             wake: Notify::new(),
             closing: Notify::new(),
             flush_owed: AtomicBool::new(false),
+            headers: AtomicBool::new(false),
             pending_bytes_max,
         }
     }
@@ -115,16 +119,22 @@ impl ClientHandle {
 
     /// Queue a MSG/HMSG and count it.
     pub fn queue_msg(&self, sid: &[u8], d: &crate::subscription::Delivery<'_>) -> bool {
+        let strip = d.has_headers && !self.headers.load(Ordering::Relaxed);
         let ok = self.queue(|buf| {
-            encode::msg(
-                buf,
-                d.subject,
-                sid,
-                d.reply,
-                d.headers_len,
-                d.has_headers,
-                d.payload,
-            )
+            if strip {
+                let body = d.payload.get(d.headers_len..).unwrap_or_default();
+                encode::msg(buf, d.subject, sid, d.reply, 0, false, body)
+            } else {
+                encode::msg(
+                    buf,
+                    d.subject,
+                    sid,
+                    d.reply,
+                    d.headers_len,
+                    d.has_headers,
+                    d.payload,
+                )
+            }
         });
         if ok {
             self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);

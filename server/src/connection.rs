@@ -329,6 +329,7 @@ impl Connection {
             meta.user = identity.user;
             meta.account = identity.account;
         }
+        self.handle.headers.store(headers, Ordering::Relaxed);
         self.perms = identity.perms;
         self.connected = true;
         self.ok();
@@ -362,7 +363,8 @@ impl Connection {
             subject: &p.subject,
             reply: p.reply.as_deref(),
             headers_len: p.headers_len,
-            has_headers: p.has_headers,
+            // An empty header block goes out as a plain MSG (as nats-server).
+            has_headers: p.has_headers && p.headers_len > 0,
             payload: &p.payload,
             origin_cid: self.handle.cid,
         };

@@ -421,6 +421,7 @@ fn malformed_arguments_close_without_a_reply() {
         b"PUB x -1\r\n",
         b"PUB x\r\n",
         b"HPUB x 5 3\r\nabc\r\n",
+        b"HPUB x 12\r\n",
     ] {
         let mut c = nile.raw_connected(r#"{"verbose":false,"pedantic":false,"headers":true}"#);
         assert_eq!(
@@ -615,5 +616,34 @@ fn verbose_acks_hpub_too() {
     assert_eq!(
         got,
         "+OK\r\n+OK\r\n+OK\r\n+OK\r\nHMSG v 1 12 13\r\nNATS/1.0\r\n\r\nx\r\n"
+    );
+}
+
+#[test]
+fn subscribers_without_headers_get_plain_msg() {
+    // nats-server strips the header block for clients that did not say headers:true.
+    let nile = Nile::start(&[]);
+    let mut old_client = nile.raw_connected(QUIET);
+    assert_eq!(old_client.roundtrip(b"SUB x 1\r\n"), "");
+    let mut p = nile.raw_connected(r#"{"verbose":false,"headers":true}"#);
+    assert_eq!(
+        p.roundtrip(b"SUB x 2\r\nHPUB x r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
+        "HMSG x 2 r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+    );
+    assert_eq!(old_client.roundtrip(b""), "MSG x 1 r 2\r\nhi\r\n");
+}
+
+#[test]
+fn hpub_header_sizes_as_nats_server() {
+    // A 0-byte header block is a plain message; a short one is forwarded as is.
+    let nile = Nile::start(&[]);
+    let mut c = nile.raw_connected(r#"{"verbose":false,"headers":true}"#);
+    assert_eq!(
+        c.roundtrip(b"SUB x 1\r\nHPUB x 0 2\r\nhi\r\n"),
+        "MSG x 1 2\r\nhi\r\n"
+    );
+    assert_eq!(
+        c.roundtrip(b"HPUB x 3 3\r\nabc\r\n"),
+        "HMSG x 1 3 3\r\nabc\r\n"
     );
 }

@@ -233,7 +233,8 @@ fn parse_pub(
     let num = |i: usize| parse_size(&args[tok[i].0..tok[i].1]).ok_or(ParseError::BadArgs(bad));
     let total = num(n - 1)?;
     let headers_len = if hpub { num(n - 2)? } else { 0 };
-    if hpub && (headers_len > total || headers_len < 4) {
+    // nats-server checks only this (a 0-byte header block makes a plain MSG).
+    if hpub && headers_len > total {
         return Err(ParseError::BadArgs(bad));
     }
     if total > limits.payload_bytes_max {
