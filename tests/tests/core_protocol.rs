@@ -535,10 +535,10 @@ fn overlong_control_line_is_refused() {
 
 #[test]
 fn an_err_from_the_client_closes_it() {
-    // nats-server 2.15.1: a client sending -ERR is closed (no reply); +OK is ignored.
+    // nats-server 2.15.1: a client sending -ERR is closed (no reply); +OK and INFO are ignored.
     let nile = Nile::start(&[]);
     let mut c = nile.raw_connected(QUIET);
-    assert_eq!(c.roundtrip(b"+OK\r\n"), "");
+    assert_eq!(c.roundtrip(b"+OK\r\nINFO {\"x\":1}\r\n"), "");
     assert_eq!(c.send_until_close(b"-ERR 'x'\r\n"), "<EOF>");
     nile.assert_serves();
 }

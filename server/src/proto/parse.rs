@@ -44,7 +44,7 @@ pub enum ClientOp {
     },
     Ping,
     Pong,
-    /// `+OK` sent by a client: legal, and ignored.
+    /// `+OK` (or `INFO`) sent by a client: legal, and ignored.
     Ack,
     /// `-ERR` sent by a client (its text is not kept).
     Err,
@@ -122,7 +122,7 @@ enum Op {
 
 impl Op {
     fn from_name(name: &[u8]) -> Option<Op> {
-        const NAMES: [(&[u8], Op); 9] = [
+        const NAMES: [(&[u8], Op); 10] = [
             (b"PUB", Op::Pub),
             (b"HPUB", Op::Hpub),
             (b"SUB", Op::Sub),
@@ -131,6 +131,8 @@ impl Op {
             (b"PING", Op::Ping),
             (b"PONG", Op::Pong),
             (b"+OK", Op::Ack),
+            // nats-server ignores an INFO from a client.
+            (b"INFO", Op::Ack),
             (b"-ERR", Op::Err),
         ];
         NAMES
