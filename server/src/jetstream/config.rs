@@ -175,9 +175,17 @@ fn unlimited(v: i64) -> i64 {
 impl StreamConfig {
     /// Fill defaults and check the rules nats-server checks on create and update.
     pub fn normalize(mut self) -> Result<StreamConfig, ApiError> {
+        if self.name.len() > NAME_BYTES_MAX {
+            return Err(err::invalid_config(format!(
+                "stream name is too long, maximum allowed is {NAME_BYTES_MAX}"
+            )));
+        }
+        if self.name.contains(['/', '\\']) {
+            return Err(err::name_contains_path_separators());
+        }
         if !is_valid_name(&self.name) {
             return Err(err::invalid_config(
-                "stream name is required and can not contain '.', '*', '>'",
+                "stream name is required and can not contain '.', '*', '>', '\\', '/'",
             ));
         }
         if self
@@ -190,7 +198,7 @@ impl StreamConfig {
             )));
         }
         if self.num_replicas > 5 {
-            return Err(err::invalid_config("replicas > 5 not supported"));
+            return Err(err::invalid_config("maximum replicas is 5"));
         }
         if self.num_replicas > 1 {
             return Err(err::replicas_not_supported());
@@ -218,7 +226,11 @@ impl StreamConfig {
         self.max_msg_size = unlimited(self.max_msg_size);
         self.max_consumers = unlimited(self.max_consumers);
         if self.max_msg_size > i64::from(i32::MAX) {
-            return Err(err::invalid_config("max message size too large"));
+            // nats-server's field is an int32: its JSON decoder refuses this.
+            return Err(err::invalid_json(&format!(
+                "json: cannot unmarshal number {} into Go struct field StreamConfigRequest.max_msg_size of type int32",
+                self.max_msg_size
+            )));
         }
         if self.duplicate_window == 0 {
             self.duplicate_window = DUPLICATE_WINDOW_DEFAULT_NS;
@@ -245,18 +257,27 @@ impl StreamConfig {
             if !subject::is_valid(s.as_bytes()) {
                 return Err(err::invalid_config("invalid subject"));
             }
-            if self.subjects[..i].iter().any(|o| o == s) {
-                return Err(err::invalid_config("duplicate subjects detected"));
-            }
-            if self.subjects[..i]
+            if let Some(o) = self.subjects[..i]
                 .iter()
-                .any(|o| subject::overlaps(o.as_bytes(), s.as_bytes()))
+                .find(|o| subject::overlaps(o.as_bytes(), s.as_bytes()))
             {
-                return Err(err::invalid_config("subjects overlap"));
+                return Err(err::invalid_config(format!(
+                    "subject {o:?} overlaps with {s:?}"
+                )));
+            }
+            if !self.no_ack && s == ">" {
+                return Err(err::invalid_config(
+                    "capturing all subjects requires no-ack to be true",
+                ));
             }
             if !self.no_ack && overlaps_api(s) {
                 return Err(err::invalid_config(
                     "subjects that overlap with jetstream api require no-ack to be true",
+                ));
+            }
+            if !self.no_ack && overlaps_system_api(s) {
+                return Err(err::invalid_config(
+                    "subjects that overlap with system api require no-ack to be true",
                 ));
             }
         }
@@ -324,11 +345,19 @@ impl StreamConfig {
     }
 }
 
-/// Streams may not capture the JetStream API unless `no_ack` (nats-server's rule).
+/// Streams may not capture JetStream's namespaces unless `no_ack`
+/// (nats-server's rule; subjects within `$JS.EVENT.>` are exempt).
 fn overlaps_api(s: &str) -> bool {
-    ["$JS.API.>", "$JSC.>", "$NRG.>"]
+    ["$JS.>", "$JSC.>", "$NRG.>"]
         .iter()
         .any(|p| subject::overlaps(p.as_bytes(), s.as_bytes()))
+        && !subject::is_subset(s.as_bytes(), b"$JS.EVENT.>")
+}
+
+/// Nor the system account's, except `$SYS.ACCOUNT.>`.
+fn overlaps_system_api(s: &str) -> bool {
+    subject::overlaps(b"$SYS.>", s.as_bytes())
+        && !subject::is_subset(s.as_bytes(), b"$SYS.ACCOUNT.>")
 }
 
 #[cfg(test)]

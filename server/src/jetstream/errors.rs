@@ -102,11 +102,18 @@ pub mod err {
     pub fn insufficient_resources() -> ApiError {
         ApiError::new(503, 10023, "insufficient resources")
     }
+    /// nats-server reports a denied delete as a failed delete (10057).
     pub fn stream_delete_denied() -> ApiError {
-        ApiError::new(400, 10110, "message delete not permitted")
+        ApiError::new(500, 10057, "message delete not permitted")
     }
     pub fn stream_purge_denied() -> ApiError {
-        ApiError::new(400, 10110, "stream purge not permitted")
+        ApiError::new(500, 10110, "stream purge not permitted")
+    }
+    pub fn sequence_not_found(seq: u64) -> ApiError {
+        ApiError::new(400, 10043, format!("sequence {seq} not found"))
+    }
+    pub fn name_contains_path_separators() -> ApiError {
+        ApiError::new(400, 10128, "Stream name can not contain path separators")
     }
     pub fn stream_msg_delete_failed(text: impl Into<String>) -> ApiError {
         ApiError::new(500, 10057, text)

@@ -39,7 +39,7 @@ pub fn get(js: &JetStream, req: &Request<'_>) -> Reply {
     }
     match serde_json::from_slice::<GetRequest>(req.body) {
         Ok(r) => answer(js, req.token(4), &r),
-        Err(_) => status("408 Bad Request"),
+        Err(_) => status("408 Malformed Request"),
     }
 }
 

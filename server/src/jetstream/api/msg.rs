@@ -26,7 +26,8 @@ pub fn lookup(js: &JetStream, stream: &str, r: &GetRequest) -> Result<StoredMsg,
     };
     let store = &stream.store;
     let found = match (r.seq, &r.last_by_subj, &r.next_by_subj) {
-        (_, Some(subj), None) if !subj.is_empty() => {
+        // A sequence together with last_by_subj is a bad request.
+        (None | Some(0), Some(subj), None) if !subj.is_empty() => {
             store.last_for_subject(&SubjectFilter::new(subj)).map(Some)
         }
         (seq, None, Some(subj)) if !subj.is_empty() => {
@@ -77,6 +78,11 @@ pub fn delete(js: &JetStream, req: &Request<'_>) -> Reply {
     let Some(stream) = js.stream(req.token(5)) else {
         return error(KIND, err::stream_not_found(), json!({}));
     };
+    // nats-server treats an empty body and `{}` alike as a bad request.
+    let body = req.body.trim_ascii();
+    if body.is_empty() || body == b"{}" {
+        return error(KIND, err::bad_request(), json!({}));
+    }
     let r: DeleteRequest = match req.json() {
         Ok(r) => r,
         Err(e) => return error(KIND, e, json!({})),
@@ -92,11 +98,19 @@ pub fn delete(js: &JetStream, req: &Request<'_>) -> Reply {
     }
     match stream.store.delete(r.seq, !r.no_erase) {
         Ok(()) => Reply::Json(typed(KIND, json!({"success": true}))),
-        Err(StoreError::NotFound) => error(
-            KIND,
-            err::stream_msg_delete_failed("no message found"),
-            json!({}),
-        ),
+        Err(StoreError::NotFound) => {
+            // nats-server's three answers: past the end, before the start,
+            // or an interior sequence already gone.
+            let st = stream.store.state(false);
+            let e = if r.seq > st.last_seq {
+                err::stream_msg_delete_failed("stream store EOF")
+            } else if r.seq < st.first_seq {
+                err::stream_msg_delete_failed("no message found")
+            } else {
+                err::sequence_not_found(r.seq)
+            };
+            error(KIND, e, json!({}))
+        }
         Err(e) => error(
             KIND,
             err::stream_msg_delete_failed(e.to_string()),

@@ -121,6 +121,13 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
         Ok(c) => c,
         Err(e) => return error(KIND, e, json!({})),
     };
+    if cfg.sealed {
+        return error(
+            KIND,
+            err::invalid_config("stream configuration for create can not be sealed"),
+            json!({}),
+        );
+    }
     if let Some(existing) = js.stream(&cfg.name) {
         if *existing.config.read() != cfg {
             return error(KIND, err::stream_name_exists(), json!({}));
@@ -193,20 +200,27 @@ pub fn info(js: &JetStream, req: &Request<'_>) -> Reply {
         return error(KIND, err::stream_not_found(), paging);
     };
     let mut v = json!({"total": 0, "offset": r.offset, "limit": 0});
-    let info = info_json(
-        js,
-        &stream,
-        r.deleted_details,
-        r.subjects_filter.as_deref(),
-        true,
-    );
+    let info = info_json(js, &stream, r.deleted_details, None, true);
     if let (Value::Object(m), Value::Object(i)) = (&mut v, info) {
         m.extend(i);
     }
-    if r.subjects_filter.is_some() {
-        let n = v["state"]["subjects"].as_object().map_or(0, |m| m.len());
-        v["total"] = n.into();
-        v["limit"] = SUBJECTS_PAGE_LEN.into();
+    // Subjects are paged by `offset` in name order; with no matching
+    // subject at all nats-server leaves total and limit at 0.
+    if let Some(filter) = r.subjects_filter.as_deref().filter(|f| !f.is_empty()) {
+        let all = stream.store.subjects_state(&SubjectFilter::new(filter));
+        if !all.is_empty() {
+            v["total"] = all.len().into();
+            v["limit"] = SUBJECTS_PAGE_LEN.into();
+            let page: serde_json::Map<String, Value> = all
+                .into_iter()
+                .skip(r.offset)
+                .take(SUBJECTS_PAGE_LEN)
+                .map(|(k, n)| (k, Value::from(n)))
+                .collect();
+            if !page.is_empty() {
+                v["state"]["subjects"] = Value::Object(page);
+            }
+        }
     }
     Reply::Json(typed(KIND, v))
 }
@@ -240,18 +254,28 @@ pub fn names(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_names_response";
     let r: ListRequest = match req.json() {
         Ok(r) => r,
-        Err(e) => return error(KIND, e, json!({})),
+        Err(e) => {
+            let paging = json!({"total": 0, "offset": 0, "limit": 0, "streams": null});
+            return error(KIND, e, paging);
+        }
     };
     let all = selected(js, r.subject.as_deref().filter(|s| !s.is_empty()));
+    // nats-server clamps the offset to the total and sends `null` for no names.
+    let offset = r.offset.min(all.len());
     let page: Vec<_> = all
         .iter()
-        .skip(r.offset)
+        .skip(offset)
         .take(NAMES_PAGE_LEN)
         .map(|s| s.name.clone())
         .collect();
+    let streams = if page.is_empty() {
+        Value::Null
+    } else {
+        json!(page)
+    };
     Reply::Json(typed(
         KIND,
-        json!({"total": all.len(), "offset": r.offset, "limit": NAMES_PAGE_LEN, "streams": page}),
+        json!({"total": all.len(), "offset": offset, "limit": NAMES_PAGE_LEN, "streams": streams}),
     ))
 }
 
@@ -259,18 +283,22 @@ pub fn list(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_list_response";
     let r: ListRequest = match req.json() {
         Ok(r) => r,
-        Err(e) => return error(KIND, e, json!({})),
+        Err(e) => {
+            let paging = json!({"total": 0, "offset": 0, "limit": 0, "streams": []});
+            return error(KIND, e, paging);
+        }
     };
     let all = selected(js, r.subject.as_deref().filter(|s| !s.is_empty()));
+    let offset = r.offset.min(all.len());
     let page: Vec<_> = all
         .iter()
-        .skip(r.offset)
+        .skip(offset)
         .take(LIST_PAGE_LEN)
         .map(|s| info_json(js, s, false, None, false))
         .collect();
     Reply::Json(typed(
         KIND,
-        json!({"total": all.len(), "offset": r.offset, "limit": LIST_PAGE_LEN, "streams": page}),
+        json!({"total": all.len(), "offset": offset, "limit": LIST_PAGE_LEN, "streams": page}),
     ))
 }
 
@@ -302,28 +330,26 @@ struct PurgeBody {
 
 pub fn purge(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_purge_response";
+    // nats-server's purge errors carry `"purged":0`.
+    let failed = |e| error(KIND, e, json!({"purged": 0}));
     let Some(stream) = js.stream(req.token(4)) else {
-        return error(KIND, err::stream_not_found(), json!({}));
+        return failed(err::stream_not_found());
     };
     let body: PurgeBody = match req.json() {
         Ok(b) => b,
-        Err(e) => return error(KIND, e, json!({})),
+        Err(e) => return failed(e),
     };
     {
         let cfg = stream.config.read();
         if cfg.sealed {
-            return error(KIND, err::sealed(), json!({}));
+            return failed(err::sealed());
         }
         if cfg.deny_purge {
-            return error(KIND, err::stream_purge_denied(), json!({}));
+            return failed(err::stream_purge_denied());
         }
     }
     if body.seq.is_some() && body.keep.is_some() {
-        return error(
-            KIND,
-            err::bad_request_text("sequence and keep can not both be set"),
-            json!({}),
-        );
+        return failed(err::bad_request());
     }
     let filter = body.filter.filter(|f| !f.is_empty() && f != ">");
     let preq = PurgeRequest {
@@ -333,6 +359,6 @@ pub fn purge(js: &JetStream, req: &Request<'_>) -> Reply {
     };
     match stream.store.purge(&preq) {
         Ok(n) => Reply::Json(typed(KIND, json!({"success": true, "purged": n}))),
-        Err(e) => error(KIND, err::stream_general(e.to_string()), json!({})),
+        Err(e) => failed(err::stream_general(e.to_string())),
     }
 }
