@@ -182,7 +182,14 @@ impl Authenticator {
         let pass = c.pass.unwrap_or("");
         let token = c.token.filter(|t| !t.is_empty());
         if let Some(token) = token {
-            return self.login_token(token);
+            // A token counts when one is configured; otherwise (users list only)
+            // nats-server ignores it and checks the user and password.
+            if let Some(id) = self.login_token(token) {
+                return Some(id);
+            }
+            if user.is_none() || self.users.is_empty() {
+                return None;
+            }
         }
         if let Some(user) = user {
             if pass.is_empty() && user.contains("::") {
@@ -307,6 +314,13 @@ mod tests {
             .authenticate(&creds(Some("app"), Some("pw"), None))
             .is_some());
         assert!(a.authenticate(&creds(None, None, None)).is_none());
+        // A wrong token beside a right user/password: the users list decides.
+        assert!(a
+            .authenticate(&creds(Some("app"), Some("pw"), Some("X")))
+            .is_some());
+        assert!(a
+            .authenticate(&creds(Some("app"), Some("no"), Some("X")))
+            .is_none());
     }
 
     #[test]

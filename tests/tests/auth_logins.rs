@@ -290,3 +290,20 @@ async fn async_nats_with_user_flags() {
         "{err}"
     );
 }
+
+#[test]
+fn users_list_ignores_a_token_beside_user_and_password() {
+    // nats-server with a users list (no token) checks user/pass and ignores auth_token.
+    let nile = Nile::start_with_config(
+        "authorization { users: [ {user: a, password: pw} ] }\n",
+        &[],
+    );
+    assert_logins(
+        &nile,
+        &[r#""user":"a","pass":"pw","auth_token":"zzz""#],
+        &[
+            r#""user":"a","pass":"bad","auth_token":"zzz""#,
+            r#""auth_token":"pw""#,
+        ],
+    );
+}
