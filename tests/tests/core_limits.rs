@@ -192,6 +192,8 @@ async fn slow_consumer_is_cut_and_the_fast_one_gets_everything() {
 
     const N: usize = 4000;
     const SIZE: usize = 8 * 1024;
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = received.clone();
     let reader = tokio::spawn(async move {
         let mut count = 0usize;
         while count < N {
@@ -206,12 +208,14 @@ async fn slow_consumer_is_cut_and_the_fast_one_gets_everything() {
                 "in order, none lost"
             );
             count += 1;
+            seen.store(count, std::sync::atomic::Ordering::Release);
         }
         count
     });
 
-    // Publish in bursts of ~256 KB, each confirmed by a PONG, so the fast
-    // subscriber's pending output stays well under max_pending.
+    // Publish in bursts of ~256 KB, each after the fast subscriber has caught up
+    // to within 512 KB, so its output never nears max_pending even on a loaded
+    // machine (Nile does not stall fast producers as nats-server does).
     let port = nile.port;
     let published = tokio::task::spawn_blocking(move || {
         let mut p = nile_tests::Raw::connect(port);
@@ -225,6 +229,15 @@ async fn slow_consumer_is_cut_and_the_fast_one_gets_everything() {
             burst.extend(std::iter::repeat_n(b'.', SIZE - 8));
             burst.extend_from_slice(b"\r\n");
             if burst.len() >= 256 * 1024 || i == N - 1 {
+                let caught_up = (i + 1).saturating_sub(32 + 64);
+                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                while received.load(std::sync::atomic::Ordering::Acquire) < caught_up {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "fast subscriber stalled"
+                    );
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 assert_eq!(p.roundtrip(&burst), "");
                 burst.clear();
             }
