@@ -103,6 +103,7 @@ async fn create_is_idempotent_and_a_different_config_is_10058() {
     )
     .await;
     assert!(v.get("error").is_none(), "{v}");
+    assert_eq!(v["did_create"], true, "{v}");
     assert_eq!(v["config"]["max_msgs"], 100);
     // get_or_create does not recreate.
     js.get_or_create_stream(cfg.clone()).await.unwrap();
@@ -544,6 +545,26 @@ async fn update_rules() {
         upd(r#"{"name":"U","subjects":["u.>"],"deny_delete":true,"deny_purge":true}"#).await,
         refused("stream configuration update can not unseal a sealed stream")
     );
+    // Sealing rewrites the config as nats-server does.
+    create(
+        &c,
+        "SE",
+        json!({"name":"SE","max_age":5_000_000_000i64,"allow_rollup_hdrs":true}),
+    )
+    .await;
+    let v = req(
+        &c,
+        "$JS.API.STREAM.UPDATE.SE",
+        r#"{"name":"SE","max_age":5000000000,"allow_rollup_hdrs":true,"sealed":true}"#,
+    )
+    .await;
+    let mut want = default_config("SE", &["SE"]);
+    want["duplicate_window"] = json!(5_000_000_000i64);
+    want["discard"] = json!("new");
+    want["sealed"] = json!(true);
+    want["deny_delete"] = json!(true);
+    want["deny_purge"] = json!(true);
+    assert_eq!(v["config"], want);
     // Name checks and a missing stream.
     let v = req(&c, "$JS.API.STREAM.UPDATE.U", r#"{"name":"X"}"#).await;
     assert_eq!(
@@ -988,4 +1009,64 @@ async fn purge_options_and_errors() {
     assert!(is_rfc3339(st["last_ts"].as_str().unwrap()));
     let ack = publish(&c, "p.1", &[], "z").await;
     assert_eq!(ack, ack_json("P", 11));
+}
+
+#[tokio::test]
+async fn stream_advisories() {
+    let nile = start();
+    let c = connect(&nile).await;
+    let mut sub = c.subscribe("$JS.EVENT.ADVISORY.STREAM.>").await.unwrap();
+    c.flush().await.unwrap();
+    create(&c, "ADV", json!({"name":"ADV"})).await;
+    // An idempotent create changes nothing and announces nothing.
+    create(&c, "ADV", json!({"name":"ADV"})).await;
+    let v = req(
+        &c,
+        "$JS.API.STREAM.UPDATE.ADV",
+        r#"{"name":"ADV","max_msgs":5}"#,
+    )
+    .await;
+    assert!(v.get("error").is_none(), "{v}");
+    // A refused update announces nothing either.
+    let v = req(
+        &c,
+        "$JS.API.STREAM.UPDATE.ADV",
+        r#"{"name":"ADV","storage":"memory"}"#,
+    )
+    .await;
+    assert!(v.get("error").is_some(), "{v}");
+    assert_eq!(
+        req(&c, "$JS.API.STREAM.DELETE.ADV", "").await["success"],
+        true
+    );
+    let mut ids = Vec::new();
+    for (subject, action) in [
+        ("$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", "create"),
+        ("$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV", "modify"),
+        ("$JS.EVENT.ADVISORY.STREAM.DELETED.ADV", "delete"),
+    ] {
+        let m = tokio::time::timeout(TIMEOUT, futures::StreamExt::next(&mut sub))
+            .await
+            .expect("advisory")
+            .unwrap();
+        assert_eq!(m.subject.as_str(), subject);
+        let mut v: Value = serde_json::from_slice(&m.payload).unwrap();
+        let id = v["id"].take();
+        let ts = v["timestamp"].take();
+        assert!(is_rfc3339(ts.as_str().unwrap()), "{ts}");
+        assert!(!id.as_str().unwrap().is_empty());
+        ids.push(id);
+        assert_eq!(
+            v,
+            json!({"type":"io.nats.jetstream.advisory.v1.stream_action","id":null,
+                   "timestamp":null,"stream":"ADV","action":action})
+        );
+    }
+    assert!(ids[0] != ids[1] && ids[1] != ids[2]);
+    let extra = tokio::time::timeout(
+        Duration::from_millis(200),
+        futures::StreamExt::next(&mut sub),
+    )
+    .await;
+    assert!(extra.is_err(), "unexpected advisory {extra:?}");
 }

@@ -308,6 +308,16 @@ impl StreamConfig {
         Ok(())
     }
 
+    /// What sealing implies, as nats-server rewrites a sealed config: no
+    /// expiry, no new messages, no deletes, purges or rollups.
+    pub fn seal(&mut self) {
+        self.max_age = 0;
+        self.discard = Discard::New;
+        self.deny_delete = true;
+        self.deny_purge = true;
+        self.allow_rollup_hdrs = false;
+    }
+
     /// nats-server's rules for what STREAM.UPDATE may change.
     pub fn check_update(&self, old: &StreamConfig) -> Result<(), ApiError> {
         let no = |what: &str| {

@@ -132,7 +132,10 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
         if *existing.config.read() != cfg {
             return error(KIND, err::stream_name_exists(), json!({}));
         }
-        return Reply::Json(typed(KIND, info_json(js, &existing, false, None, false)));
+        // nats-server answers an idempotent create with did_create too.
+        let mut v = info_json(js, &existing, false, None, false);
+        v["did_create"] = true.into();
+        return Reply::Json(typed(KIND, v));
     }
     if let Err(e) = check_overlap(js, &cfg) {
         return error(KIND, e, json!({}));
@@ -146,6 +149,7 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
         return error(KIND, e, json!({}));
     }
     tracing::debug!("created stream {:?}", stream.name);
+    advise(js, "CREATED", "create", &stream.name);
     let mut v = info_json(js, &stream, false, None, false);
     v["did_create"] = true.into();
     Reply::Json(typed(KIND, v))
@@ -153,10 +157,13 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
 
 pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_update_response";
-    let cfg = match config_from(req) {
+    let mut cfg = match config_from(req) {
         Ok(c) => c,
         Err(e) => return error(KIND, e, json!({})),
     };
+    if cfg.sealed {
+        cfg.seal();
+    }
     let Some(stream) = js.stream(&cfg.name) else {
         return error(KIND, err::stream_not_found(), json!({}));
     };
@@ -178,6 +185,7 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     if let Err(e) = js.save_meta(&stream) {
         return error(KIND, e, json!({}));
     }
+    advise(js, "UPDATED", "modify", &stream.name);
     Reply::Json(typed(KIND, info_json(js, &stream, false, None, false)))
 }
 
@@ -317,7 +325,25 @@ pub fn delete(js: &JetStream, req: &Request<'_>) -> Reply {
         return error(KIND, err::stream_not_found(), json!({}));
     };
     delete_stream(js, &stream);
+    advise(js, "DELETED", "delete", &stream.name);
     Reply::Json(typed(KIND, json!({"success": true})))
+}
+
+/// `$JS.EVENT.ADVISORY.STREAM.<event>.<stream>` as nats-server sends it.
+fn advise(js: &JetStream, event: &str, action: &str, stream: &str) {
+    let subject = format!("$JS.EVENT.ADVISORY.STREAM.{event}.{stream}");
+    let mut body = json!({
+        "type": "io.nats.jetstream.advisory.v1.stream_action",
+        "id": crate::jetstream::consumer::nuid(),
+        "timestamp": rfc3339_ns(now_ns()),
+        "stream": stream,
+        "action": action,
+    });
+    if let Some(d) = &js.server.options().jetstream.domain {
+        body["domain"] = d.clone().into();
+    }
+    js.server
+        .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
 }
 
 #[derive(Deserialize, Default)]
