@@ -92,7 +92,11 @@ fn deliver(
     d: &Delivery<'_>,
     flush: &mut FlushList,
 ) -> bool {
-    if sub.deny.as_ref().is_some_and(|r| r.denies_literal(d.subject)) {
+    if sub
+        .deny
+        .as_ref()
+        .is_some_and(|r| r.denies_literal(d.subject))
+    {
         return false;
     }
     match sub.take_one() {

@@ -139,7 +139,10 @@ fn errors() {
             ClientOp::Ack
         ]
     );
-    assert!(matches!(all(b"UNSUB 1 2 3\r\n"), Err(ParseError::BadArgs(_))));
+    assert!(matches!(
+        all(b"UNSUB 1 2 3\r\n"),
+        Err(ParseError::BadArgs(_))
+    ));
     assert!(matches!(
         all(b"HPUB a 20 10\r\n"),
         Err(ParseError::BadArgs(_))
