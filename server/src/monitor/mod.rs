@@ -9,6 +9,8 @@
 //! [`MonitorState::set_jetstream`].
 
 mod connz;
+#[cfg(test)]
+mod contract_tests;
 mod endpoints;
 mod http;
 pub mod jetstream;
