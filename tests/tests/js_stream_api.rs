@@ -1070,3 +1070,19 @@ async fn stream_advisories() {
     .await;
     assert!(extra.is_err(), "unexpected advisory {extra:?}");
 }
+
+#[tokio::test]
+async fn without_jetstream_the_api_has_no_responders() {
+    let nile = nile_tests::Nile::start(&[]);
+    let c = connect(&nile).await;
+    for subj in ["$JS.API.INFO", "$JS.API.STREAM.CREATE.S"] {
+        let e = req_msg(&c, subj, r#"{"name":"S"}"#).await.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            async_nats::RequestErrorKind::NoResponders,
+            "{subj}"
+        );
+    }
+    let js = async_nats::jetstream::new(c.clone());
+    assert!(js.query_account().await.is_err());
+}

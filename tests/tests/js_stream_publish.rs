@@ -873,3 +873,91 @@ async fn direct_get() {
         .unwrap();
     assert_eq!(&m.payload[..], b"x");
 }
+
+#[tokio::test]
+async fn header_limit_no_ack_and_workqueue() {
+    let nile = start();
+    let (c, js) = connect_js(&nile).await;
+    create(&c, "HB", json!({"name":"HB","subjects":["hb"]})).await;
+    let big = "a".repeat(70_000);
+    assert_eq!(
+        publish(&c, "hb", &[("X-Big", big.as_str())], "").await,
+        ack_err(
+            "HB",
+            400,
+            10097,
+            "header size exceeds maximum allowed of 64k"
+        )
+    );
+    assert_eq!(info(&c, "HB").await["state"]["messages"], 0);
+
+    // no_ack: stored, but the publisher gets no reply at all (not a 503).
+    create(
+        &c,
+        "NA",
+        json!({"name":"NA","subjects":["na"],"no_ack":true}),
+    )
+    .await;
+    let r = tokio::time::timeout(Duration::from_millis(300), c.request("na", "x".into())).await;
+    assert!(r.is_err(), "expected no ack, got {r:?}");
+    assert_eq!(info(&c, "NA").await["state"]["messages"], 1);
+
+    // A workqueue stream keeps messages while no consumer took them.
+    create(
+        &c,
+        "WQ",
+        json!({"name":"WQ","subjects":["wq.*"],"retention":"workqueue"}),
+    )
+    .await;
+    for i in 0..3 {
+        let a = js
+            .publish(format!("wq.{i}"), "job".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(a.sequence, i + 1);
+    }
+    let v = info(&c, "WQ").await;
+    assert_eq!(v["config"]["retention"], "workqueue");
+    assert_eq!(v["state"]["messages"], 3);
+    // An interest stream with no consumers keeps nothing.
+    create(
+        &c,
+        "IN",
+        json!({"name":"IN","subjects":["in"],"retention":"interest"}),
+    )
+    .await;
+    assert_eq!(publish(&c, "in", &[], "x").await, ack("IN", 1));
+    let st = &info(&c, "IN").await["state"];
+    assert_eq!(
+        (st["messages"].as_u64(), st["last_seq"].as_u64()),
+        (Some(0), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn large_message_round_trip() {
+    let nile = start();
+    let (c, js) = connect_js(&nile).await;
+    create(
+        &c,
+        "BIG",
+        json!({"name":"BIG","subjects":["big"],"allow_direct":true}),
+    )
+    .await;
+    let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let a = js
+        .publish("big", payload.clone().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(a.sequence, 1);
+    let s = js.get_stream("BIG").await.unwrap();
+    let m = s.direct_get(1).await.unwrap();
+    assert_eq!(m.payload.len(), payload.len());
+    assert!(m.payload[..] == payload[..]);
+    let m = s.get_raw_message(1).await.unwrap();
+    assert!(m.payload[..] == payload[..]);
+}
