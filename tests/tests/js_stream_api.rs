@@ -993,9 +993,12 @@ async fn purge_options_and_errors() {
     assert_eq!(r.purged, 4);
     let v = info_subjects(&c, "P", ">").await;
     assert_eq!(v["state"]["subjects"], json!({"p.0": 1, "p.1": 1}));
-    // A full purge keeps last_seq and moves first_seq past it.
+    // keep 0 and seq 0 mean "not set": a full purge, which keeps last_seq
+    // and moves first_seq past it.
+    let v = req(&c, "$JS.API.STREAM.PURGE.P", r#"{"keep":0,"seq":0}"#).await;
+    assert_eq!(v["purged"], 2, "{v}");
     let r = s.purge().await.unwrap();
-    assert_eq!(r.purged, 2);
+    assert_eq!(r.purged, 0);
     let st = &info(&c, "P").await["state"];
     assert_eq!(
         (

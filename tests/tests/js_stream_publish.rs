@@ -224,6 +224,62 @@ async fn expected_headers() {
         (Some(6), Some(8))
     );
 
+    // Order: expected stream and sequences are checked before dedup, the
+    // expected last Msg-Id after it (nats-server 2.15.1).
+    assert_eq!(
+        publish(
+            &c,
+            "q.a",
+            &[("Nats-Msg-Id", "m1"), ("Nats-Expected-Stream", "Z")],
+            "d"
+        )
+        .await,
+        ack_err("Q", 400, 10060, "expected stream does not match")
+    );
+    assert_eq!(
+        publish(
+            &c,
+            "q.a",
+            &[("Nats-Msg-Id", "m1"), ("Nats-Expected-Last-Sequence", "1")],
+            "d"
+        )
+        .await,
+        ack_err("Q", 400, 10071, "wrong last sequence: 8")
+    );
+    assert_eq!(
+        publish(
+            &c,
+            "q.a",
+            &[
+                ("Nats-Msg-Id", "m1"),
+                ("Nats-Expected-Last-Subject-Sequence", "9")
+            ],
+            "d"
+        )
+        .await,
+        ack_err("Q", 400, 10071, "wrong last sequence: 1")
+    );
+    assert_eq!(
+        publish(
+            &c,
+            "q.a",
+            &[("Nats-Msg-Id", "m1"), ("Nats-Expected-Last-Msg-Id", "no")],
+            "d"
+        )
+        .await,
+        json!({"stream":"Q","seq":1,"duplicate":true})
+    );
+    assert_eq!(
+        publish(
+            &c,
+            "q.a",
+            &[("Nats-Msg-Id", "m1"), ("Nats-Expected-Last-Sequence", "8")],
+            "d"
+        )
+        .await,
+        json!({"stream":"Q","seq":1,"duplicate":true})
+    );
+
     // async-nats maps 10071 and 10070 to its own error kinds.
     let js = async_nats::jetstream::new(c.clone());
     let e = js
@@ -812,6 +868,21 @@ async fn direct_get() {
             "$JS.API.DIRECT.GET.DG",
             b"",
             "NATS/1.0 408 Empty Request\r\n\r\n",
+        ),
+        (
+            "$JS.API.DIRECT.GET.DG",
+            b"{}",
+            "NATS/1.0 408 Empty Request\r\n\r\n",
+        ),
+        (
+            "$JS.API.DIRECT.GET.DG",
+            br#"{"seq":0}"#,
+            "NATS/1.0 408 Empty Request\r\n\r\n",
+        ),
+        (
+            "$JS.API.DIRECT.GET.DG",
+            br#"{"seq":1,"last_by_subj":"dg.a"}"#,
+            "NATS/1.0 408 Bad Request\r\n\r\n",
         ),
         (
             "$JS.API.DIRECT.GET.DG",

@@ -38,6 +38,14 @@ pub fn get(js: &JetStream, req: &Request<'_>) -> Reply {
         return status("408 Empty Request");
     }
     match serde_json::from_slice::<GetRequest>(req.body) {
+        // Nothing to look up: nats-server calls that an empty request.
+        Ok(r)
+            if r.seq.unwrap_or(0) == 0
+                && r.last_by_subj.as_deref().unwrap_or("").is_empty()
+                && r.next_by_subj.as_deref().unwrap_or("").is_empty() =>
+        {
+            status("408 Empty Request")
+        }
         Ok(r) => answer(js, req.token(4), &r),
         Err(_) => status("408 Malformed Request"),
     }

@@ -374,14 +374,15 @@ pub fn purge(js: &JetStream, req: &Request<'_>) -> Reply {
             return failed(err::stream_purge_denied());
         }
     }
-    if body.seq.is_some() && body.keep.is_some() {
+    if body.seq.unwrap_or(0) > 0 && body.keep.unwrap_or(0) > 0 {
         return failed(err::bad_request());
     }
     let filter = body.filter.filter(|f| !f.is_empty() && f != ">");
+    // Zero means "not set", as in nats-server's request struct.
     let preq = PurgeRequest {
         subject: filter,
-        keep: body.keep,
-        up_to_seq: body.seq,
+        keep: body.keep.filter(|k| *k > 0),
+        up_to_seq: body.seq.filter(|s| *s > 0),
     };
     match stream.store.purge(&preq) {
         Ok(n) => Reply::Json(typed(KIND, json!({"success": true, "purged": n}))),
