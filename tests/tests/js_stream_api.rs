@@ -914,11 +914,16 @@ async fn account_info() {
     let total0 = v["api"]["total"].as_u64().unwrap();
     let errors0 = v["api"]["errors"].as_u64().unwrap();
 
-    create(&c, "F", json!({"name":"F","subjects":["f"]})).await;
+    create(
+        &c,
+        "F",
+        json!({"name":"F","subjects":["f"],"max_bytes":1_000_000}),
+    )
+    .await;
     create(
         &c,
         "M",
-        json!({"name":"M","subjects":["m"],"storage":"memory"}),
+        json!({"name":"M","subjects":["m"],"storage":"memory","max_bytes":5000,"allow_direct":true}),
     )
     .await;
     for _ in 0..3 {
@@ -933,6 +938,24 @@ async fn account_info() {
         .unwrap()
         .await
         .unwrap();
+    // Two consumers on F.
+    for name in ["c1", "c2"] {
+        let v = req(
+            &c,
+            &format!("$JS.API.CONSUMER.CREATE.F.{name}"),
+            &json!({"stream_name":"F","config":{"durable_name":name,"ack_policy":"explicit"}})
+                .to_string(),
+        )
+        .await;
+        assert!(v.get("error").is_none(), "{v}");
+    }
+    // Direct gets are not API requests in nats-server's counters.
+    for _ in 0..3 {
+        let m = req_msg(&c, "$JS.API.DIRECT.GET.M", r#"{"seq":1}"#)
+            .await
+            .unwrap();
+        assert_eq!(&m.payload[..], b"memory-payload");
+    }
     let _ = info(&c, "NOPE").await; // one error
     let v = req(&c, "$JS.API.INFO", "").await;
     let f = info(&c, "F").await["state"]["bytes"].as_u64().unwrap();
@@ -943,12 +966,25 @@ async fn account_info() {
         (Some(f), Some(m))
     );
     assert_eq!(v["streams"], 2);
-    // 2 creates, the failed INFO, then this INFO (the first one is in total0).
-    assert_eq!(v["api"]["total"].as_u64(), Some(total0 + 4));
+    assert_eq!(v["consumers"], 2);
+    assert_eq!(info(&c, "F").await["state"]["consumer_count"], 2);
+    assert_eq!(info(&c, "M").await["state"]["consumer_count"], 0);
+    // nats-server reserves max_bytes per stream.
+    assert_eq!(
+        (
+            v["reserved_storage"].as_u64(),
+            v["reserved_memory"].as_u64()
+        ),
+        (Some(1_000_000), Some(5000))
+    );
+    // 2 stream and 2 consumer creates, the failed INFO, then this INFO (the
+    // first one is in total0).
+    assert_eq!(v["api"]["total"].as_u64(), Some(total0 + 6));
     assert_eq!(v["api"]["errors"].as_u64(), Some(errors0 + 1));
 
     let acct = js.query_account().await.unwrap();
     assert_eq!(acct.streams, 2);
+    assert_eq!(acct.consumers, 2);
     assert_eq!(acct.storage, f);
     assert_eq!(acct.memory, m);
     // -1 (unlimited) is None in async-nats.

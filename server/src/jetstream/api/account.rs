@@ -10,22 +10,34 @@ use crate::jetstream::JetStream;
 
 pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
     let (mut memory, mut storage) = (0u64, 0u64);
+    // nats-server reserves each stream's max_bytes up front.
+    let (mut reserved_memory, mut reserved_storage) = (0u64, 0u64);
+    let mut consumers = 0;
     let streams = js.streams.read();
     for s in streams.values() {
+        consumers += s.consumers.read().len();
         let bytes = s.store.state(false).bytes;
-        match s.config.read().storage {
-            Storage::Memory => memory += bytes,
-            Storage::File => storage += bytes,
+        let cfg = s.config.read();
+        let reserved = u64::try_from(cfg.max_bytes).unwrap_or(0);
+        match cfg.storage {
+            Storage::Memory => {
+                memory += bytes;
+                reserved_memory += reserved;
+            }
+            Storage::File => {
+                storage += bytes;
+                reserved_storage += reserved;
+            }
         }
     }
     let opts = js.server.options();
     let mut v = json!({
         "memory": memory,
         "storage": storage,
-        "reserved_memory": 0,
-        "reserved_storage": 0,
+        "reserved_memory": reserved_memory,
+        "reserved_storage": reserved_storage,
         "streams": streams.len(),
-        "consumers": 0,
+        "consumers": consumers,
         "limits": {
             "max_memory": -1,
             "max_storage": -1,

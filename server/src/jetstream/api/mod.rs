@@ -130,7 +130,10 @@ pub fn run(js: Arc<JetStream>, rx: std::sync::mpsc::Receiver<ApiRequest>) {
         let Some(handler) = handler_for(&req.subject) else {
             continue;
         };
-        js.api_stats.total.fetch_add(1, Ordering::Relaxed);
+        // nats-server leaves direct gets out of the API counters.
+        if !req.subject.starts_with("$JS.API.DIRECT.GET.") {
+            js.api_stats.total.fetch_add(1, Ordering::Relaxed);
+        }
         let request = Request {
             subject: &req.subject,
             tokens: req.subject.split('.').collect(),

@@ -65,7 +65,7 @@ pub fn state_json(stream: &Stream, deleted_details: bool, subjects_filter: Optio
         }
         v["num_deleted"] = st.num_deleted.into();
     }
-    v["consumer_count"] = 0.into();
+    v["consumer_count"] = stream.consumers.read().len().into();
     v
 }
 
