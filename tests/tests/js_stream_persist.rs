@@ -308,3 +308,92 @@ mod parking_lot_free {
         }
     }
 }
+
+#[tokio::test]
+async fn purges_deletes_and_expiry_survive_sigkill() {
+    let nile = start();
+    let (c, js) = connect_js(&nile).await;
+    create(&c, "PG", json!({"name":"PG","subjects":["pg.*"]})).await;
+    create(&c, "DL", json!({"name":"DL","subjects":["dl"]})).await;
+    create(
+        &c,
+        "AGE",
+        json!({"name":"AGE","subjects":["age"],"max_age":1_000_000_000}),
+    )
+    .await;
+    for i in 0..10 {
+        js.publish(format!("pg.{}", i % 2), "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        js.publish("dl", format!("d{i}").into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    js.publish("age", "old".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // PG: purge pg.0, then everything; DL: delete the last two messages.
+    assert_eq!(
+        req(&c, "$JS.API.STREAM.PURGE.PG", r#"{"filter":"pg.0"}"#).await["purged"],
+        5
+    );
+    assert_eq!(req(&c, "$JS.API.STREAM.PURGE.PG", "").await["purged"], 5);
+    let dl = js.get_stream("DL").await.unwrap();
+    assert!(dl.delete_message(10).await.unwrap());
+    assert!(dl.delete_message(9).await.unwrap());
+    assert!(dl.delete_message(5).await.unwrap());
+    drop(c);
+
+    let dir = nile.kill();
+    // Let AGE's message pass max_age while the server is down.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let nile = Nile::start_in(dir, &["-js"]);
+    let (c, js) = connect_js(&nile).await;
+
+    let st = &info(&c, "PG").await["state"];
+    assert_eq!(
+        (
+            st["messages"].as_u64(),
+            st["first_seq"].as_u64(),
+            st["last_seq"].as_u64()
+        ),
+        (Some(0), Some(11), Some(10))
+    );
+    assert_eq!(publish(&c, "pg.0", &[], "new").await, ack("PG", 11));
+
+    // Deleting the last messages does not give their sequences back.
+    let st = &req(&c, "$JS.API.STREAM.INFO.DL", r#"{"deleted_details":true}"#).await["state"];
+    assert_eq!(
+        (
+            st["messages"].as_u64(),
+            st["first_seq"].as_u64(),
+            st["last_seq"].as_u64()
+        ),
+        (Some(7), Some(1), Some(10)),
+        "{st}"
+    );
+    assert_eq!(st["deleted"], json!([5, 9, 10]));
+    let dl = js.get_stream("DL").await.unwrap();
+    assert!(dl.get_raw_message(5).await.is_err());
+    assert_eq!(&dl.get_raw_message(8).await.unwrap().payload[..], b"d7");
+    assert_eq!(publish(&c, "dl", &[], "after").await, ack("DL", 11));
+
+    // Expired while down: gone at start-up, sequence kept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let st = info(&c, "AGE").await["state"].clone();
+        if st["messages"] == 0 {
+            assert_eq!(st["last_seq"], 1);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not expired: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(publish(&c, "age", &[], "new").await, ack("AGE", 2));
+}
