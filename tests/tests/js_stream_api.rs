@@ -527,6 +527,9 @@ async fn update_rules() {
 
     let v = upd(r#"{"name":"U","subjects":["u.>"],"deny_delete":true,"deny_purge":true}"#).await;
     assert!(v.get("error").is_none(), "{v}");
+    // "v" is no longer captured.
+    let e = c.request("v", "x".into()).await.unwrap_err();
+    assert_eq!(e.kind(), async_nats::RequestErrorKind::NoResponders);
     assert_eq!(
         upd(r#"{"name":"U","subjects":["u.>"],"deny_purge":true}"#).await,
         refused("stream configuration update can not cancel deny message deletes")

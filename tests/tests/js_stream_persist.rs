@@ -240,7 +240,7 @@ async fn kill_during_publishing_loses_no_acknowledged_message() {
     })
     .await
     .unwrap();
-    let acked: Arc<parking_lot_free::Acked> = Arc::default();
+    let acked: Arc<shared::Acked> = Arc::default();
     let writer = {
         let acked = acked.clone();
         let js = js.clone();
@@ -290,7 +290,7 @@ async fn kill_during_publishing_loses_no_acknowledged_message() {
 }
 
 /// A tiny shared list without extra dependencies.
-mod parking_lot_free {
+mod shared {
     use std::sync::Mutex;
 
     #[derive(Default)]
