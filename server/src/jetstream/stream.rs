@@ -20,10 +20,11 @@ use crate::router::RouteCache;
 use crate::server::Server;
 use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
 
-/// A PubAck waiting for its record to become durable.
+/// A stored record waiting to become durable, and the PubAck (if any) to
+/// send once it is.
 struct PendingAck {
     ticket: Option<DurableTicket>,
-    reply: Bytes,
+    reply: Option<Bytes>,
     body: Vec<u8>,
 }
 
@@ -65,6 +66,9 @@ pub struct Stream {
     pub dir: Option<PathBuf>,
     inner: Mutex<Inner>,
     acks: mpsc::UnboundedSender<PendingAck>,
+    /// Highest sequence known to be durable: consumers deliver nothing past
+    /// it, so no consumer sees a message a crash could take back.
+    pub durable_seq: Arc<std::sync::atomic::AtomicU64>,
     subs: Mutex<Vec<Arc<Subscription>>>,
     pub server: Arc<Server>,
     pub runtime: tokio::runtime::Handle,
@@ -87,6 +91,8 @@ impl Stream {
         runtime: &tokio::runtime::Handle,
     ) -> Arc<Stream> {
         let (tx, rx) = mpsc::unbounded_channel();
+        // Everything recovered from disk is durable.
+        let recovered_seq = store.state(false).last_seq;
         let stream = Arc::new(Stream {
             name: config.name.clone(),
             config: RwLock::new(config),
@@ -98,13 +104,14 @@ impl Stream {
                 last_msg_id: None,
             }),
             acks: tx,
+            durable_seq: Arc::new(std::sync::atomic::AtomicU64::new(recovered_seq)),
             subs: Mutex::new(Vec::new()),
             server: server.clone(),
             runtime: runtime.clone(),
             consumers: RwLock::new(BTreeMap::new()),
         });
         stream.recover_dedup();
-        runtime.spawn(ack_loop(server, rx));
+        runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx));
         stream
     }
 
@@ -168,9 +175,6 @@ impl Stream {
     /// consumer interested the message is not kept.
     fn after_append(&self, seq: u64, subject: &[u8], retention: Retention) {
         let consumers = self.consumers.read();
-        for c in consumers.values() {
-            c.notify();
-        }
         if retention == Retention::Interest
             && !consumers.values().any(|c| c.filter.read().matches(subject))
         {
@@ -221,10 +225,18 @@ impl Stream {
         inner.dedup.expire(now, cfg.duplicate_window);
         let msg_id = headers::get_str(hdrs, headers::MSG_ID).filter(|s| !s.is_empty());
         if !hdrs.is_empty() {
+            // nats-server's order: expected stream and sequences, then
+            // dedup, then the expected last Msg-Id.
+            self.check_expectations(&cfg, subject, hdrs)?;
             if let Some(seq) = msg_id.and_then(|id| inner.dedup.ids.get(id)) {
                 return Ok(Stored::Duplicate(*seq));
             }
-            self.check_expectations(&cfg, &inner, subject, hdrs)?;
+            if let Some(expected) = headers::get_str(hdrs, headers::EXPECTED_LAST_MSG_ID) {
+                let last = inner.last_msg_id.as_deref().unwrap_or("");
+                if expected != last {
+                    return Err(err::wrong_last_msg_id(last));
+                }
+            }
         }
         let rollup = rollup_of(&cfg, hdrs)?;
         let (seq, ticket) = self
@@ -254,7 +266,6 @@ impl Stream {
     fn check_expectations(
         &self,
         cfg: &StreamConfig,
-        inner: &Inner,
         subject: &[u8],
         hdrs: &[u8],
     ) -> Result<(), ApiError> {
@@ -277,12 +288,6 @@ impl Stream {
             let last = self.store.state(false).last_seq;
             if expected != Ok(last) {
                 return Err(err::wrong_last_sequence(last));
-            }
-        }
-        if let Some(expected) = headers::get_str(hdrs, headers::EXPECTED_LAST_MSG_ID) {
-            let last = inner.last_msg_id.as_deref().unwrap_or("");
-            if expected != last {
-                return Err(err::wrong_last_msg_id(last));
             }
         }
         Ok(())
@@ -312,10 +317,14 @@ impl InternalSubscriber for Stream {
     fn deliver(&self, d: &Delivery<'_>) -> bool {
         let (hdrs, body) = d.payload.split_at(d.headers_len.min(d.payload.len()));
         let result = self.store_msg(d.subject, hdrs, body);
-        let Some(reply) = d.reply else { return true };
-        if self.config.read().no_ack {
+        let reply = d.reply.filter(|_| !self.config.read().no_ack);
+        let Some(reply) = reply else {
+            if let Ok(Stored::New(_, ticket)) = result {
+                // No PubAck wanted; consumers still wait for durability.
+                let _ = self.acks.send(PendingAck { ticket: Some(ticket), reply: None, body: Vec::new() });
+            }
             return true;
-        }
+        };
         let (ticket, body) = match result {
             Ok(Stored::New(seq, ticket)) => (Some(ticket), self.pub_ack(seq, false)),
             Ok(Stored::Duplicate(seq)) => (None, self.pub_ack(seq, true)),
@@ -324,7 +333,7 @@ impl InternalSubscriber for Stream {
         // Acks leave in publish order, each after its record is durable.
         let _ = self.acks.send(PendingAck {
             ticket,
-            reply: Bytes::copy_from_slice(reply),
+            reply: Some(Bytes::copy_from_slice(reply)),
             body,
         });
         true
@@ -334,22 +343,42 @@ impl InternalSubscriber for Stream {
 /// Sends PubAcks in order, each once its ticket completes. Tickets complete
 /// in sequence order, so everything queued behind a completed one that is
 /// already durable goes out in the same batch with one wake-up per client.
-async fn ack_loop(server: Arc<Server>, mut rx: mpsc::UnboundedReceiver<PendingAck>) {
+async fn ack_loop(
+    server: Arc<Server>,
+    stream: std::sync::Weak<Stream>,
+    mut rx: mpsc::UnboundedReceiver<PendingAck>,
+) {
     let mut routes = RouteCache::default();
     let mut flush = FlushList::default();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
+        let mut advanced = false;
         while let Some(ack) = next.take() {
             let durable = match ack.ticket {
-                Some(t) => t.await.is_ok(),
+                Some(t) => {
+                    let seq = t.seq();
+                    let ok = t.await.is_ok();
+                    if ok {
+                        if let Some(s) = stream.upgrade() {
+                            s.durable_seq.fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
+                            advanced = true;
+                        }
+                    }
+                    ok
+                }
                 None => true,
             };
-            if durable {
-                server.publish_with(&mut routes, &mut flush, &ack.reply, None, &[], &ack.body);
+            if let (true, Some(reply)) = (durable, &ack.reply) {
+                server.publish_with(&mut routes, &mut flush, reply, None, &[], &ack.body);
             }
             next = rx.try_recv().ok();
         }
         flush.flush();
+        if let (true, Some(s)) = (advanced, stream.upgrade()) {
+            for c in s.consumers.read().values() {
+                c.notify();
+            }
+        }
     }
 }
 

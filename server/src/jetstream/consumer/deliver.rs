@@ -184,6 +184,7 @@ enum Next {
 }
 
 fn peek_next(c: &Consumer, st: &mut State) -> Option<Next> {
+    let durable = c.durable_seq.load(std::sync::atomic::Ordering::Acquire);
     while let Some(&sseq) = st.redeliver.iter().next() {
         match c.store.get(sseq) {
             Ok(m) => return Some(Next::Redeliver(m)),
@@ -196,6 +197,7 @@ fn peek_next(c: &Consumer, st: &mut State) -> Option<Next> {
     }
     while let Some(&sseq) = st.lps.front() {
         match c.store.get(sseq) {
+            Ok(m) if m.seq > durable => return None,
             Ok(m) => return Some(Next::Fresh(m, true)),
             Err(_) => {
                 st.lps.pop_front();
@@ -204,6 +206,8 @@ fn peek_next(c: &Consumer, st: &mut State) -> Option<Next> {
     }
     let filter = c.filter.read();
     match c.store.next_matching(st.next_seq, &filter) {
+        // Not yet fsynced: wait, a crash could still take it back.
+        Ok(Some(m)) if m.seq > durable => None,
         Ok(Some(m)) => Some(Next::Fresh(m, false)),
         Ok(None) | Err(StoreError::NotFound) => None,
         Err(e) => {

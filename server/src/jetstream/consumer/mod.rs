@@ -118,6 +118,8 @@ pub struct Consumer {
     pub server: Arc<Server>,
     pub state: Mutex<State>,
     pub filter: RwLock<SubjectFilter>,
+    /// The stream's durable watermark: nothing past it is delivered.
+    pub durable_seq: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) wake: Notify,
     deleted: AtomicBool,
     subs: Mutex<Vec<Arc<Subscription>>>,
@@ -181,6 +183,7 @@ impl Consumer {
             server: stream.server.clone(),
             state: Mutex::new(state),
             filter: RwLock::new(filter),
+            durable_seq: stream.durable_seq.clone(),
             wake: Notify::new(),
             deleted: AtomicBool::new(false),
             subs: Mutex::new(Vec::new()),
