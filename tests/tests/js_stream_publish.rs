@@ -1032,3 +1032,21 @@ async fn large_message_round_trip() {
     let m = s.get_raw_message(1).await.unwrap();
     assert!(m.payload[..] == payload[..]);
 }
+
+#[tokio::test]
+async fn domain_in_pub_ack_and_account_info() {
+    let conf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(conf.path(), "jetstream {\n  domain: hub\n}\n").unwrap();
+    let path = conf.path().display().to_string();
+    let nile = nile_tests::Nile::start(&["-c", &path, "-js"]);
+    let c = connect(&nile).await;
+    create(&c, "D", json!({"name":"D"})).await;
+    // nats-server's bytes: domain between stream and seq.
+    let m = c.request("D", "x".into()).await.unwrap();
+    assert_eq!(&m.payload[..], br#"{"stream":"D","domain":"hub","seq":1}"#);
+    let v = req(&c, "$JS.API.INFO", "").await;
+    assert_eq!(v["domain"], "hub");
+    let js = async_nats::jetstream::new(c.clone());
+    let a = js.publish("D", "y".into()).await.unwrap().await.unwrap();
+    assert_eq!((a.domain.as_str(), a.sequence), ("hub", 2));
+}
