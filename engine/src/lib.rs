@@ -17,7 +17,12 @@
 //! - [`subject`]: NATS subject wildcard matching.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
