@@ -271,6 +271,26 @@ fn bench_open(a: &Args) {
     }
 }
 
+/// Consumer state: one delivery and one ack per message, `sync()` (write +
+/// fdatasync) every 1000 messages, as a server flushing every few ms would.
+fn bench_consumer(a: &Args) {
+    let n: u64 = if a.quick { 200_000 } else { 1_000_000 };
+    let dir = fresh(&a.dir.join("consumer"));
+    let c = nile_engine::ConsumerStore::open(&dir, "c").unwrap();
+    let t = Instant::now();
+    for i in 1..=n {
+        c.update_delivered(i, i, 1, i as i64).unwrap();
+        c.update_acks(i, i).unwrap();
+        if i % 1000 == 0 {
+            c.sync().unwrap();
+        }
+    }
+    c.sync().unwrap();
+    let d = t.elapsed();
+    let ops = n as f64 / d.as_secs_f64();
+    println!("| consumer | deliver+ack, sync every 1000 | {ops:>10.0} acks/s |");
+}
+
 fn main() {
     let a = args();
     let run = |name: &str| a.only.as_deref().is_none_or(|o| o == name);
@@ -282,6 +302,9 @@ fn main() {
     }
     if run("open") {
         bench_open(&a);
+    }
+    if run("consumer") {
+        bench_consumer(&a);
     }
     let _ = std::fs::remove_dir_all(&a.dir);
 }
