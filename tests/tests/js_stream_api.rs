@@ -22,7 +22,7 @@ async fn create_echoes_full_normalised_config() {
     let c = connect(&nile).await;
     let v = create(&c, "S1", json!({"name":"S1","subjects":["s1.>"]})).await;
     assert_eq!(v["type"], "io.nats.jetstream.api.v1.stream_create_response");
-    assert_eq!(v["config"], default_config("S1", &["s1.>"]));
+    assert_eq!(config_of(&v["config"]), default_config("S1", &["s1.>"]));
     assert_eq!(v["did_create"], true);
     assert!(is_rfc3339(v["created"].as_str().unwrap()), "{v}");
     assert!(is_rfc3339(v["ts"].as_str().unwrap()), "{v}");
@@ -44,7 +44,7 @@ async fn create_echoes_full_normalised_config() {
                "max_msg_size":-2,"max_consumers":-9,"num_replicas":0}),
     )
     .await;
-    assert_eq!(v["config"], default_config("S2", &["S2"]));
+    assert_eq!(config_of(&v["config"]), default_config("S2", &["S2"]));
 
     // A small max_age pulls the duplicate window down to it.
     let v = create(
@@ -63,7 +63,7 @@ async fn create_echoes_full_normalised_config() {
     want["max_msgs"] = json!(10);
     want["description"] = json!("d");
     want["allow_direct"] = json!(true);
-    assert_eq!(v["config"], want);
+    assert_eq!(config_of(&v["config"]), want);
 
     // The async-nats view of the same stream.
     let js = async_nats::jetstream::new(c.clone());
@@ -261,23 +261,35 @@ async fn bad_json_and_wrong_types_are_10025() {
     assert_eq!(error_of(&v)["err_code"], 10025);
     // The server carries on.
     let v = info(&c, "S1").await;
-    assert_eq!(v["config"], default_config("S1", &["S1"]));
+    assert_eq!(config_of(&v["config"]), default_config("S1", &["S1"]));
 }
 
 #[tokio::test]
 async fn unknown_fields_are_ignored() {
-    // nats-server 2.10 ignores unknown fields (2.15 rejects them unless
-    // non-strict); Nile keeps the 2.10 behaviour so newer clients work.
+    // nats-server 2.10 ignores unknown fields; 2.11+ rejects them unless
+    // JetStream runs non-strict. Nile keeps the 2.10 behaviour (it
+    // advertises 2.10) so clients newer than the server keep working.
     let nile = start();
     let c = connect(&nile).await;
     let v = req(
         &c,
         "$JS.API.STREAM.CREATE.S1",
-        r#"{"name":"S1","subjects":["s1.>"],"bogus_field":5,"allow_msg_counter":false,"x":{"y":[1]}}"#,
+        r#"{"name":"S1","subjects":["s1.>"],"bogus_field":5,"x":{"y":[1]}}"#,
     )
     .await;
+    if is_server_2_11_plus(&c) {
+        assert_eq!(
+            v["error"],
+            api_err(
+                400,
+                10025,
+                "invalid JSON: json: unknown field \"bogus_field\""
+            )
+        );
+        return;
+    }
     assert!(v.get("error").is_none(), "{v}");
-    assert_eq!(v["config"], default_config("S1", &["s1.>"]));
+    assert_eq!(config_of(&v["config"]), default_config("S1", &["s1.>"]));
     assert!(v["config"].get("bogus_field").is_none());
 }
 
@@ -519,7 +531,7 @@ async fn update_rules() {
     let mut want = default_config("U", &["u.>", "v"]);
     want["retention"] = json!("interest");
     want["max_msgs"] = json!(7);
-    assert_eq!(v["config"], want);
+    assert_eq!(config_of(&v["config"]), want);
     assert_eq!(v["type"], kind);
     // The new subject captures at once.
     let ack = publish(&c, "v", &[], "x").await;
@@ -567,7 +579,7 @@ async fn update_rules() {
     want["sealed"] = json!(true);
     want["deny_delete"] = json!(true);
     want["deny_purge"] = json!(true);
-    assert_eq!(v["config"], want);
+    assert_eq!(config_of(&v["config"]), want);
     // Name checks and a missing stream.
     let v = req(&c, "$JS.API.STREAM.UPDATE.U", r#"{"name":"X"}"#).await;
     assert_eq!(
@@ -773,7 +785,10 @@ async fn names_and_list_paging_and_subject_filter() {
     );
     let streams = v["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 1);
-    assert_eq!(streams[0]["config"], default_config("C", &["c.>"]));
+    assert_eq!(
+        config_of(&streams[0]["config"]),
+        default_config("C", &["c.>"])
+    );
     assert_eq!(streams[0]["state"]["messages"], 0);
 
     // async-nats pages through both.

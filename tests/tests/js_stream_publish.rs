@@ -1050,3 +1050,71 @@ async fn domain_in_pub_ack_and_account_info() {
     let a = js.publish("D", "y".into()).await.unwrap().await.unwrap();
     assert_eq!((a.domain.as_str(), a.sequence), ("hub", 2));
 }
+
+/// Key-value buckets are streams driven by the client: this exercises
+/// max_msgs_per_subject, discard new, allow_direct, rollups and the
+/// expected-subject-sequence checks the way async-nats uses them.
+#[tokio::test]
+async fn key_value_bucket_on_a_stream() {
+    use async_nats::jetstream::kv;
+    let nile = start();
+    let (c, js) = connect_js(&nile).await;
+    let kv = js
+        .create_key_value(kv::Config {
+            bucket: "cfg".into(),
+            history: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let v = info(&c, "KV_cfg").await;
+    assert_eq!(v["config"]["subjects"], json!(["$KV.cfg.>"]));
+    assert_eq!(v["config"]["max_msgs_per_subject"], 3);
+    assert_eq!(v["config"]["allow_rollup_hdrs"], true);
+    assert_eq!(v["config"]["deny_delete"], true);
+    assert_eq!(v["config"]["allow_direct"], true);
+    assert_eq!(v["config"]["discard"], "new");
+
+    assert_eq!(kv.put("a", "1".into()).await.unwrap(), 1);
+    assert_eq!(kv.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(kv.get("missing").await.unwrap(), None);
+    // create fails when the key exists; update needs the right revision.
+    assert!(kv.create("a", "x".into()).await.is_err());
+    assert_eq!(kv.create("b", "2".into()).await.unwrap(), 2);
+    assert!(kv.update("a", "x".into(), 2).await.is_err());
+    assert_eq!(kv.update("a", "3".into(), 1).await.unwrap(), 3);
+    let e = kv.entry("a").await.unwrap().unwrap();
+    assert_eq!((e.revision, &e.value[..]), (3, &b"3"[..]));
+    // delete leaves a marker; create works again on a deleted key.
+    kv.delete("b").await.unwrap();
+    assert_eq!(kv.get("b").await.unwrap(), None);
+    assert_eq!(kv.create("b", "again".into()).await.unwrap(), 5);
+    // purge rolls the key up to one marker.
+    for i in 0..3 {
+        kv.put("a", i.to_string().into()).await.unwrap();
+    }
+    kv.purge("a").await.unwrap();
+    assert_eq!(kv.get("a").await.unwrap(), None);
+    let v = req(
+        &c,
+        "$JS.API.STREAM.INFO.KV_cfg",
+        r#"{"subjects_filter":">"}"#,
+    )
+    .await;
+    assert_eq!(
+        v["state"]["subjects"],
+        json!({"$KV.cfg.a": 1, "$KV.cfg.b": 3})
+    );
+    // History is capped at 3 per key.
+    for i in 0..5 {
+        kv.put("h", i.to_string().into()).await.unwrap();
+    }
+    let v = req(
+        &c,
+        "$JS.API.STREAM.INFO.KV_cfg",
+        r#"{"subjects_filter":"$KV.cfg.h"}"#,
+    )
+    .await;
+    assert_eq!(v["state"]["subjects"], json!({"$KV.cfg.h": 3}));
+    assert_eq!(kv.get("h").await.unwrap().as_deref(), Some(&b"4"[..]));
+}

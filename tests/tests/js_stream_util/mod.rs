@@ -117,6 +117,34 @@ pub fn default_config(name: &str, subjects: &[&str]) -> Value {
     })
 }
 
+/// A config as nats-server 2.10 echoes it: 2.11+ additions that carry no
+/// setting (`allow_msg_ttl: false`, the server's `_nats.*` metadata keys)
+/// are dropped, so the same assertions hold against nats-server 2.15.
+pub fn config_of(config: &Value) -> Value {
+    let mut c = config.clone();
+    if let Some(m) = c.as_object_mut() {
+        if m.get("allow_msg_ttl") == Some(&Value::Bool(false)) {
+            m.remove("allow_msg_ttl");
+        }
+        if let Some(Value::Object(meta)) = m.get_mut("metadata") {
+            meta.retain(|k, _| !k.starts_with("_nats."));
+            if meta.is_empty() {
+                m.remove("metadata");
+            }
+        }
+    }
+    c
+}
+
+/// Is the server nats-server 2.11 or later (rather than Nile, which
+/// advertises 2.10)? Used only where the two deliberately differ.
+pub fn is_server_2_11_plus(c: &Client) -> bool {
+    let v = c.server_info().version;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 11)
+}
+
 /// Create a stream from raw JSON and return the response, asserting success.
 pub async fn create(c: &Client, name: &str, config: Value) -> Value {
     let v = req(
