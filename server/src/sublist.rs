@@ -259,6 +259,8 @@ fn add_node(node: &Node, out: &mut SubResult) {
 mod smallvec_tokens {
     const INLINE: usize = 16;
 
+    // The inline variant is the point: it lives briefly on the stack.
+    #[allow(clippy::large_enum_variant)]
     pub enum Tokens<'a> {
         Inline([&'a [u8]; INLINE], usize),
         Heap(Vec<&'a [u8]>),
