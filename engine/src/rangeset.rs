@@ -90,6 +90,32 @@ impl RangeSet {
         true
     }
 
+    /// Removes every element of `a..=b`.
+    pub fn remove_range(&mut self, a: u64, b: u64) {
+        if a > b {
+            return;
+        }
+        let hit: Vec<(u64, u64)> = self
+            .map
+            .range(..=b)
+            .rev()
+            .take_while(|(_, e)| **e >= a)
+            .map(|(s, e)| (*s, *e))
+            .collect();
+        for (s, e) in hit {
+            self.map.remove(&s);
+            self.len -= e - s + 1;
+            if s < a {
+                self.map.insert(s, a - 1);
+                self.len += a - s;
+            }
+            if e > b {
+                self.map.insert(b + 1, e);
+                self.len += e - b;
+            }
+        }
+    }
+
     /// Removes the range starting exactly at `x`, returning its end.
     pub fn take_run_at(&mut self, x: u64) -> Option<u64> {
         let e = self.map.remove(&x)?;
@@ -141,7 +167,11 @@ mod tests {
             for (k, x, w) in ops {
                 match k {
                     0 => prop_assert_eq!(rs.insert(x), m.insert(x)),
-                    1 => prop_assert_eq!(rs.remove(x), m.remove(&x)),
+                    1 if w == 0 => prop_assert_eq!(rs.remove(x), m.remove(&x)),
+                    1 => {
+                        rs.remove_range(x, x + w);
+                        (x..=x + w).for_each(|q| { m.remove(&q); });
+                    }
                     _ => {
                         rs.insert_range(x, x + w);
                         m.extend(x..=x + w);

@@ -110,9 +110,9 @@ fn finish_round(shared: &Shared, res: std::io::Result<()>, written: u64) {
     let (ready, later): (Vec<_>, Vec<_>) =
         st.tomb_after.drain(..).partition(|(c, _)| *c <= written);
     st.tomb_after = later;
-    let mut seqs: Vec<u64> = ready.into_iter().map(|(_, s)| s).collect();
-    seqs.sort_unstable();
-    if let Err(e) = st.tombs.append(&super::tomblog::to_ranges(seqs)) {
+    let mut ranges: Vec<_> = ready.into_iter().map(|(_, r)| r).collect();
+    ranges.sort_unstable_by_key(|r| r.first);
+    if let Err(e) = st.tombs.append(&ranges) {
         fail(shared, &mut st, e);
         return;
     }
@@ -137,7 +137,7 @@ fn housekeeping(shared: &Shared) {
     if st.poisoned.is_some() {
         return;
     }
-    let pending: Vec<u64> = st.tomb_after.iter().map(|(_, s)| *s).collect();
+    let pending: Vec<_> = st.tomb_after.iter().map(|(_, r)| *r).collect();
     if let Err(e) = st.compact_tombs(&pending).and_then(|()| st.settle()) {
         fail(shared, &mut st, e);
     }

@@ -67,7 +67,8 @@ impl FileStore {
     fn start(io: Arc<dyn Io>, dir: &Path, cfg: StoreConfig, memory: bool) -> Result<Self> {
         check_config(&cfg)?;
         let io_name = io.name();
-        let (state, dur) = recover::open_state(io, dir, cfg, now_ns())?;
+        let (mut state, dur) = recover::open_state(io, dir, cfg, now_ns())?;
+        state.persist_tombs = !memory;
         tracing::info!(dir = %dir.display(), msgs = state.msgs, last_seq = state.last_seq,
             segments = state.segs.len(), io = io_name, "stream store opened");
         let shared = Arc::new(Shared {

@@ -133,6 +133,7 @@ pub fn open_state(
         written_seq: last_seq,
         synced_seq: last_seq,
         tomb_after: Vec::new(),
+        persist_tombs: true,
         tomb_now: Vec::new(),
         tombs,
         poisoned: None,
@@ -193,14 +194,14 @@ impl State {
     /// Rewrites the tombstone log to just the current gaps when it has
     /// grown well past them. `pending` are removals whose cause is not yet
     /// durable: they must not be persisted ahead of it.
-    pub fn compact_tombs(&mut self, pending: &[u64]) -> Result<()> {
+    pub fn compact_tombs(&mut self, pending: &[TombRange]) -> Result<()> {
         let needed = self.deleted.range_count() as u64 * 20 + 16;
         if self.tombs.len() <= (4 * needed).max(TOMB_BYTES_COMPACT_MIN) {
             return Ok(());
         }
         let mut keep = self.deleted.clone();
-        for s in pending {
-            keep.remove(*s);
+        for r in pending {
+            keep.remove_range(r.first, r.last);
         }
         // Sequences below `first_seq` that still sit in the first segment
         // are deleted too and must stay so: keep one range for them.

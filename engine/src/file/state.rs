@@ -6,6 +6,7 @@ use super::subjects::Subjects;
 use super::tomblog::TombLog;
 use crate::error::{Result, StoreError};
 use crate::format::index::SUBJECT_LOST;
+use crate::format::tomb::TombRange;
 use crate::io::Io;
 use crate::rangeset::RangeSet;
 use crate::types::{StoreConfig, StoredMsg};
@@ -44,8 +45,12 @@ pub struct State {
     pub written_seq: u64,
     /// Highest sequence known fsynced.
     pub synced_seq: u64,
-    /// Removals waiting for their cause to be durable: (cause, seq).
-    pub tomb_after: Vec<(u64, u64)>,
+    /// Removals waiting for their cause to be durable: (highest cause,
+    /// range). Consecutive removals (the front moving under a limit)
+    /// share one entry.
+    pub tomb_after: Vec<(u64, TombRange)>,
+    /// False for memory stores: nothing to persist, so no tombstones.
+    pub persist_tombs: bool,
     /// Removals the current operation must persist before returning.
     pub tomb_now: Vec<u64>,
     pub tombs: TombLog,
@@ -157,12 +162,34 @@ impl State {
         self.bytes = self.bytes.saturating_sub(size);
         self.maybe_dead = true;
         self.mark_gone(seq);
+        let tomb = if self.persist_tombs {
+            tomb
+        } else {
+            Tomb::Derived
+        };
         match tomb {
             Tomb::Derived => {}
             Tomb::Now => self.tomb_now.push(seq),
-            Tomb::After(cause) => self.tomb_after.push((cause, seq)),
+            Tomb::After(cause) => self.push_tomb_after(cause, seq),
         }
         true
+    }
+
+    fn push_tomb_after(&mut self, cause: u64, seq: u64) {
+        if let Some((c, r)) = self.tomb_after.last_mut() {
+            if r.last + 1 == seq {
+                r.last = seq;
+                *c = (*c).max(cause);
+                return;
+            }
+        }
+        self.tomb_after.push((
+            cause,
+            TombRange {
+                first: seq,
+                last: seq,
+            },
+        ));
     }
 
     /// `seq` is no longer live: move `first_seq` or remember the gap.
@@ -251,7 +278,8 @@ impl State {
             let Some(seg) = self.segs.get(i) else { break };
             let below = seg.end_seq() <= self.first_seq;
             let range = seg.base..seg.end_seq();
-            let dead = seg.live == 0 && !self.tomb_after.iter().any(|(_, s)| range.contains(s));
+            let pending = |r: &TombRange| r.first < range.end && r.last >= range.start;
+            let dead = seg.live == 0 && !self.tomb_after.iter().any(|(_, r)| pending(r));
             if !below && !dead {
                 i += 1;
                 continue;
