@@ -1118,3 +1118,65 @@ async fn key_value_bucket_on_a_stream() {
     assert_eq!(v["state"]["subjects"], json!({"$KV.cfg.h": 3}));
     assert_eq!(kv.get("h").await.unwrap().as_deref(), Some(&b"4"[..]));
 }
+
+#[tokio::test]
+async fn concurrent_publishers_with_dedup() {
+    let nile = start();
+    let (c, js) = connect_js(&nile).await;
+    create(&c, "CC", json!({"name":"CC","subjects":["cc.*"]})).await;
+    const TASKS: usize = 8;
+    const PER: usize = 100;
+    // Every id is published twice, by two different tasks, concurrently.
+    let mut handles = Vec::new();
+    for t in 0..TASKS {
+        let js = js.clone();
+        handles.push(tokio::spawn(async move {
+            let mut acks = Vec::new();
+            for i in 0..PER {
+                let owner = (t / 2) * PER + i; // tasks 2k and 2k+1 share ids
+                let mut h = HeaderMap::new();
+                h.insert("Nats-Msg-Id", format!("id-{owner}").as_str());
+                let f = js
+                    .publish_with_headers(format!("cc.{t}"), h, owner.to_string().into())
+                    .await
+                    .unwrap();
+                acks.push((owner, f));
+            }
+            let mut out = Vec::new();
+            for (owner, f) in acks {
+                let a = f.await.unwrap();
+                out.push((owner, a.sequence, a.duplicate));
+            }
+            out
+        }));
+    }
+    let mut by_id = std::collections::HashMap::new();
+    let mut originals = 0;
+    for h in handles {
+        for (owner, seq, dup) in h.await.unwrap() {
+            if !dup {
+                originals += 1;
+            }
+            // Both publishes of an id report the same sequence.
+            let prev = by_id.insert(owner, seq);
+            assert!(
+                prev.is_none() || prev == Some(seq),
+                "id-{owner}: {prev:?} vs {seq}"
+            );
+        }
+    }
+    let unique = TASKS / 2 * PER;
+    assert_eq!(originals, unique);
+    assert_eq!(by_id.len(), unique);
+    let st = &info(&c, "CC").await["state"];
+    assert_eq!(
+        (st["messages"].as_u64(), st["last_seq"].as_u64()),
+        (Some(unique as u64), Some(unique as u64))
+    );
+    // Each sequence holds the payload of the id that claimed it.
+    let s = js.get_stream("CC").await.unwrap();
+    for (owner, seq) in by_id.iter().take(50) {
+        let m = s.get_raw_message(*seq).await.unwrap();
+        assert_eq!(&m.payload[..], owner.to_string().as_bytes());
+    }
+}
