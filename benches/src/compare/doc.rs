@@ -122,7 +122,14 @@ fn markdown(ctx: &Context, results: &[CaseResult], rows: &[Row]) -> String {
         ctx.nats_version,
         ctx.nats_bin.display(),
         match &ctx.nile_bin {
-            Some(p) => format!("`{}`, commit {}", p.display(), sh("git", &["rev-parse", "--short", "HEAD"])),
+            Some(p) => format!("`{}`, built from commit {}{}", p.display(),
+                sh("git", &["rev-parse", "--short", "HEAD"]),
+                // Others work in the same tree: say when the build had more than the commit.
+                if sh("git", &["status", "--porcelain", "--", "engine", "server"]).is_empty() {
+                    ""
+                } else {
+                    " plus uncommitted changes in engine/ or server/"
+                }),
             None => "not built (all Nile cases skipped)".into(),
         },
         a.pairs,

@@ -69,22 +69,26 @@ pub fn chart(rows: &[Row]) -> String {
         let color = if good { "#2a9d4b" } else { "#d1495b" };
         let _ = writeln!(
             s,
-            "<rect x=\"{x1}\" y=\"{y}\" width=\"{}\" height=\"{BAR}\" fill=\"{color}\"/>\
-             <text x=\"{}\" y=\"{}\">{m:.2}</text>",
-            (x2 - x1).max(1.0),
-            x2 + 4.0,
-            y + BAR - 5.0
+            "<rect x=\"{x1}\" y=\"{y}\" width=\"{}\" height=\"{BAR}\" fill=\"{color}\"/>",
+            (x2 - x1).max(1.0)
         );
         // Whisker: how far the ratio moved between pairs.
+        let mut right = x2;
         if let (Some(lo), Some(hi)) = (r.ratio_min, r.ratio_max) {
             let mid = y + BAR / 2.0;
+            let (a, b) = (x_of(lo), x_of(hi));
+            right = right.max(b);
             let _ = writeln!(
                 s,
-                "<line x1=\"{}\" y1=\"{mid}\" x2=\"{}\" y2=\"{mid}\" stroke=\"black\"/>",
-                x_of(lo),
-                x_of(hi)
+                "<line x1=\"{a}\" y1=\"{mid}\" x2=\"{b}\" y2=\"{mid}\" stroke=\"black\"/>"
             );
         }
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\">{m:.2}</text>",
+            right + 4.0,
+            y + BAR - 5.0
+        );
     }
     s += "</svg>\n";
     s
