@@ -15,6 +15,14 @@
 //!   used by fault-injection tests; [`io::write_file_atomic`] for metadata.
 //! - [`ticket`]: durability tickets (blocking `wait` or `.await`).
 //! - [`subject`]: NATS subject wildcard matching.
+//! - [`rangeset`]: deleted sequences as runs (one entry per run, not per
+//!   message).
+//!
+//! Tests: `tests/model.rs` (model-based, with simulated power loss),
+//! `tests/recovery.rs` (torn tails, bit flips, injected I/O errors),
+//! `tests/fixture_v1.rs` (format compatibility), `tests/tidy.rs` (size
+//! wall). Benchmarks: `benches/engine.rs`, results in
+//! `docs/engine-benchmarks.md`.
 #![cfg_attr(
     not(test),
     deny(
