@@ -6,11 +6,11 @@
 //! # Layout
 //!
 //! - [`store`]: the [`StreamStore`] trait the server programs against.
-//! - [`file`]: its implementation on segment files (and in memory):
+//! - [`file`](mod@file): its implementation on segment files (and in memory):
 //!   segments, mapped indexes, per-subject index, tombstones, limits,
 //!   recovery, and the group-commit flusher thread.
 //! - [`consumer`]: durable consumer state (append-only log + snapshots).
-//! - [`format`]: one `Encode`/`Decode` pair per on-disk struct.
+//! - [`format`](mod@format): one `Encode`/`Decode` pair per on-disk struct.
 //! - [`io`]: the I/O trait, the real file system and the simulated disk
 //!   used by fault-injection tests; [`io::write_file_atomic`] for metadata.
 //! - [`ticket`]: durability tickets (blocking `wait` or `.await`).
