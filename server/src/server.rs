@@ -231,7 +231,10 @@ impl Server {
 
     /// Forget a closed client, folding its counters into the totals.
     pub fn unregister(&self, client: &ClientHandle) {
-        self.clients.lock().remove(&client.cid);
+        // Fold under the clients lock: `traffic` sums under it too, so a
+        // closing client is never missing from nor counted twice in /varz.
+        let mut clients = self.clients.lock();
+        clients.remove(&client.cid);
         let c = &client.counters;
         let t = &self.totals;
         for (from, to) in [
@@ -242,6 +245,7 @@ impl Server {
         ] {
             to.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
         }
+        drop(clients);
         if matches!(
             client.close_reason(),
             Some(CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline)

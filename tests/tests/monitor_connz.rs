@@ -262,3 +262,25 @@ fn subsz_counts_lists_and_tests_a_subject() {
     let paged = get_json(&nile, "/subsz?subs=1&limit=1&offset=2");
     assert_eq!(paged["subscriptions_list"].as_array().unwrap().len(), 1);
 }
+
+/// nats.py's `test_unsubscribe` reads these after an UNSUB.
+#[test]
+fn connz_after_unsubscribe_as_nats_py_reads_it() {
+    let nile = start(&[]);
+    let mut c = nile.raw();
+    let ops = "CONNECT {\"verbose\":false,\"name\":\"py\"}\r\nSUB foo 1\r\nPUB foo 1\r\nA\r\nPUB foo 1\r\nB\r\n";
+    assert_eq!(c.roundtrip(ops.as_bytes()).matches("MSG foo 1").count(), 2);
+    c.roundtrip(b"UNSUB 1\r\nPUB foo 1\r\nC\r\nPUB foo 1\r\nD\r\n");
+    let connz = get_json(&nile, "/connz");
+    assert_eq!(connz["connections"].as_array().unwrap().len(), 1);
+    let conn = conn_named(&connz, "py");
+    assert_eq!(conn["subscriptions"], 0);
+    assert_eq!(
+        (conn["in_msgs"].as_u64(), conn["in_bytes"].as_u64()),
+        (Some(4), Some(4))
+    );
+    assert_eq!(
+        (conn["out_msgs"].as_u64(), conn["out_bytes"].as_u64()),
+        (Some(2), Some(2))
+    );
+}

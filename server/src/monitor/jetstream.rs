@@ -5,6 +5,27 @@
 //! JetStream off) `/varz`, `/jsz` and `/metrics` report the configuration and
 //! zeros, and `/healthz` says JetStream is not ready when it is configured.
 //! Monitoring only ever reads snapshots, so JetStream keeps its own locking.
+//!
+//! What the JetStream side provides, in short:
+//! - `impl JetStreamSource for JetStream`, registered right after
+//!   `JetStream::start` with `server.monitor.set_jetstream(js.clone())`.
+//!   Until then a started JetStream (`server.jetstream` set) counts as
+//!   healthy with zero numbers, and a configured but unstarted one as
+//!   "JetStream not enabled" (503).
+//! - `health`: `Err` while streams or consumers are still being recovered or
+//!   one failed to open, with nats-server's wording, e.g.
+//!   `JetStream stream '$G > ORDERS' could not be recovered`.
+//! - `snapshot`: one [`AccountSnapshot`] per account with JetStream (`$G`
+//!   for the global one), with counts always filled; `streams` only when
+//!   [`SnapshotWants::streams`], each from the store's state (messages,
+//!   bytes, first/last seq and timestamps, subjects, deleted) and consumer
+//!   count; `consumers` only when [`SnapshotWants::consumers`] (delivered
+//!   and ack-floor pairs, ack pending, redelivered, waiting pulls, pending);
+//!   `config` JSON (as the API returns it) only when [`SnapshotWants::config`];
+//!   only the account in [`SnapshotWants::account`] when set. API counters
+//!   (`api_total`, `api_errors`) per account, resolved `max_memory` and
+//!   `max_storage` if it computes them, and the engine's fsync-latency and
+//!   group-commit histograms in [`EngineStats`].
 
 use std::time::SystemTime;
 
