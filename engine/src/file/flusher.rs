@@ -62,9 +62,16 @@ pub fn run(shared: Arc<Shared>) {
         }
         let written = st.written_seq;
         r.last_batch = written.saturating_sub(st.synced_seq);
-        let Some(file) = st.segs.last().map(|s| s.file.clone()) else {
+        let Some(active) = st.segs.last_mut() else {
             continue;
         };
+        // The buffered records are written under the lock (a page-cache
+        // copy); only the fdatasync runs outside it.
+        let file = active.file.clone();
+        if let Err(e) = active.write_pending() {
+            fail(&shared, &mut st, e);
+            continue;
+        }
         drop(st);
         let started = Instant::now();
         let res = file.sync_data();

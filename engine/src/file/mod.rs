@@ -88,10 +88,11 @@ impl FileStore {
     }
 
     fn checkpoint(&self) -> Result<()> {
-        let st = self.shared.state.lock();
+        let mut st = self.shared.state.lock();
         let names = st.subjects.names.clone();
-        match st.segs.last() {
-            Some(seg) => seg.checkpoint(st.io.as_ref(), &st.dir, &names),
+        let (io, dir) = (st.io.clone(), st.dir.clone());
+        match st.segs.last_mut() {
+            Some(seg) => seg.checkpoint(io.as_ref(), &dir, &names),
             None => Ok(()),
         }
     }
@@ -240,7 +241,9 @@ impl StreamStore for FileStore {
     fn flush(&self) -> Result<()> {
         self.with_state(|st| {
             st.check_writable()?;
-            let file = st.active()?.file.clone();
+            let active = st.active()?;
+            let res = active.write_pending().map(|()| active.file.clone());
+            let file = res.map_err(|e| st.poison(e))?;
             file.sync_data().map_err(|e| st.poison(e.into()))?;
             st.synced_seq = st.written_seq;
             Ok(())
@@ -275,6 +278,9 @@ impl Drop for FileStore {
         if let Some(h) = self.flusher.lock().take() {
             let _ = h.join();
         }
+        // Nobody will sync what is still pending: fail those tickets
+        // rather than leave their waiters hanging.
+        self.shared.dur.fail("store dropped".into());
     }
 }
 

@@ -40,9 +40,10 @@ impl State {
             payload,
         };
         let mut scratch = std::mem::take(&mut self.scratch);
+        let buffered = self.cfg.sync == SyncPolicy::Always && self.persist_tombs;
         let written = self
             .active()
-            .and_then(|a| a.write_record(&rec, &mut scratch));
+            .and_then(|a| a.write_record(&rec, &mut scratch, buffered));
         self.scratch = scratch;
         if let Err(e) = written {
             return Err(self.poison(e));
@@ -212,12 +213,13 @@ impl State {
         }
         self.persist_tomb_now()?;
         if erase {
-            let seg = self.locate(seq).and_then(|i| self.segs.get(i));
+            let always = self.cfg.sync == SyncPolicy::Always;
+            let seg = self.locate(seq).and_then(|i| self.segs.get_mut(i));
             let res = seg.map_or(Ok(()), |s| {
                 s.erase(seq).and_then(|()| {
                     // The active segment is synced by the flusher; a sealed
                     // one is synced here since nothing else will.
-                    if s.is_active() || self.cfg.sync != SyncPolicy::Always {
+                    if s.is_active() || !always {
                         Ok(())
                     } else {
                         s.file.sync_data().map_err(Into::into)
@@ -329,7 +331,9 @@ impl State {
         };
         self.tombs.append(&[range])?;
         self.tombs.file().sync_data()?;
-        self.active()?.file.sync_data()?;
+        let active = self.active()?;
+        active.write_pending()?;
+        active.file.sync_data()?;
         self.synced_seq = self.written_seq;
         // An empty active segment already starting at `new_first` has the
         // very file name we would create: keep it instead.

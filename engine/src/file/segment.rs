@@ -67,7 +67,17 @@ pub struct Segment {
     pub live: u64,
     /// Live record bytes.
     pub live_bytes: u64,
+    /// Records appended but not yet written to the file (`SyncPolicy::
+    /// Always` only: nothing is acknowledged before the flusher writes and
+    /// fsyncs them, so buffering costs no durability and saves one
+    /// `pwrite` per append).
+    pending: Vec<u8>,
+    /// File offset of `pending[0]`.
+    pending_off: u64,
 }
+
+/// Buffered bytes that force a write before the flusher's next round.
+const PENDING_BYTES_MAX: usize = 1 << 20;
 
 /// A record read back from disk, before the caller checks its sequence.
 pub struct ReadRecord {
@@ -101,6 +111,8 @@ impl Segment {
             local_of: FxMap::default(),
             live: 0,
             live_bytes: 0,
+            pending: Vec::new(),
+            pending_off: 0,
         }
     }
 
@@ -188,12 +200,56 @@ impl Segment {
         }
     }
 
-    /// Writes one record at the end. The caller poisons the store on error.
-    pub fn write_record(&mut self, rec: &RecordRef<'_>, scratch: &mut Vec<u8>) -> Result<u64> {
+    /// Writes one record at the end, or with `buffered` appends it to the
+    /// write buffer. The caller poisons the store on error.
+    pub fn write_record(
+        &mut self,
+        rec: &RecordRef<'_>,
+        scratch: &mut Vec<u8>,
+        buffered: bool,
+    ) -> Result<u64> {
+        if buffered {
+            if self.pending.is_empty() {
+                self.pending_off = self.len;
+            }
+            let before = self.pending.len();
+            rec.encode_into(&mut self.pending);
+            let n = (self.pending.len() - before) as u64;
+            if self.pending.len() >= PENDING_BYTES_MAX {
+                self.write_pending()?;
+            }
+            return Ok(n);
+        }
+        self.write_pending()?;
         scratch.clear();
         rec.encode_into(scratch);
         self.file.write_all_at(scratch, self.len)?;
         Ok(scratch.len() as u64)
+    }
+
+    /// Writes the buffered records to the file (not yet fsynced).
+    pub fn write_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all_at(&self.pending, self.pending_off)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Copies `buf.len()` bytes at `offset` from the buffer or the file.
+    fn read_bytes(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        let buffered = !self.pending.is_empty() && offset >= self.pending_off;
+        if !buffered {
+            return Ok(self.file.read_exact_at(buf, offset)?);
+        }
+        let at = usize::try_from(offset - self.pending_off).unwrap_or(usize::MAX);
+        let src = at
+            .checked_add(buf.len())
+            .and_then(|end| self.pending.get(at..end))
+            .ok_or_else(|| StoreError::corrupted(&self.path, offset, "read past buffer"))?;
+        buf.copy_from_slice(src);
+        Ok(())
     }
 
     /// Reads and checks the record for `seq`.
@@ -206,7 +262,7 @@ impl Segment {
         }
         let len = self.record_bytes(seq) as usize;
         let mut buf = vec![0u8; len];
-        self.file.read_exact_at(&mut buf, u64::from(e.offset))?;
+        self.read_bytes(&mut buf, u64::from(e.offset))?;
         let bad = |d: String| StoreError::corrupted(&self.path, u64::from(e.offset), d);
         let (frame, _) = RecordFrame::decode_from(&buf).map_err(|d| bad(d.detail()))?;
         if frame.seq != seq {
@@ -220,7 +276,7 @@ impl Segment {
 
     /// Overwrites the record at `seq` with an erased copy (same length,
     /// headers and payload zeroed, new CRC).
-    pub fn erase(&self, seq: u64) -> Result<()> {
+    pub fn erase(&mut self, seq: u64) -> Result<()> {
         let Some(r) = self.read(seq)? else {
             return Ok(());
         };
@@ -236,7 +292,18 @@ impl Segment {
             payload: &zeros_p,
         };
         let off = self.entry(seq).map_or(0, |e| u64::from(e.offset));
-        self.file.write_all_at(&rec.encode_to_vec(), off)?;
+        let bytes = rec.encode_to_vec();
+        if !self.pending.is_empty() && off >= self.pending_off {
+            let at = usize::try_from(off - self.pending_off).unwrap_or(usize::MAX);
+            if let Some(dst) = at
+                .checked_add(bytes.len())
+                .and_then(|e| self.pending.get_mut(at..e))
+            {
+                dst.copy_from_slice(&bytes);
+            }
+            return Ok(());
+        }
+        self.file.write_all_at(&bytes, off)?;
         Ok(())
     }
 
@@ -259,10 +326,14 @@ impl Segment {
     /// Seals the active segment: fsyncs its data, writes the index
     /// atomically and switches to the mapped index.
     pub fn seal(&mut self, io: &dyn Io, dir: &Path, names: &[Bytes]) -> Result<()> {
+        if !self.is_active() {
+            return Ok(());
+        }
+        self.write_pending()?;
+        self.file.sync_data()?;
         let Entries::Active(v) = &self.entries else {
             return Ok(());
         };
-        self.file.sync_data()?;
         let bytes = encode_index(self.base, self.len, v, &self.subject_rows(names));
         write_atomic(io, dir, &idx_name(self.base), &bytes)?;
         self.map_index(io, dir)
@@ -340,7 +411,8 @@ impl Segment {
 
     /// Writes the index of the active segment as a checkpoint (on clean
     /// close), so the next open scans only what was appended after it.
-    pub fn checkpoint(&self, io: &dyn Io, dir: &Path, names: &[Bytes]) -> Result<()> {
+    pub fn checkpoint(&mut self, io: &dyn Io, dir: &Path, names: &[Bytes]) -> Result<()> {
+        self.write_pending()?;
         let Entries::Active(v) = &self.entries else {
             return Ok(());
         };
