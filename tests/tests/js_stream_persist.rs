@@ -27,7 +27,7 @@ fn headers(i: usize) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("Nats-Msg-Id", format!("id-{i}").as_str());
     h.insert("X-Index", i.to_string().as_str());
-    if i % 3 == 0 {
+    if i.rem_euclid(3) == 0 {
         h.append("X-Multi", "a");
         h.append("X-Multi", "b c");
     }
@@ -96,7 +96,7 @@ async fn acknowledged_messages_survive_sigkill() {
         assert!(h.contains(&format!("X-Index: {i}\r\n")), "{h:?}");
         assert_eq!(
             h.contains("X-Multi: a\r\nX-Multi: b c\r\n"),
-            i % 3 == 0,
+            i.rem_euclid(3) == 0,
             "{h:?}"
         );
         stored.push(m);
