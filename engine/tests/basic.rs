@@ -360,3 +360,35 @@ fn one_ticket_acknowledges_a_batch() {
         assert!(s.ticket(seq).try_result().is_some_and(|r| r.is_ok()));
     }
 }
+
+#[test]
+fn reads_and_erase_see_buffered_appends() {
+    let io = SimIo::new();
+    let s = sim_open(&io, StoreConfig::default());
+    let mut tickets = Vec::new();
+    for i in 0..20u64 {
+        let (_, t) = s
+            .append(b"buf", b"h", format!("secret-{i:04}").as_bytes(), 0)
+            .unwrap();
+        tickets.push(t);
+    }
+    // Possibly still in the write buffer: readable all the same.
+    assert_eq!(s.get(7).unwrap().payload.as_ref(), b"secret-0006");
+    s.delete(8, true).unwrap();
+    tickets.iter().for_each(|t| t.wait().unwrap());
+    assert!(s.verify().is_empty());
+    s.close().unwrap();
+    drop(s);
+    let raw = io
+        .read_raw(std::path::Path::new("/s/00000000000000000001.seg"))
+        .unwrap();
+    let needle = b"secret-0007";
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "erased payload still on disk"
+    );
+    assert!(raw.windows(needle.len()).any(|w| w == b"secret-0008"));
+    let s = sim_open(&io, StoreConfig::default());
+    assert_eq!(s.state(false).msgs, 19);
+    assert!(matches!(s.get(8), Err(StoreError::NotFound)));
+}
