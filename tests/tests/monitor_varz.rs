@@ -83,6 +83,16 @@ fn healthz_index_and_unknown_paths() {
     for e in ["varz", "connz", "subsz", "jsz", "healthz", "metrics"] {
         assert!(index.body.contains(&format!("/{e}")), "index lacks /{e}");
     }
+    assert_eq!(get_json(&nile, "/routez")["num_routes"], 0);
+    assert_eq!(get_json(&nile, "/leafz")["leafnodes"], 0);
+    assert_eq!(
+        get_json(&nile, "/gatewayz")["outbound_gateways"],
+        serde_json::json!({})
+    );
+    assert_eq!(
+        get_json(&nile, "/accountz")["accounts"],
+        serde_json::json!(["$G"])
+    );
     let missing = get(&nile, "/nope");
     assert_eq!(missing.status, 404);
     assert_eq!(get(&nile, "/varz/extra").status, 404);

@@ -9,15 +9,19 @@ use serde_json::json;
 
 use super::http::Response;
 use super::query::{BadParam, Query};
-use super::{connz, jsz, metrics, subsz, varz};
+use super::{connz, jsz, metrics, standalone, subsz, varz};
 use crate::server::Server;
 
 /// Paths served, as listed on `/` and counted in `http_req_stats`.
-const ENDPOINTS: [(&str, &str); 7] = [
+const ENDPOINTS: [(&str, &str); 11] = [
     ("/varz", "General"),
-    ("/connz", "Connections"),
-    ("/subsz", "Subscriptions"),
     ("/jsz", "JetStream"),
+    ("/connz", "Connections"),
+    ("/accountz", "Accounts"),
+    ("/subsz", "Subscriptions"),
+    ("/routez", "Routes"),
+    ("/leafz", "LeafNodes"),
+    ("/gatewayz", "Gateways"),
     ("/healthz", "Health Probe"),
     ("/metrics", "Prometheus Metrics"),
     ("/", "Index"),
@@ -45,6 +49,10 @@ pub fn route(server: &Arc<Server>, path: &str, raw_query: &str) -> Response {
         "/subsz" => subsz::subsz(server, &q).map(|s| json_response(&q, &s)),
         "/jsz" => jsz::jsz(server, &q).map(|j| json_response(&q, &j)),
         "/healthz" => healthz(server, &q),
+        "/routez" => Ok(json_response(&q, &standalone::routez(server))),
+        "/gatewayz" => Ok(json_response(&q, &standalone::gatewayz(server))),
+        "/leafz" => Ok(json_response(&q, &standalone::leafz(server))),
+        "/accountz" => Ok(json_response(&q, &standalone::accountz(server))),
         "/metrics" => Ok(Response {
             status: 200,
             content_type: metrics::CONTENT_TYPE,

@@ -1,5 +1,6 @@
 //! The monitoring listener (`-m`, `http_port`, `http`): nats-server's HTTP
-//! endpoints (`/varz`, `/connz`, `/subsz`, `/jsz`, `/healthz`, `/`) and
+//! endpoints (`/varz`, `/connz`, `/subsz`, `/jsz`, `/healthz`, `/`, and the
+//! empty standalone `/routez`, `/gatewayz`, `/leafz`, `/accountz`) and
 //! Prometheus `/metrics`. A small HTTP/1.1 GET server: monitoring needs
 //! nothing more.
 //!
@@ -18,6 +19,7 @@ mod jsz;
 mod metrics;
 mod procstat;
 mod query;
+mod standalone;
 mod state;
 mod subsz;
 mod varz;
