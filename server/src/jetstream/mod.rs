@@ -95,15 +95,21 @@ impl JetStream {
             .name("js-api".into())
             .spawn(move || api::run(worker, api_rx))
             .map_err(|e| JetStreamError::Dir(js.store_dir.clone(), e))?;
-        let sub = Subscription::new(
-            Bytes::from_static(b"$JS.API.>"),
-            None,
-            Bytes::from_static(b"js-api"),
-            SubTarget::Internal(Arc::new(ApiListener {
-                js: Arc::downgrade(&js),
-            })),
-        );
-        server.sublist.insert(Arc::new(sub));
+        // With a domain, `$JS.<domain>.API.>` is the same API (ADR-19).
+        let domain = opts.jetstream.domain.clone().filter(|d| !d.is_empty());
+        let prefixes = std::iter::once("$JS.API.>".to_string())
+            .chain(domain.map(|d| format!("$JS.{d}.API.>")));
+        for prefix in prefixes {
+            let sub = Subscription::new(
+                Bytes::from(prefix),
+                None,
+                Bytes::from_static(b"js-api"),
+                SubTarget::Internal(Arc::new(ApiListener {
+                    js: Arc::downgrade(&js),
+                })),
+            );
+            server.sublist.insert(Arc::new(sub));
+        }
         Ok(js)
     }
 
@@ -261,7 +267,13 @@ impl InternalSubscriber for ApiListener {
         let Some(js) = self.js.upgrade() else {
             return false;
         };
-        let subject = String::from_utf8_lossy(d.subject).into_owned();
+        let mut subject = String::from_utf8_lossy(d.subject).into_owned();
+        if !subject.starts_with("$JS.API.") {
+            // `$JS.<domain>.API.X` → `$JS.API.X`
+            if let Some(at) = subject.find(".API.") {
+                subject = format!("$JS{}", &subject[at..]);
+            }
+        }
         if let Some(rest) = subject.strip_prefix("$JS.API.CONSUMER.MSG.NEXT.") {
             // Pull requests skip the API queue: they only touch one consumer.
             let (stream, consumer) = rest.split_once('.').unwrap_or((rest, ""));
