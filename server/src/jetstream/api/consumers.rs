@@ -169,6 +169,17 @@ fn check_subject_name(
         }
         return Ok(());
     }
+    if cfg
+        .durable_name
+        .as_deref()
+        .is_some_and(|d| !d.is_empty() && d != name)
+    {
+        return Err(api_err(
+            400,
+            10017,
+            "consumer name in subject does not match durable name in request",
+        ));
+    }
     let body_name = cfg
         .name
         .clone()

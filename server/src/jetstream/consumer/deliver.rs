@@ -183,7 +183,9 @@ enum Next {
     Fresh(StoredMsg, bool),
 }
 
-fn peek_next(c: &Consumer, st: &mut State) -> Option<Next> {
+/// `fresh`: may a new message be handed out (room under max_ack_pending)?
+/// Redeliveries are already pending, so they never wait for room.
+fn peek_next(c: &Consumer, st: &mut State, fresh: bool) -> Option<Next> {
     let durable = c.durable_seq.load(std::sync::atomic::Ordering::Acquire);
     while let Some(&sseq) = st.redeliver.iter().next() {
         match c.store.get(sseq) {
@@ -194,6 +196,9 @@ fn peek_next(c: &Consumer, st: &mut State) -> Option<Next> {
                 st.pending.remove(&sseq);
             }
         }
+    }
+    if !fresh {
+        return None;
     }
     while let Some(&sseq) = st.lps.front() {
         match c.store.get(sseq) {
@@ -314,11 +319,8 @@ fn pull_turn(
             st.waiting.pop_front();
             continue;
         }
-        let next = if has_capacity(cfg, st) {
-            peek_next(c, st)
-        } else {
-            None
-        };
+        let fresh = has_capacity(cfg, st);
+        let next = peek_next(c, st, fresh);
         let Some(next) = next else {
             finish_starved_no_wait(st, out);
             return false;
@@ -357,16 +359,18 @@ fn pull_turn(
     true
 }
 
-/// The oldest request gets nothing more right now: no_wait requests end.
+/// No message is available right now: no_wait requests end.
 fn finish_starved_no_wait(st: &mut State, out: &mut Vec<Out>) {
-    while let Some(w) = st.waiting.front() {
-        if !w.no_wait || (w.delivered == 0 && w.expires_at.is_some()) {
-            return;
+    // Nothing is available for anyone: every no_wait request ends now,
+    // wherever it sits in the queue (a no_wait with expires that got
+    // nothing yet waits for its expiry, as nats-server).
+    st.waiting.retain(|w| {
+        let ends = w.no_wait && !(w.delivered == 0 && w.expires_at.is_some());
+        if ends {
+            out.push(status_out(&w.reply, status("404 No Messages", &[])));
         }
-        let reply = w.reply.clone();
-        st.waiting.pop_front();
-        out.push(status_out(&reply, status("404 No Messages", &[])));
-    }
+        !ends
+    });
 }
 
 fn has_interest(c: &Consumer, subject: &[u8]) -> bool {
@@ -392,11 +396,12 @@ fn push_turn(
     st.no_interest_since = None;
     let mut pending_left = c.num_pending(st);
     let mut sent = 0;
-    while sent < TURN_MSGS_MAX && has_capacity(cfg, st) {
+    while sent < TURN_MSGS_MAX {
         if cfg.flow_control && st.fc_outstanding.is_some() && st.fc_bytes >= FC_STALL_BYTES {
             return false;
         }
-        let Some(next) = peek_next(c, st) else {
+        let fresh = has_capacity(cfg, st);
+        let Some(next) = peek_next(c, st, fresh) else {
             return false;
         };
         let o = take(c, cfg, st, next, &mut pending_left, now, &to);
