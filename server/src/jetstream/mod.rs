@@ -17,6 +17,7 @@ pub mod config;
 pub mod consumer;
 pub mod errors;
 pub mod headers;
+mod monitor;
 pub mod stream;
 pub mod time;
 
