@@ -70,6 +70,9 @@ pub struct ClientHandle {
     /// CONNECT said `headers: true`; otherwise messages go out as MSG without
     /// their header block (as nats-server does).
     pub(crate) headers: AtomicBool,
+    /// `allow_responses`: reply subjects this client was sent and may
+    /// publish to, whatever its publish permissions say.
+    pub(crate) responses: Mutex<Option<Responses>>,
     pending_bytes_max: usize,
 }
 
@@ -91,6 +94,7 @@ impl ClientHandle {
             closing: Notify::new(),
             flush_owed: AtomicBool::new(false),
             headers: AtomicBool::new(false),
+            responses: Mutex::new(None),
             pending_bytes_max,
         }
     }
@@ -136,6 +140,11 @@ impl ClientHandle {
                 )
             }
         });
+        if let (true, Some(reply)) = (ok, d.reply) {
+            if let Some(r) = self.responses.lock().as_mut() {
+                r.grant(reply);
+            }
+        }
         if ok {
             self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
             self.counters
@@ -239,5 +248,60 @@ impl FlushList {
             c.flush_owed.store(false, Ordering::Release);
             c.signal();
         }
+    }
+}
+
+/// Bound on reply subjects remembered for `allow_responses`; the oldest go first.
+const RESPONSES_LEN_MAX: usize = 64 * 1024;
+
+/// Reply subjects a client with `allow_responses` may answer.
+pub struct Responses {
+    /// Replies allowed per request.
+    max_msgs: u64,
+    /// How long a reply subject stays open (`None`: until used up).
+    ttl: Option<std::time::Duration>,
+    open: std::collections::HashMap<bytes::Bytes, (u64, std::time::Instant)>,
+}
+
+impl Responses {
+    pub fn new(p: crate::options::ResponsePermission) -> Self {
+        let ttl = (!p.expires.is_zero()).then_some(p.expires);
+        Responses {
+            max_msgs: p.max_msgs.max(1),
+            ttl,
+            open: std::collections::HashMap::new(),
+        }
+    }
+
+    fn grant(&mut self, reply: &[u8]) {
+        if self.open.len() >= RESPONSES_LEN_MAX {
+            let now = std::time::Instant::now();
+            let ttl = self.ttl;
+            self.open
+                .retain(|_, (_, at)| ttl.is_some_and(|t| now.duration_since(*at) < t));
+            if self.open.len() >= RESPONSES_LEN_MAX {
+                self.open.clear();
+            }
+        }
+        self.open.insert(
+            bytes::Bytes::copy_from_slice(reply),
+            (self.max_msgs, std::time::Instant::now()),
+        );
+    }
+
+    /// May the client publish to `subject` as a response? Uses one grant.
+    pub fn take(&mut self, subject: &[u8]) -> bool {
+        let Some((left, at)) = self.open.get_mut(subject) else {
+            return false;
+        };
+        if self.ttl.is_some_and(|t| at.elapsed() > t) {
+            self.open.remove(subject);
+            return false;
+        }
+        *left -= 1;
+        if *left == 0 {
+            self.open.remove(subject);
+        }
+        true
     }
 }

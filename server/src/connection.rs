@@ -330,6 +330,11 @@ impl Connection {
             meta.account = identity.account;
         }
         self.handle.headers.store(headers, Ordering::Relaxed);
+        *self.handle.responses.lock() = identity
+            .perms
+            .as_ref()
+            .and_then(|p| p.responses)
+            .map(crate::client::Responses::new);
         self.perms = identity.perms;
         self.connected = true;
         self.ok();
@@ -349,7 +354,14 @@ impl Connection {
             self.send_err("Invalid Publish Subject");
         }
         if let Some(perms) = &self.perms {
-            if !perms.can_publish(&p.subject) {
+            let response = || {
+                self.handle
+                    .responses
+                    .lock()
+                    .as_mut()
+                    .is_some_and(|r| r.take(&p.subject))
+            };
+            if !perms.can_publish(&p.subject) && !response() {
                 let text = format!(
                     "Permissions Violation for Publish to \"{}\"",
                     String::from_utf8_lossy(&p.subject)
