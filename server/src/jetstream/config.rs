@@ -286,7 +286,9 @@ impl StreamConfig {
 
     fn check_flags(&self) -> Result<(), ApiError> {
         if self.mirror_direct && self.mirror.is_none() {
-            return Err(err::invalid_config("stream has no mirror but does have mirror direct"));
+            return Err(err::invalid_config(
+                "stream has no mirror but does have mirror direct",
+            ));
         }
         if self.deny_purge && self.allow_rollup_hdrs {
             return Err(err::invalid_config("roll-ups require the purge permission"));

@@ -321,7 +321,11 @@ impl InternalSubscriber for Stream {
         let Some(reply) = reply else {
             if let Ok(Stored::New(_, ticket)) = result {
                 // No PubAck wanted; consumers still wait for durability.
-                let _ = self.acks.send(PendingAck { ticket: Some(ticket), reply: None, body: Vec::new() });
+                let _ = self.acks.send(PendingAck {
+                    ticket: Some(ticket),
+                    reply: None,
+                    body: Vec::new(),
+                });
             }
             return true;
         };
@@ -360,7 +364,8 @@ async fn ack_loop(
                     let ok = t.await.is_ok();
                     if ok {
                         if let Some(s) = stream.upgrade() {
-                            s.durable_seq.fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
+                            s.durable_seq
+                                .fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
                             advanced = true;
                         }
                     }
