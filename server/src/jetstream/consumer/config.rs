@@ -45,6 +45,15 @@ pub enum ReplayPolicy {
     Original,
 }
 
+/// A 400 error with nats-server's code and text.
+fn bad(err_code: u16, description: &str) -> ApiError {
+    ApiError {
+        code: 400,
+        err_code,
+        description: description.into(),
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -159,11 +168,10 @@ impl ConsumerConfig {
         }
         if let Some(b) = &self.backoff {
             if self.max_deliver != -1 && self.max_deliver <= b.len() as i64 {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10116,
-                    description: "max deliver is required to be > length of backoff values".into(),
-                });
+                return Err(bad(
+                    10116,
+                    "max deliver is required to be > length of backoff values",
+                ));
             }
         }
         if self.max_ack_pending == 0 {
@@ -188,21 +196,15 @@ impl ConsumerConfig {
         let name = self.name.clone().filter(|s| !s.is_empty());
         if let (Some(d), Some(n)) = (&durable, &name) {
             if d != n {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10132,
-                    description: "consumer name in subject does not match durable name in request"
-                        .into(),
-                });
+                return Err(bad(
+                    10132,
+                    "consumer name in subject does not match durable name in request",
+                ));
             }
         }
         for n in durable.iter().chain(name.iter()) {
             if !is_valid_name(n) {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10103,
-                    description: "durable name can not contain '.', '*', '>'".into(),
-                });
+                return Err(bad(10103, "durable name can not contain '.', '*', '>'"));
             }
         }
         self.durable_name = durable.clone();
@@ -218,53 +220,40 @@ impl ConsumerConfig {
             self.filter_subjects = None;
         }
         if self.filter_subject.is_some() && self.filter_subjects.is_some() {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10136,
-                description: "consumer cannot have both FilterSubject and FilterSubjects specified"
-                    .into(),
-            });
+            return Err(bad(
+                10136,
+                "consumer cannot have both FilterSubject and FilterSubjects specified",
+            ));
         }
         let filters = self.filters();
         for (i, f) in filters.iter().enumerate() {
             if f.is_empty() {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10139,
-                    description: "consumer filter in FilterSubjects cannot be empty".into(),
-                });
+                return Err(bad(
+                    10139,
+                    "consumer filter in FilterSubjects cannot be empty",
+                ));
             }
             if !subject::is_valid(f.as_bytes()) {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10093,
-                    description:
-                        "consumer filter subject is not a valid subset of the interest subjects"
-                            .into(),
-                });
+                return Err(bad(
+                    10093,
+                    "consumer filter subject is not a valid subset of the interest subjects",
+                ));
             }
             if filters[..i]
                 .iter()
                 .any(|o| subject::overlaps(o.as_bytes(), f.as_bytes()))
             {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10138,
-                    description: "consumer subject filters cannot overlap".into(),
-                });
+                return Err(bad(10138, "consumer subject filters cannot overlap"));
             }
             let within = stream
                 .subjects
                 .iter()
                 .any(|s| subject::overlaps(s.as_bytes(), f.as_bytes()));
             if !within {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10093,
-                    description:
-                        "consumer filter subject is not a valid subset of the interest subjects"
-                            .into(),
-                });
+                return Err(bad(
+                    10093,
+                    "consumer filter subject is not a valid subset of the interest subjects",
+                ));
             }
         }
         Ok(())
@@ -276,41 +265,30 @@ impl ConsumerConfig {
         }
         if let Some(ds) = &self.deliver_subject {
             if !subject::is_valid_literal(ds.as_bytes()) {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10079,
-                    description: "consumer deliver subject has wildcards".into(),
-                });
+                return Err(bad(10079, "consumer deliver subject has wildcards"));
             }
             if self.max_waiting.is_some_and(|w| w != 0) {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10080,
-                    description: "consumer in push mode can not set max waiting".into(),
-                });
+                return Err(bad(10080, "consumer in push mode can not set max waiting"));
             }
             self.max_waiting = None;
             if self.flow_control && self.idle_heartbeat.is_none_or(|h| h <= 0) {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10108,
-                    description: "consumer with flow control also needs heartbeats".into(),
-                });
+                return Err(bad(
+                    10108,
+                    "consumer with flow control also needs heartbeats",
+                ));
             }
         } else {
             if self.idle_heartbeat.is_some_and(|h| h > 0) {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10088,
-                    description: "consumer idle heartbeat requires a push based consumer".into(),
-                });
+                return Err(bad(
+                    10088,
+                    "consumer idle heartbeat requires a push based consumer",
+                ));
             }
             if self.flow_control {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10089,
-                    description: "consumer flow control requires a push based consumer".into(),
-                });
+                return Err(bad(
+                    10089,
+                    "consumer flow control requires a push based consumer",
+                ));
             }
             if self.max_waiting.is_none_or(|w| w <= 0) {
                 self.max_waiting = Some(MAX_WAITING_DEFAULT);
@@ -320,11 +298,7 @@ impl ConsumerConfig {
             .idle_heartbeat
             .is_some_and(|h| h > 0 && h < HEARTBEAT_MIN_NS)
         {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10083,
-                description: "consumer idle heartbeat needs to be >= 100ms".into(),
-            });
+            return Err(bad(10083, "consumer idle heartbeat needs to be >= 100ms"));
         }
         if self.idle_heartbeat == Some(0) {
             self.idle_heartbeat = None;
@@ -335,55 +309,42 @@ impl ConsumerConfig {
     fn check_policies(&self, stream: &StreamConfig) -> Result<(), ApiError> {
         match self.deliver_policy {
             DeliverPolicy::ByStartSequence if self.opt_start_seq.unwrap_or(0) == 0 => {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10094,
-                    description:
-                        "consumer deliver policy by start sequence requires opt start sequence"
-                            .into(),
-                });
+                return Err(bad(
+                    10094,
+                    "consumer deliver policy by start sequence requires opt start sequence",
+                ));
             }
             DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10094,
-                    description: "consumer deliver policy by start time requires opt start time"
-                        .into(),
-                });
+                return Err(bad(
+                    10094,
+                    "consumer deliver policy by start time requires opt start time",
+                ));
             }
             _ => {}
         }
         if self.deliver_policy == DeliverPolicy::LastPerSubject && self.filters().is_empty() {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10094,
-                description: "consumer delivery policy is deliver last per subject, but optional filter subject is not set".into(),
-            });
+            return Err(bad(10094, "consumer delivery policy is deliver last per subject, but optional filter subject is not set"));
         }
         if self.deliver_policy != DeliverPolicy::ByStartSequence
             && self.opt_start_seq.is_some_and(|s| s > 0)
         {
-            return Err(ApiError {
-                code: 400,
-                err_code: 10094,
-                description:
-                    "consumer opt start sequence requires deliver policy by start sequence".into(),
-            });
+            return Err(bad(
+                10094,
+                "consumer opt start sequence requires deliver policy by start sequence",
+            ));
         }
         if stream.retention == Retention::Workqueue {
             if self.ack_policy != AckPolicy::Explicit {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10084,
-                    description: "consumer must be explicit ack on workqueue stream".into(),
-                });
+                return Err(bad(
+                    10084,
+                    "consumer must be explicit ack on workqueue stream",
+                ));
             }
             if self.deliver_policy != DeliverPolicy::All {
-                return Err(ApiError {
-                    code: 400,
-                    err_code: 10101,
-                    description: "consumer must be deliver all on workqueue stream".into(),
-                });
+                return Err(bad(
+                    10101,
+                    "consumer must be deliver all on workqueue stream",
+                ));
             }
         }
         if self.num_replicas > 1 {
