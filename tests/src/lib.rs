@@ -25,13 +25,19 @@ pub fn nile_bin() -> PathBuf {
         let target_dir = profile_dir.parent().expect("target dir");
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         build
-            .args(["build", "-q", "-p", "nile-server", "--bin", "nile"])
+            // The same selection as `.ci/run`'s build: cargo then unifies
+            // features the same way and finds `nile` fresh, instead of
+            // rebuilding the server for `-p nile-server`'s feature set.
+            .args(["build", "-q", "--workspace", "--all-targets"])
             .env("CARGO_TARGET_DIR", target_dir);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build for nile");
-        assert!(status.success(), "cargo build -p nile-server failed");
+        assert!(
+            status.success(),
+            "cargo build --workspace --all-targets failed"
+        );
         profile_dir.join("nile")
     })
     .clone()
