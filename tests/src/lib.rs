@@ -23,22 +23,23 @@ pub fn nile_bin() -> PathBuf {
         // target/<profile>/deps/<test> → target/<profile>/nile
         let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
         let target_dir = profile_dir.parent().expect("target dir");
+        // A target dir of its own: building `-p nile-server` beside the outer
+        // `cargo test` would unify features differently and make the two
+        // rebuild each other's artifacts on every run.
+        let harness_dir = target_dir.join("harness");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         build
-            // The same selection as `.ci/run`'s build: cargo then unifies
-            // features the same way and finds `nile` fresh, instead of
-            // rebuilding the server for `-p nile-server`'s feature set.
-            .args(["build", "-q", "--workspace", "--all-targets"])
-            .env("CARGO_TARGET_DIR", target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            .args(["build", "-q", "-p", "nile-server", "--bin", "nile"])
+            .env("CARGO_TARGET_DIR", &harness_dir);
+        if release {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build for nile");
-        assert!(
-            status.success(),
-            "cargo build --workspace --all-targets failed"
-        );
-        profile_dir.join("nile")
+        assert!(status.success(), "cargo build -p nile-server failed");
+        harness_dir
+            .join(if release { "release" } else { "debug" })
+            .join("nile")
     })
     .clone()
 }
