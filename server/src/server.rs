@@ -182,7 +182,8 @@ impl Server {
         headers: &[u8],
         body: &[u8],
     ) -> usize {
-        self.publish_routed(routes, flush, subject, subject, reply, headers, body)
+        let body = Bytes::copy_from_slice(body);
+        self.publish_routed(routes, flush, subject, subject, reply, headers, &body)
     }
 
     /// Route by `to` but show `subject` in the MSG line: how consumers
@@ -196,10 +197,11 @@ impl Server {
         subject: &[u8],
         reply: Option<&[u8]>,
         headers: &[u8],
-        body: &[u8],
+        body: &Bytes,
     ) -> usize {
+        // Without headers the stored payload goes out as it is: no copy.
         let payload = if headers.is_empty() {
-            Bytes::copy_from_slice(body)
+            body.clone()
         } else {
             let mut p = BytesMut::with_capacity(headers.len() + body.len());
             p.extend_from_slice(headers);

@@ -62,10 +62,11 @@ pub async fn run(c: Arc<Consumer>) {
             );
         }
         flush.flush();
-        if c.state.lock().dirty
-            && c.dir.is_some()
-            && now.duration_since(c.state.lock().last_save) >= SAVE_INTERVAL
-        {
+        let save_due = {
+            let st = c.state.lock();
+            st.dirty && now.duration_since(st.last_save) >= SAVE_INTERVAL
+        };
+        if save_due && c.dir.is_some() {
             persist::save(&c);
         }
         if busy {

@@ -327,7 +327,7 @@ impl Consumer {
             }
             st.dirty = true;
         }
-        self.apply_retention(&cfg, &acked);
+        self.apply_retention(&acked);
         match (kind, reply) {
             (AckKind::Next(req), Some(r)) => self.add_request(r, &req),
             (_, Some(r)) => {
@@ -366,8 +366,7 @@ impl Consumer {
 
     /// Workqueue: an acked message leaves the stream. Interest: it leaves
     /// once no other consumer of the stream still needs it.
-    fn apply_retention(&self, cfg: &ConsumerConfig, acked: &[u64]) {
-        let _ = cfg;
+    fn apply_retention(&self, acked: &[u64]) {
         if acked.is_empty() {
             return;
         }
