@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::jwt::{AuthError, Trust};
 use crate::options::{AuthOptions, Permissions, ResponsePermission, SubjectPermission, User};
 use crate::subject;
 
@@ -16,6 +17,13 @@ pub struct Credentials<'a> {
     pub user: Option<&'a str>,
     pub pass: Option<&'a str>,
     pub token: Option<&'a str>,
+    /// An nkey user's public key, or (with `jwt`) the JWT user's.
+    pub nkey: Option<&'a str>,
+    /// The client's signature of `nonce`.
+    pub sig: Option<&'a str>,
+    pub jwt: Option<&'a str>,
+    /// The nonce this server sent in INFO.
+    pub nonce: &'a str,
 }
 
 /// A successful login.
@@ -24,6 +32,8 @@ pub struct Identity {
     pub user: Option<String>,
     pub account: Option<String>,
     pub perms: Option<Arc<Perms>>,
+    /// Unix seconds when a JWT login runs out; the connection is closed then.
+    pub expires_unix_s: Option<i64>,
 }
 
 /// One allow or deny entry: a subject pattern, and for subscribe entries an
@@ -136,47 +146,113 @@ struct CompiledUser {
 pub struct Authenticator {
     token: Option<String>,
     users: HashMap<String, CompiledUser>,
+    /// Users who log in by signing the nonce, keyed by public key.
+    nkey_users: HashMap<String, CompiledUser>,
+    /// Operator mode: only JWT users log in.
+    trust: Option<Trust>,
     default_perms: Option<Arc<Perms>>,
     no_auth_user: Option<String>,
 }
 
 impl Authenticator {
-    pub fn new(opts: &AuthOptions) -> Self {
+    /// Compile the options; an operator JWT that does not verify is an error,
+    /// an account JWT that does not is a warning (returned for the log).
+    pub fn new(opts: &AuthOptions) -> Result<(Self, Vec<String>), AuthError> {
         let default_perms = opts
             .default_permissions
             .as_ref()
             .map(|p| Arc::new(Perms::compile(p)));
-        let users = opts.users.iter().map(|u: &User| {
+        let compile = |u: &User| {
             let perms = u
                 .permissions
                 .as_ref()
                 .map(|p| Arc::new(Perms::compile(p)))
                 .or_else(|| default_perms.clone());
-            (
-                u.username.clone(),
-                CompiledUser {
-                    password: u.password.clone(),
-                    account: u.account.clone(),
-                    perms,
-                },
-            )
-        });
-        Authenticator {
+            CompiledUser {
+                password: u.password.clone(),
+                account: u.account.clone(),
+                perms,
+            }
+        };
+        let (keyed, named): (Vec<&User>, Vec<&User>) =
+            opts.users.iter().partition(|u| u.nkey.is_some());
+        let nkey_users = keyed
+            .into_iter()
+            .filter_map(|u| Some((u.nkey.clone()?, compile(u))))
+            .collect();
+        let users = named
+            .into_iter()
+            .map(|u| (u.username.clone(), compile(u)))
+            .collect();
+        let (trust, warnings) = match &opts.trust {
+            Some(t) => {
+                let (trust, warnings) = Trust::new(t)?;
+                (Some(trust), warnings)
+            }
+            None => (None, Vec::new()),
+        };
+        let auth = Authenticator {
             token: opts.token.clone(),
-            users: users.collect(),
+            users,
+            nkey_users,
+            trust,
             default_perms,
             no_auth_user: opts.no_auth_user.clone(),
+        };
+        Ok((auth, warnings))
+    }
+
+    /// Compile options that have already been checked (tests, reload after a
+    /// successful load): a failing operator JWT leaves nobody able to log in.
+    pub fn new_or_closed(opts: &AuthOptions) -> Self {
+        match Self::new(opts) {
+            Ok((auth, _)) => auth,
+            Err(e) => {
+                tracing::error!("operator JWT refused: {e}; no one can log in");
+                let closed = AuthOptions {
+                    trust: Some(Default::default()),
+                    ..AuthOptions::default()
+                };
+                Self::new(&closed)
+                    .map(|(a, _)| a)
+                    .unwrap_or_else(|_| Self::open())
+            }
+        }
+    }
+
+    fn open() -> Self {
+        Authenticator {
+            token: None,
+            users: HashMap::new(),
+            nkey_users: HashMap::new(),
+            trust: None,
+            default_perms: None,
+            no_auth_user: None,
         }
     }
 
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some()
+            || !self.users.is_empty()
+            || !self.nkey_users.is_empty()
+            || self.trust.is_some()
+    }
+
+    /// Does INFO need a nonce for clients to sign?
+    pub fn wants_nonce(&self) -> bool {
+        !self.nkey_users.is_empty() || self.trust.is_some()
     }
 
     /// Check CONNECT's credentials. `None`: Authorization Violation.
     pub fn authenticate(&self, c: &Credentials<'_>) -> Option<Identity> {
         if !self.required() {
             return Some(Identity::default());
+        }
+        if let Some(trust) = &self.trust {
+            return self.login_jwt(trust, c);
+        }
+        if let Some(key) = c.nkey.filter(|k| !k.is_empty()) {
+            return self.login_nkey(key, c);
         }
         let user = c.user.filter(|u| !u.is_empty());
         let pass = c.pass.unwrap_or("");
@@ -201,6 +277,37 @@ impl Authenticator {
         self.identity_of(name)
     }
 
+    fn login_jwt(&self, trust: &Trust, c: &Credentials<'_>) -> Option<Identity> {
+        let jwt = c.jwt.filter(|j| !j.is_empty())?;
+        match trust.login(jwt, c.nonce, c.sig) {
+            Ok(login) => Some(Identity {
+                user: Some(login.user),
+                account: Some(login.account),
+                perms: login.perms.as_ref().map(|p| Arc::new(Perms::compile(p))),
+                expires_unix_s: login.expires_unix_s,
+            }),
+            Err(e) => {
+                tracing::debug!("JWT login refused: {e}");
+                None
+            }
+        }
+    }
+
+    fn login_nkey(&self, key: &str, c: &Credentials<'_>) -> Option<Identity> {
+        let u = self.nkey_users.get(key)?;
+        let sig = c.sig.filter(|s| !s.is_empty())?;
+        if let Err(e) = crate::jwt::verify_nonce(key, c.nonce, sig) {
+            tracing::debug!("nkey login refused: {e}");
+            return None;
+        }
+        Some(Identity {
+            user: Some(key.to_string()),
+            account: u.account.clone(),
+            perms: u.perms.clone(),
+            expires_unix_s: None,
+        })
+    }
+
     fn login_token(&self, offered: &str) -> Option<Identity> {
         let expected = self.token.as_ref()?;
         if password_ok(expected, offered) {
@@ -217,8 +324,8 @@ impl Authenticator {
         if self.users.is_empty() {
             return Some(Identity {
                 user: Some(user.to_string()),
-                account: None,
                 perms: self.default_perms.clone(),
+                ..Identity::default()
             });
         }
         self.identity_of(user)
@@ -247,6 +354,7 @@ impl Authenticator {
             user: Some(name.to_string()),
             account: u.account.clone(),
             perms: u.perms.clone(),
+            expires_unix_s: None,
         })
     }
 }
@@ -281,12 +389,17 @@ mod tests {
         pass: Option<&'a str>,
         token: Option<&'a str>,
     ) -> Credentials<'a> {
-        Credentials { user, pass, token }
+        Credentials {
+            user,
+            pass,
+            token,
+            ..Credentials::default()
+        }
     }
 
     #[test]
     fn none_configured_lets_anyone_in() {
-        let a = Authenticator::new(&AuthOptions::default());
+        let a = Authenticator::new_or_closed(&AuthOptions::default());
         assert!(a.authenticate(&creds(None, None, None)).is_some());
     }
 
@@ -297,7 +410,7 @@ mod tests {
             users: vec![user("app", "pw")],
             ..AuthOptions::default()
         };
-        let a = Authenticator::new(&opts);
+        let a = Authenticator::new_or_closed(&opts);
         assert!(a.authenticate(&creds(None, None, Some("T"))).is_some());
         assert!(a.authenticate(&creds(None, None, Some("X"))).is_none());
         let id = a.authenticate(&creds(None, None, Some("app::T"))).unwrap();
@@ -329,7 +442,7 @@ mod tests {
             users: vec![user("root", "pw"), user("x$1", "other")],
             ..AuthOptions::default()
         };
-        let a = Authenticator::new(&opts);
+        let a = Authenticator::new_or_closed(&opts);
         let id = a
             .authenticate(&creds(Some("root$7"), Some("pw"), None))
             .unwrap();
@@ -349,7 +462,7 @@ mod tests {
     #[test]
     fn bcrypt_password() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let a = Authenticator::new(&AuthOptions {
+        let a = Authenticator::new_or_closed(&AuthOptions {
             users: vec![user("u", &hash)],
             ..AuthOptions::default()
         });
@@ -368,7 +481,7 @@ mod tests {
             no_auth_user: Some("guest".into()),
             ..AuthOptions::default()
         };
-        let id = Authenticator::new(&opts)
+        let id = Authenticator::new_or_closed(&opts)
             .authenticate(&creds(None, None, None))
             .unwrap();
         assert_eq!(id.user.as_deref(), Some("guest"));

@@ -21,6 +21,7 @@ pub enum CloseReason {
     ProtocolViolation,
     AuthViolation,
     AuthTimeout,
+    AuthExpired,
     StaleConnection,
     MaxPayload,
     ServerShutdown,

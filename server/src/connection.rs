@@ -41,6 +41,9 @@ struct ConnectJson {
     user: Option<String>,
     pass: Option<String>,
     auth_token: Option<String>,
+    nkey: Option<String>,
+    sig: Option<String>,
+    jwt: Option<String>,
 }
 
 /// Per-connection options from CONNECT.
@@ -62,12 +65,14 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let opts = server.options();
     let cid = server.next_cid();
     let handle = Arc::new(ClientHandle::new(cid, addr, opts.pending_bytes_max));
+    let nonce = server.authenticator().wants_nonce().then(new_nonce);
+    let ip = addr.ip().to_string();
     if server.clients.lock().len() >= opts.connections_max {
         let (_, mut wr) = stream.into_split();
         let mut out = BytesMut::new();
         encode::info(
             &mut out,
-            &server.info_json(cid, Some(&addr.ip().to_string()), false),
+            &server.info_json(cid, Some(&ip), false, nonce.as_deref()),
         );
         encode::err(&mut out, "maximum connections exceeded");
         let _ = wr.write_all(&out).await;
@@ -79,11 +84,12 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     handle.queue(|b| {
         encode::info(
             b,
-            &server.info_json(cid, Some(&addr.ip().to_string()), false),
+            &server.info_json(cid, Some(&ip), false, nonce.as_deref()),
         )
     });
     handle.signal();
     let mut conn = Connection::new(server.clone(), handle.clone());
+    conn.nonce = nonce.unwrap_or_default();
     conn.read_loop(rd).await;
     conn.remove_all_subs();
     let _ = writer.await;
@@ -120,6 +126,13 @@ async fn write_loop(handle: Arc<ClientHandle>, mut wr: OwnedWriteHalf, deadline:
     let _ = wr.shutdown().await;
 }
 
+/// nats-server's nonce: 11 random bytes, base64url without padding.
+fn new_nonce() -> String {
+    use base64::Engine;
+    let bytes: [u8; 11] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 struct Connection {
     server: Arc<Server>,
     handle: Arc<ClientHandle>,
@@ -132,6 +145,10 @@ struct Connection {
     routes: RouteCache,
     flush: FlushList,
     pings_out: u32,
+    /// Sent in INFO for nkey and JWT users to sign; empty when not asked for.
+    nonce: String,
+    /// A JWT login's end: the connection closes then.
+    expires_at: Option<tokio::time::Instant>,
 }
 
 impl Connection {
@@ -159,6 +176,8 @@ impl Connection {
             routes: RouteCache::default(),
             flush: FlushList::default(),
             pings_out: 0,
+            nonce: String::new(),
+            expires_at: None,
         }
     }
 
@@ -176,6 +195,9 @@ impl Connection {
         let auth_deadline = tokio::time::sleep(auth_timeout);
         tokio::pin!(auth_deadline);
         let auth_armed = self.server.authenticator().required();
+        let expiry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(expiry);
+        let mut expiry_armed = None;
         loop {
             if buf.capacity() - buf.len() < READ_BYTES_MIN / 4 {
                 buf.reserve(READ_BYTES_MIN);
@@ -192,7 +214,16 @@ impl Connection {
                 _ = &mut auth_deadline, if auth_armed && !self.connected => {
                     Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
                 }
+                _ = &mut expiry, if expiry_armed.is_some() => {
+                    Some(Stop::Close(CloseReason::AuthExpired, Some("User Authentication Expired")))
+                }
             };
+            if expiry_armed != self.expires_at {
+                expiry_armed = self.expires_at;
+                if let Some(at) = expiry_armed {
+                    expiry.as_mut().reset(at);
+                }
+            }
             self.flush.flush();
             if let Some(Stop::Close(reason, err)) = stop {
                 let mut last = BytesMut::new();
@@ -296,6 +327,10 @@ impl Connection {
             user: c.user.as_deref(),
             pass: c.pass.as_deref(),
             token: c.auth_token.as_deref(),
+            nkey: c.nkey.as_deref(),
+            sig: c.sig.as_deref(),
+            jwt: c.jwt.as_deref(),
+            nonce: &self.nonce,
         };
         let Some(identity) = self.server.authenticator().authenticate(&creds) else {
             tracing::debug!(cid = self.handle.cid, "authorization violation");
@@ -336,6 +371,10 @@ impl Connection {
             .and_then(|p| p.responses)
             .map(crate::client::Responses::new);
         self.perms = identity.perms;
+        self.expires_at = identity.expires_unix_s.map(|exp| {
+            let left_s = (exp - crate::jwt::unix_now_s()).max(0) as u64;
+            tokio::time::Instant::now() + Duration::from_secs(left_s)
+        });
         self.connected = true;
         self.ok();
         Ok(())

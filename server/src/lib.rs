@@ -19,6 +19,7 @@ pub mod client;
 pub mod config;
 pub mod connection;
 pub mod jetstream;
+pub mod jwt;
 pub mod logging;
 pub mod monitor;
 pub mod options;

@@ -95,6 +95,19 @@ pub struct User {
     pub permissions: Option<Permissions>,
     /// `users[].account` or the enclosing `accounts { NAME {...} }` block.
     pub account: Option<String>,
+    /// `users[].nkey`: a user public key (`U...`); such a user proves itself by
+    /// signing the INFO nonce, and has no username or password.
+    pub nkey: Option<String>,
+}
+
+/// Operator mode (`operator`, `resolver: MEMORY`, `resolver_preload`): users
+/// log in with JWTs issued by accounts the operator signed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustOptions {
+    /// Operator JWTs, as written inline or read from the files named.
+    pub operators: Vec<String>,
+    /// Account public key → account JWT.
+    pub accounts: Vec<(String, String)>,
 }
 
 /// The `authorization` block and the auth flags.
@@ -108,12 +121,14 @@ pub struct AuthOptions {
     pub default_permissions: Option<Permissions>,
     pub timeout: Option<Duration>,
     pub no_auth_user: Option<String>,
+    /// Operator mode; `None` unless `operator` is configured.
+    pub trust: Option<TrustOptions>,
 }
 
 impl AuthOptions {
     /// Any form of authentication configured?
     pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
+        self.token.is_some() || !self.users.is_empty() || self.trust.is_some()
     }
 }
 

@@ -67,7 +67,7 @@ impl Server {
             .server_name
             .clone()
             .unwrap_or_else(|| server_id.clone());
-        let auth = Authenticator::new(&opts.auth);
+        let auth = Authenticator::new_or_closed(&opts.auth);
         Arc::new(Server {
             opts: RwLock::new(Arc::new(opts)),
             server_id,
@@ -113,7 +113,13 @@ impl Server {
     }
 
     /// The INFO JSON for one client (or for `cid == 0`, the generic one).
-    pub fn info_json(&self, cid: u64, client_ip: Option<&str>, ldm: bool) -> Vec<u8> {
+    pub fn info_json(
+        &self,
+        cid: u64,
+        client_ip: Option<&str>,
+        ldm: bool,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
         let opts = self.options();
         let port = self
             .client_addr
@@ -146,6 +152,9 @@ impl Server {
         }
         if ldm {
             map.insert("ldm".into(), true.into());
+        }
+        if let Some(nonce) = nonce {
+            map.insert("nonce".into(), nonce.into());
         }
         if let Some(domain) = &opts.jetstream.domain {
             map.insert("domain".into(), domain.clone().into());

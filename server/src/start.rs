@@ -190,7 +190,7 @@ impl Running {
         if new.port != old.port || new.host != old.host {
             tracing::warn!("Reload: the client listen address cannot change without a restart");
         }
-        *self.server.auth.write() = Arc::new(crate::auth::Authenticator::new(&new.auth));
+        *self.server.auth.write() = Arc::new(crate::auth::Authenticator::new_or_closed(&new.auth));
         *self.server.opts.write() = Arc::new(Options {
             port: old.port,
             host: old.host.clone(),
@@ -208,7 +208,7 @@ impl Running {
         tracing::info!("Entering lame duck mode, stop accepting new clients");
         let clients: Vec<_> = server.clients.lock().values().cloned().collect();
         for c in &clients {
-            let info = server.info_json(c.cid, None, true);
+            let info = server.info_json(c.cid, None, true, None);
             c.queue(|b| crate::proto::encode::info(b, &info));
             c.signal();
         }

@@ -47,16 +47,12 @@ const IGNORED_TOP: &[(&str, &str)] = &[
     ("https", WHY_TLS),
     ("https_port", WHY_TLS),
     ("resolver_tls", WHY_TLS),
-    ("operator", WHY_JWT),
-    ("operators", WHY_JWT),
     ("root", WHY_JWT),
     ("roots", WHY_JWT),
     ("root_operator", WHY_JWT),
     ("root_operators", WHY_JWT),
-    ("resolver", WHY_JWT),
     ("account_resolver", WHY_JWT),
     ("accounts_resolver", WHY_JWT),
-    ("resolver_preload", WHY_JWT),
     ("resolver_pinned_accounts", WHY_JWT),
     ("trusted", WHY_JWT),
     ("trusted_keys", WHY_JWT),
@@ -365,6 +361,21 @@ impl Mapper {
             "jetstream" => self.jetstream(e, &mut opts.jetstream)?,
             "authorization" => self.authorization(e, opts)?,
             "accounts" => self.accounts(e, opts)?,
+            "operator" | "operators" => {
+                let jwts = operator_jwts(e, k)?;
+                opts.auth
+                    .trust
+                    .get_or_insert_with(Default::default)
+                    .operators = jwts;
+            }
+            "resolver" => resolver(e, k)?,
+            "resolver_preload" => {
+                let preload = resolver_preload(e, k)?;
+                opts.auth
+                    .trust
+                    .get_or_insert_with(Default::default)
+                    .accounts = preload;
+            }
             _ => self.limits(e, k, opts)?,
         }
         Ok(())
@@ -613,7 +624,6 @@ impl Mapper {
             account: account.map(str::to_string),
             ..User::default()
         };
-        let mut nkey = false;
         for entry in &m.entries {
             let key = entry.key.to_ascii_lowercase();
             let p = join(path, &key);
@@ -625,7 +635,7 @@ impl Mapper {
                 }
                 // Nile extension: the account a user of `authorization.users` belongs to.
                 "account" => user.account = Some(string(entry, &p)?),
-                "nkey" => nkey = true,
+                "nkey" => user.nkey = Some(nkey_user(entry, &p)?),
                 "allowed_connection_types" | "connection_types" | "clients" | "proxy_required" => {
                     self.warn(entry, &p, WHY_OTHER)
                 }
@@ -639,14 +649,15 @@ impl Mapper {
                 }
             }
         }
-        if nkey {
-            let why = "NKey users are not supported by Nile yet; user skipped";
-            let pos = &item.pos;
-            self.warnings.push(format!(
-                "{}:{}:{}: {path}: {why}",
-                pos.file, pos.line, pos.column
-            ));
-            return Ok(None);
+        if user.nkey.is_some() {
+            if !user.username.is_empty() || !user.password.is_empty() {
+                return Err(value_error(
+                    item,
+                    path,
+                    "Nkey users do not take usernames or passwords",
+                ));
+            }
+            return Ok(Some(user));
         }
         if user.username.is_empty() {
             return Err(value_error(item, path, "User entry requires a user"));
@@ -705,6 +716,74 @@ impl Mapper {
     }
 }
 
+/// `operator: <JWT or file>` or a list of them. nats-server takes a value that
+/// looks like a JWT as one, and anything else as a file holding one.
+fn operator_jwts(e: &Entry, path: &str) -> Result<Vec<String>> {
+    let items: Vec<&Value> = match &e.value.kind {
+        Kind::Array(a) => a.iter().collect(),
+        _ => vec![&e.value],
+    };
+    items
+        .into_iter()
+        .map(|v| {
+            let Kind::String(s) = &v.kind else {
+                return Err(value_error(v, path, "Expected a JWT or a file name"));
+            };
+            jwt_or_file(s).map_err(|m| key_error(e, path, m))
+        })
+        .collect()
+}
+
+fn jwt_or_file(s: &str) -> std::result::Result<String, String> {
+    let s = s.trim();
+    if s.starts_with("eyJ") {
+        return Ok(s.to_string());
+    }
+    let text = std::fs::read_to_string(s).map_err(|err| format!("error reading {s}: {err}"))?;
+    // A creds-style file: the JWT is the line that starts like one.
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("eyJ"))
+        .map(str::to_string)
+        .ok_or_else(|| format!("{s}: no JWT found"))
+}
+
+/// Only the in-memory resolver (`MEMORY`, filled by `resolver_preload`) exists.
+fn resolver(e: &Entry, path: &str) -> Result<()> {
+    match &e.value.kind {
+        Kind::String(s) if s.eq_ignore_ascii_case("memory") => Ok(()),
+        _ => Err(key_error(
+            e,
+            path,
+            "Nile supports only the MEMORY resolver (with resolver_preload)",
+        )),
+    }
+}
+
+fn resolver_preload(e: &Entry, path: &str) -> Result<Vec<(String, String)>> {
+    let m = map(e, path)?;
+    m.entries
+        .iter()
+        .map(|entry| {
+            let p = join(path, &entry.key);
+            Ok((entry.key.clone(), string(entry, &p)?.trim().to_string()))
+        })
+        .collect()
+}
+
+/// A user nkey: a public key starting with `U`.
+fn nkey_user(e: &Entry, path: &str) -> Result<String> {
+    let key = string(e, path)?;
+    if !key.starts_with('U') || nkeys::KeyPair::from_public_key(&key).is_err() {
+        return Err(key_error(
+            e,
+            path,
+            format!("Not a valid public nkey for a user: {key}"),
+        ));
+    }
+    Ok(key)
+}
+
 /// An error about one element of an array: the element's position, the array key's path.
 fn value_error(value: &Value, path: &str, message: &str) -> ConfigError {
     ConfigError::Key {
@@ -719,6 +798,17 @@ fn value_error(value: &Value, path: &str, message: &str) -> ConfigError {
 /// Append users, refusing a name that is already configured (also across accounts).
 fn add_users(e: &Entry, path: &str, all: &mut Vec<User>, new: Vec<User>) -> Result<()> {
     for user in new {
+        if let Some(key) = &user.nkey {
+            if all.iter().any(|u| u.nkey.as_ref() == Some(key)) {
+                return Err(key_error(
+                    e,
+                    path,
+                    format!("Duplicate nkey {key:?} detected"),
+                ));
+            }
+            all.push(user);
+            continue;
+        }
         if all.iter().any(|u| u.username == user.username) {
             return Err(key_error(
                 e,

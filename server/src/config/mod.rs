@@ -110,7 +110,27 @@ pub fn load(exe_name: &str, args: &[String]) -> Result<Command, ConfigError> {
     }
     opts.warnings = mapper.warnings.clone();
     apply_flags(&flags, mapper.single_user, &mut opts)?;
+    check_trust(&mut opts)?;
     Ok(Command::Run(Box::new(opts)))
+}
+
+/// Operator mode: the operator JWTs must verify and a resolver must be there.
+fn check_trust(opts: &mut Options) -> Result<(), ConfigError> {
+    let Some(trust) = &opts.auth.trust else {
+        return Ok(());
+    };
+    if trust.operators.is_empty() {
+        return Err(ConfigError::Usage(
+            "resolver_preload requires an operator".into(),
+        ));
+    }
+    match crate::auth::Authenticator::new(&opts.auth) {
+        Ok((_, warnings)) => {
+            opts.warnings.extend(warnings);
+            Ok(())
+        }
+        Err(e) => Err(ConfigError::Usage(format!("operator: {e}"))),
+    }
 }
 
 /// Read, parse and apply one config file.

@@ -727,13 +727,17 @@ authorization {
     { user: c, password: pc, permissions: { allow_responses: true } }
     { user: d, password: pd, permissions: { publish: [], allow_responses: { max: 5, expires: "1m" } } }
     { user: e, password: pe }
-    { nkey: UABC }
+    { nkey: UCK5N7N66OBOINFXAYC2ACJQYFSOD4VYNU6APEJTAVFZB2SVHLKGEW7L }
   ]
 }
 "#;
     let (o, w) = options_env(text, &MemEnv::default()).unwrap();
     let users = &o.auth.users;
-    assert_eq!(users.len(), 5);
+    assert_eq!(users.len(), 6);
+    assert_eq!(
+        users[5].nkey.as_deref(),
+        Some("UCK5N7N66OBOINFXAYC2ACJQYFSOD4VYNU6APEJTAVFZB2SVHLKGEW7L")
+    );
     let allow = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let pa = users[0].permissions.clone().unwrap();
     assert_eq!(pa.publish.unwrap().allow, allow(&["foo.>"]));
@@ -783,7 +787,7 @@ authorization {
         })
     );
     assert!(o.auth.default_permissions.is_some());
-    assert!(w.iter().any(|w| w.contains("NKey")), "{w:?}");
+    assert!(!w.iter().any(|w| w.contains("NKey")), "{w:?}");
     assert_eq!(
         options("authorization { users: [ {user: a, permissions: { publish: {} }} ] }\n")
             .auth
@@ -902,9 +906,9 @@ authorization { users: [ {user: c, password: c} ] }
 
 #[test]
 fn ignored_blocks_warn() {
-    let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nwebsocket { port: -1, no_tls: true }\ntls { cert_file: a, key_file: b }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\noperator: op.jwt\nresolver: MEMORY\nresolver_preload { ACC: jwt }\nsystem_account: SYS\n";
+    let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nwebsocket { port: -1, no_tls: true }\ntls { cert_file: a, key_file: b }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\nsystem_account: SYS\n";
     let w = warnings(text);
-    assert_eq!(w.len(), 11, "{w:?}");
+    assert_eq!(w.len(), 8, "{w:?}");
     assert!(
         w[0].starts_with("/etc/nile/main.conf:1:1: \"cluster\" ignored"),
         "{w:?}"
@@ -1332,4 +1336,22 @@ authorization {
     let text = "authorization {\n  UNUSED = { publish = \">\" }\n  token: t\n}\n";
     let (line, key, _) = key_err(text);
     assert_eq!((line, key.as_str()), (2, "authorization.unused"));
+}
+
+#[test]
+fn operator_mode_keys() {
+    let text =
+        "operator: eyJhbGciOi.x.y\nresolver: MEMORY\nresolver_preload { ACC: \" eyJ.a.b \" }\n";
+    let o = options(text);
+    let trust = o.auth.trust.unwrap();
+    assert_eq!(trust.operators, vec!["eyJhbGciOi.x.y".to_string()]);
+    assert_eq!(
+        trust.accounts,
+        vec![("ACC".to_string(), "eyJ.a.b".to_string())]
+    );
+    let (_, key, message) = key_err("resolver: URL(http://x)\n");
+    assert_eq!(key, "resolver");
+    assert!(message.contains("MEMORY"), "{message}");
+    let (_, key, _) = key_err("authorization { users [ { nkey: UABC } ] }\n");
+    assert_eq!(key, "authorization.users.nkey");
 }

@@ -140,6 +140,7 @@ pub fn reason_text(r: CloseReason) -> &'static str {
         CloseReason::ProtocolViolation => "Protocol Violation",
         CloseReason::AuthViolation => "Authentication Failure",
         CloseReason::AuthTimeout => "Authentication Timeout",
+        CloseReason::AuthExpired => "Authentication Expired",
         CloseReason::StaleConnection => "Stale Connection",
         CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
         CloseReason::ServerShutdown => "Server Shutdown",

@@ -1,0 +1,467 @@
+//! NATS decentralised auth: nkey signatures and the operator → account → user
+//! chain of JWTs (operator mode with a `MEMORY` resolver).
+//!
+//! A NATS JWT is `base64url(header).base64url(claims).base64url(signature)`,
+//! signed with the ed25519 nkey named by `iss`. The operator JWT is trusted
+//! from the config; an account JWT must be issued by the operator (or one of
+//! its signing keys); a user JWT by its account (or one of the account's
+//! signing keys, then naming the account in `issuer_account`). Unless the user
+//! JWT is a bearer token, the client also signs the server's INFO nonce with
+//! the user's key.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::options::{Permissions, ResponsePermission, SubjectPermission, TrustOptions};
+
+/// Why a JWT or a signature was refused. Every variant is an
+/// `Authorization Violation` to the client; the text goes to the debug log.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("malformed JWT")]
+    Malformed,
+    #[error("unsupported JWT algorithm {0:?}")]
+    Algorithm(String),
+    #[error("bad signature")]
+    Signature,
+    #[error("JWT of type {found:?} where {wanted} was expected")]
+    Type { found: String, wanted: &'static str },
+    #[error("JWT expired")]
+    Expired,
+    #[error("JWT not yet valid")]
+    NotYetValid,
+    #[error("issuer {0} is not trusted")]
+    Untrusted(String),
+    #[error("account {0} is not known to the resolver")]
+    UnknownAccount(String),
+    #[error("nonce signature missing")]
+    NoSignature,
+}
+
+/// The claims Nile reads; everything else in a JWT is ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct Claims {
+    #[serde(default)]
+    pub iss: String,
+    #[serde(default)]
+    pub sub: String,
+    #[serde(default)]
+    pub name: String,
+    /// Unix seconds; 0 or absent: never.
+    #[serde(default)]
+    pub exp: i64,
+    #[serde(default)]
+    pub nbf: i64,
+    /// v1 JWTs carry the type here, v2 ones in `nats.type`.
+    #[serde(default, rename = "type")]
+    pub kind_v1: Option<String>,
+    #[serde(default)]
+    pub nats: Value,
+}
+
+impl Claims {
+    fn kind(&self) -> &str {
+        self.nats
+            .get("type")
+            .and_then(Value::as_str)
+            .or(self.kind_v1.as_deref())
+            .unwrap_or("")
+    }
+
+    fn nats_str(&self, key: &str) -> Option<&str> {
+        self.nats
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn expect_kind(&self, wanted: &'static str) -> Result<(), AuthError> {
+        if self.kind() == wanted {
+            return Ok(());
+        }
+        Err(AuthError::Type {
+            found: self.kind().to_string(),
+            wanted,
+        })
+    }
+
+    fn check_times(&self, now: i64) -> Result<(), AuthError> {
+        if self.exp > 0 && now >= self.exp {
+            return Err(AuthError::Expired);
+        }
+        if self.nbf > 0 && now < self.nbf {
+            return Err(AuthError::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+/// Decode a JWT and check its signature against its own `iss`.
+pub fn decode(token: &str) -> Result<Claims, AuthError> {
+    let token = token.trim();
+    let mut parts = token.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed);
+    };
+    let header: Value = serde_json::from_slice(&b64(h)?).map_err(|_| AuthError::Malformed)?;
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    if !alg.eq_ignore_ascii_case("ed25519") && !alg.eq_ignore_ascii_case("ed25519-nkey") {
+        return Err(AuthError::Algorithm(alg.to_string()));
+    }
+    let claims: Claims = serde_json::from_slice(&b64(c)?).map_err(|_| AuthError::Malformed)?;
+    let signed = &token[..h.len() + 1 + c.len()];
+    verify(&claims.iss, signed.as_bytes(), &b64(s)?)?;
+    Ok(claims)
+}
+
+/// Verify `sig` over `data` with the nkey public key `key`.
+pub fn verify(key: &str, data: &[u8], sig: &[u8]) -> Result<(), AuthError> {
+    let kp = nkeys::KeyPair::from_public_key(key).map_err(|_| AuthError::Signature)?;
+    kp.verify(data, sig).map_err(|_| AuthError::Signature)
+}
+
+/// A CONNECT `sig`: clients send base64url, some with padding, some standard base64.
+pub fn verify_nonce(key: &str, nonce: &str, sig: &str) -> Result<(), AuthError> {
+    verify(key, nonce.as_bytes(), &b64(sig)?)
+}
+
+fn b64(text: &str) -> Result<Vec<u8>, AuthError> {
+    let text = text.trim().trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .or_else(|_| STANDARD_NO_PAD.decode(text))
+        .map_err(|_| AuthError::Malformed)
+}
+
+/// An account the operator vouched for.
+#[derive(Debug)]
+struct Account {
+    /// The account's own key and its signing keys; a scoped signing key carries
+    /// the permissions its users get (the user JWT's own are then ignored).
+    signers: HashMap<String, Option<Permissions>>,
+    exp: i64,
+}
+
+/// The trusted operators and the accounts they issued.
+#[derive(Debug, Default)]
+pub struct Trust {
+    operator_keys: Vec<String>,
+    accounts: HashMap<String, Account>,
+}
+
+/// A user who proved itself with a JWT.
+#[derive(Debug)]
+pub struct UserLogin {
+    pub user: String,
+    pub name: String,
+    pub account: String,
+    pub perms: Option<Permissions>,
+    /// Unix seconds after which the connection must be closed.
+    pub expires_unix_s: Option<i64>,
+}
+
+impl Trust {
+    /// Load the operators and the preloaded accounts. A bad operator JWT is an
+    /// error; a bad account JWT is skipped with a warning (users of it cannot
+    /// log in), as a resolver would refuse to serve it.
+    pub fn new(opts: &TrustOptions) -> Result<(Trust, Vec<String>), AuthError> {
+        let mut trust = Trust::default();
+        for jwt in &opts.operators {
+            let op = decode(jwt)?;
+            op.expect_kind("operator")?;
+            trust.operator_keys.push(op.sub.clone());
+            trust
+                .operator_keys
+                .extend(signing_keys(&op.nats).into_keys());
+        }
+        let mut warnings = Vec::new();
+        for (key, jwt) in &opts.accounts {
+            match trust.account(key, jwt) {
+                Ok(acc) => {
+                    trust.accounts.insert(key.clone(), acc);
+                }
+                Err(e) => warnings.push(format!("resolver_preload {key}: {e}")),
+            }
+        }
+        Ok((trust, warnings))
+    }
+
+    fn account(&self, key: &str, jwt: &str) -> Result<Account, AuthError> {
+        let acc = decode(jwt)?;
+        acc.expect_kind("account")?;
+        if acc.sub != key {
+            return Err(AuthError::Malformed);
+        }
+        if !self.operator_keys.contains(&acc.iss) {
+            return Err(AuthError::Untrusted(acc.iss));
+        }
+        let mut signers = signing_keys(&acc.nats);
+        signers.insert(acc.sub.clone(), None);
+        Ok(Account {
+            signers,
+            exp: acc.exp,
+        })
+    }
+
+    /// Check a user JWT (and, unless it is a bearer token, the nonce signature).
+    pub fn login(&self, jwt: &str, nonce: &str, sig: Option<&str>) -> Result<UserLogin, AuthError> {
+        let claims = decode(jwt)?;
+        claims.expect_kind("user")?;
+        let now = unix_now_s();
+        claims.check_times(now)?;
+        let account_key = claims.nats_str("issuer_account").unwrap_or(&claims.iss);
+        let account = self
+            .accounts
+            .get(account_key)
+            .ok_or_else(|| AuthError::UnknownAccount(account_key.to_string()))?;
+        if account.exp > 0 && now >= account.exp {
+            return Err(AuthError::Expired);
+        }
+        let scope = account
+            .signers
+            .get(&claims.iss)
+            .ok_or_else(|| AuthError::Untrusted(claims.iss.clone()))?;
+        let bearer = claims.nats.get("bearer_token").and_then(Value::as_bool) == Some(true);
+        if !bearer {
+            let sig = sig
+                .filter(|s| !s.is_empty())
+                .ok_or(AuthError::NoSignature)?;
+            verify_nonce(&claims.sub, nonce, sig)?;
+        }
+        let perms = match scope {
+            Some(template) => Some(template.clone()),
+            None => permissions(&claims.nats),
+        };
+        let expires = [claims.exp, account.exp]
+            .into_iter()
+            .filter(|e| *e > 0)
+            .min();
+        Ok(UserLogin {
+            user: claims.sub.clone(),
+            name: claims.name.clone(),
+            account: account_key.to_string(),
+            perms,
+            expires_unix_s: expires,
+        })
+    }
+}
+
+/// `signing_keys`: plain keys, or scoped ones `{kind: "user_scope", key, template}`.
+fn signing_keys(nats: &Value) -> HashMap<String, Option<Permissions>> {
+    let Some(list) = nats.get("signing_keys").and_then(Value::as_array) else {
+        return HashMap::new();
+    };
+    list.iter()
+        .filter_map(|k| match k {
+            Value::String(s) => Some((s.clone(), None)),
+            Value::Object(o) => {
+                let key = o.get("key")?.as_str()?.to_string();
+                let template = o
+                    .get("template")
+                    .map(|t| permissions(t).unwrap_or_default());
+                Some((key, template))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A user's `pub`, `sub` and `resp` claims as Nile permissions; `None` when
+/// they restrict nothing.
+fn permissions(nats: &Value) -> Option<Permissions> {
+    let list = |v: &Value, key: &str| -> Option<Vec<String>> {
+        let items = v.get(key)?.as_array()?;
+        let out: Vec<String> = items
+            .iter()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect();
+        (!out.is_empty()).then_some(out)
+    };
+    let rules = |key: &str| -> Option<SubjectPermission> {
+        let v = nats.get(key)?;
+        let p = SubjectPermission {
+            allow: list(v, "allow"),
+            deny: list(v, "deny").unwrap_or_default(),
+        };
+        (p.allow.is_some() || !p.deny.is_empty()).then_some(p)
+    };
+    let responses = nats.get("resp").filter(|r| r.is_object()).map(|r| {
+        let max = r.get("max").and_then(Value::as_i64).unwrap_or(0);
+        let ttl_ns = r.get("ttl").and_then(Value::as_i64).unwrap_or(0);
+        ResponsePermission {
+            max_msgs: if max <= 0 { 1 } else { max as u64 },
+            expires: std::time::Duration::from_nanos(ttl_ns.max(0) as u64),
+        }
+    });
+    let p = Permissions {
+        publish: rules("pub"),
+        subscribe: rules("sub"),
+        allow_responses: responses,
+    };
+    (p != Permissions::default()).then_some(p)
+}
+
+pub fn unix_now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nkeys::KeyPair;
+
+    fn encode(signer: &KeyPair, claims: Value) -> String {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+        let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        let sig = signer.sign(format!("{h}.{c}").as_bytes()).unwrap();
+        format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    struct Chain {
+        op: KeyPair,
+        acc: KeyPair,
+        trust: Trust,
+    }
+
+    fn chain(account_nats: Value) -> Chain {
+        let op = KeyPair::new_operator();
+        let acc = KeyPair::new_account();
+        let op_jwt = encode(
+            &op,
+            serde_json::json!({"iss": op.public_key(), "sub": op.public_key(), "nats": {"type": "operator"}}),
+        );
+        let mut nats = account_nats;
+        nats["type"] = "account".into();
+        let acc_jwt = encode(
+            &op,
+            serde_json::json!({"iss": op.public_key(), "sub": acc.public_key(), "nats": nats}),
+        );
+        let opts = TrustOptions {
+            operators: vec![op_jwt],
+            accounts: vec![(acc.public_key(), acc_jwt)],
+        };
+        let (trust, warnings) = Trust::new(&opts).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        Chain { op, acc, trust }
+    }
+
+    #[test]
+    fn user_signed_by_account_logs_in_with_nonce_signature() {
+        let c = chain(serde_json::json!({}));
+        let user = KeyPair::new_user();
+        let jwt = encode(
+            &c.acc,
+            serde_json::json!({"iss": c.acc.public_key(), "sub": user.public_key(), "name": "u", "nats": {"type": "user", "pub": {"allow": ["a.>"]}, "sub": {}}}),
+        );
+        let sig = URL_SAFE_NO_PAD.encode(user.sign(b"nonce123").unwrap());
+        let login = c.trust.login(&jwt, "nonce123", Some(&sig)).unwrap();
+        assert_eq!(login.account, c.acc.public_key());
+        let perms = login.perms.unwrap();
+        assert_eq!(perms.publish.unwrap().allow, Some(vec!["a.>".to_string()]));
+        assert!(perms.subscribe.is_none());
+        assert_eq!(
+            c.trust.login(&jwt, "other", Some(&sig)).unwrap_err(),
+            AuthError::Signature
+        );
+        assert_eq!(
+            c.trust.login(&jwt, "nonce123", None).unwrap_err(),
+            AuthError::NoSignature
+        );
+    }
+
+    #[test]
+    fn bearer_expired_and_foreign_users() {
+        let c = chain(serde_json::json!({}));
+        let user = KeyPair::new_user();
+        let bearer = |exp: i64| {
+            encode(
+                &c.acc,
+                serde_json::json!({"iss": c.acc.public_key(), "sub": user.public_key(), "exp": exp, "nats": {"type": "user", "bearer_token": true}}),
+            )
+        };
+        let later = unix_now_s() + 60;
+        assert_eq!(
+            c.trust
+                .login(&bearer(later), "n", None)
+                .unwrap()
+                .expires_unix_s,
+            Some(later)
+        );
+        assert_eq!(
+            c.trust
+                .login(&bearer(unix_now_s() - 1), "n", None)
+                .unwrap_err(),
+            AuthError::Expired
+        );
+        // Issued by a key the account does not list.
+        let stranger = KeyPair::new_account();
+        let jwt = encode(
+            &stranger,
+            serde_json::json!({"iss": stranger.public_key(), "sub": user.public_key(), "nats": {"type": "user", "bearer_token": true}}),
+        );
+        assert!(matches!(
+            c.trust.login(&jwt, "n", None),
+            Err(AuthError::UnknownAccount(_))
+        ));
+        // A signature that does not match the claims.
+        let mut forged = bearer(later);
+        forged.insert(forged.len() - 3, 'A');
+        assert!(c.trust.login(&forged, "n", None).is_err());
+        // An operator JWT is not a user JWT.
+        let op_jwt = encode(
+            &c.op,
+            serde_json::json!({"iss": c.op.public_key(), "sub": c.op.public_key(), "nats": {"type": "operator"}}),
+        );
+        assert!(matches!(
+            c.trust.login(&op_jwt, "n", None),
+            Err(AuthError::Type { .. })
+        ));
+    }
+
+    #[test]
+    fn scoped_signing_key_imposes_its_template() {
+        let signer = KeyPair::new_account();
+        let c = chain(
+            serde_json::json!({"signing_keys": [{"kind": "user_scope", "key": signer.public_key(), "template": {"sub": {"deny": [">"]}}}]}),
+        );
+        let user = KeyPair::new_user();
+        let jwt = encode(
+            &signer,
+            serde_json::json!({"iss": signer.public_key(), "sub": user.public_key(), "nats": {"type": "user", "issuer_account": c.acc.public_key(), "bearer_token": true, "sub": {"allow": ["x"]}}}),
+        );
+        let login = c.trust.login(&jwt, "n", None).unwrap();
+        let sub = login.perms.unwrap().subscribe.unwrap();
+        assert_eq!((sub.allow, sub.deny), (None, vec![">".to_string()]));
+    }
+
+    #[test]
+    fn account_not_signed_by_the_operator_is_skipped() {
+        let op = KeyPair::new_operator();
+        let other = KeyPair::new_operator();
+        let acc = KeyPair::new_account();
+        let op_jwt = encode(
+            &op,
+            serde_json::json!({"iss": op.public_key(), "sub": op.public_key(), "nats": {"type": "operator"}}),
+        );
+        let acc_jwt = encode(
+            &other,
+            serde_json::json!({"iss": other.public_key(), "sub": acc.public_key(), "nats": {"type": "account"}}),
+        );
+        let (trust, warnings) = Trust::new(&TrustOptions {
+            operators: vec![op_jwt],
+            accounts: vec![(acc.public_key(), acc_jwt)],
+        })
+        .unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(trust.accounts.is_empty());
+    }
+}
