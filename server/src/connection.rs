@@ -19,6 +19,7 @@ use crate::router::{self, RouteCache};
 use crate::server::Server;
 use crate::subject;
 use crate::subscription::{Delivery, SubTarget, Subscription};
+use crate::trace;
 
 /// Read buffer size: one read can carry many small messages.
 const READ_BYTES_MIN: usize = 64 * 1024;
@@ -410,16 +411,26 @@ impl Connection {
             }
         }
         self.ok();
+        let result = self.routes.lookup(&self.server.sublist, &p.subject);
+        // An empty header block goes out as a plain MSG (as nats-server).
+        let has_headers = p.has_headers && p.headers_len > 0;
+        let traced = has_headers
+            .then(|| trace::request(&p.payload[..p.headers_len]))
+            .flatten();
+        if let Some(req) = &traced {
+            if req.only {
+                self.send_trace(&p, req.dest, &result);
+                return Ok(());
+            }
+        }
         let d = Delivery {
             subject: &p.subject,
             reply: p.reply.as_deref(),
             headers_len: p.headers_len,
-            // An empty header block goes out as a plain MSG (as nats-server).
-            has_headers: p.has_headers && p.headers_len > 0,
+            has_headers,
             payload: &p.payload,
             origin_cid: self.handle.cid,
         };
-        let result = self.routes.lookup(&self.server.sublist, &p.subject);
         let delivered = router::route(
             &self.server.sublist,
             &result,
@@ -427,12 +438,47 @@ impl Connection {
             self.opts.echo,
             &mut self.flush,
         );
+        if let Some(req) = &traced {
+            self.send_trace(&p, req.dest, &result);
+        }
         if delivered == 0 && self.opts.no_responders {
             if let Some(reply) = &p.reply {
                 self.no_responders(&p.subject, reply);
             }
         }
         Ok(())
+    }
+
+    /// Publish the trace event of a message that asked for one.
+    fn send_trace(&mut self, p: &Publish, dest: &[u8], result: &crate::sublist::SubResult) {
+        let opts = self.server.options();
+        let (name, account) = {
+            let meta = self.handle.meta.lock();
+            (meta.name.clone(), meta.account.clone())
+        };
+        let server = trace::ServerInfo {
+            name: &self.server.server_name,
+            id: &self.server.server_id,
+            host: &opts.host,
+            version: crate::server::NATS_VERSION,
+            jetstream: opts.jetstream.enabled,
+        };
+        let from = trace::Ingress {
+            cid: self.handle.cid,
+            name: &name,
+            account: account.as_deref().unwrap_or("$G"),
+            subject: &p.subject,
+        };
+        let block = &p.payload[..p.headers_len];
+        let event = trace::event(
+            &server,
+            block,
+            p.payload.len(),
+            &from,
+            result,
+            self.opts.echo,
+        );
+        self.server.publish_internal(dest, None, &[], &event);
     }
 
     /// A 503 status to this client's own subscription on the reply subject.

@@ -30,3 +30,4 @@ pub mod start;
 pub mod subject;
 pub mod sublist;
 pub mod subscription;
+pub mod trace;
