@@ -55,4 +55,4 @@ pub use io::write_file_atomic;
 pub use store::StreamStore;
 pub use subject::SubjectFilter;
 pub use ticket::DurableTicket;
-pub use types::{Discard, PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy};
+pub use types::{Discard, PurgeRequest, SizeRule, StoreConfig, StoredMsg, StreamState, SyncPolicy};

@@ -26,13 +26,71 @@ pub enum Discard {
     New,
 }
 
+/// How one message counts in [`StreamState::bytes`] and against
+/// `bytes_max`: its subject, headers and payload plus fixed overheads. The
+/// server picks the numbers (the engine stores the same record either
+/// way); the default is the record's own size on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeRule {
+    /// Added to every message.
+    pub msg_overhead_bytes: u64,
+    /// Added on top for a message with a non-empty header block.
+    pub headers_overhead_bytes: u64,
+}
+
+impl SizeRule {
+    /// The record's size on disk (see `docs/format.md`).
+    pub const RECORD: SizeRule = SizeRule {
+        msg_overhead_bytes: crate::format::record::RECORD_OVERHEAD_BYTES as u64,
+        headers_overhead_bytes: 0,
+    };
+
+    /// Accounted size of a message with these part lengths.
+    pub fn msg_bytes(&self, subject: usize, headers: usize, payload: usize) -> u64 {
+        let parts = (subject + headers + payload) as u64;
+        parts + self.overhead_bytes(headers > 0)
+    }
+
+    /// Accounted size of a stored record, from its length on disk.
+    pub(crate) fn record_msg_bytes(&self, record_bytes: u64, headers: bool) -> u64 {
+        let parts =
+            record_bytes.saturating_sub(crate::format::record::RECORD_OVERHEAD_BYTES as u64);
+        parts + self.overhead_bytes(headers)
+    }
+
+    /// Accounted size of `count` records totalling `record_bytes` on disk,
+    /// `with_headers` of which have headers.
+    pub(crate) fn records_bytes(&self, record_bytes: u64, count: u64, with_headers: u64) -> u64 {
+        let record_overhead = crate::format::record::RECORD_OVERHEAD_BYTES as u64;
+        let parts = record_bytes.saturating_sub(count * record_overhead);
+        parts + count * self.msg_overhead_bytes + with_headers * self.headers_overhead_bytes
+    }
+
+    fn overhead_bytes(&self, headers: bool) -> u64 {
+        if headers {
+            self.msg_overhead_bytes + self.headers_overhead_bytes
+        } else {
+            self.msg_overhead_bytes
+        }
+    }
+}
+
+impl Default for SizeRule {
+    fn default() -> Self {
+        Self::RECORD
+    }
+}
+
 /// Limits and tuning of one stream store. `None` means unlimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// Messages kept at most.
     pub msgs_max: Option<u64>,
-    /// Bytes kept at most (record bytes on disk, see `docs/format.md`).
+    /// Bytes kept at most, counted by `size_rule`.
     pub bytes_max: Option<u64>,
+    /// How a message's bytes are counted (state and `bytes_max`). Fixed
+    /// for the life of a store: `update_config` refuses to change it.
+    pub size_rule: SizeRule,
     /// Age after which messages expire.
     pub age_max: Option<Duration>,
     /// Messages kept per subject at most.
@@ -61,6 +119,7 @@ impl Default for StoreConfig {
         Self {
             msgs_max: None,
             bytes_max: None,
+            size_rule: SizeRule::RECORD,
             age_max: None,
             msgs_per_subject_max: None,
             msg_bytes_max: None,
@@ -105,7 +164,7 @@ pub struct PurgeRequest {
 pub struct StreamState {
     /// Live messages.
     pub msgs: u64,
-    /// Live bytes.
+    /// Live bytes, counted by the store's [`SizeRule`].
     pub bytes: u64,
     /// First live sequence (`last_seq + 1` when empty).
     pub first_seq: u64,

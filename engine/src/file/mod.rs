@@ -231,6 +231,9 @@ impl StreamStore for FileStore {
         }
         self.with_state(|st| {
             st.check_writable()?;
+            if cfg.size_rule != st.cfg.size_rule {
+                return Err(StoreError::Invalid("a store's size rule cannot change"));
+            }
             st.cfg = cfg;
             st.enforce_all_limits(now_ns()).map(|_| ())
         })?;

@@ -26,7 +26,11 @@ impl State {
             return Err(StoreError::MsgTooBig);
         }
         let len = record_len(subject.len(), headers.len(), payload.len()) as u64;
-        self.check_discard_new(subject, len)?;
+        let counted = self
+            .cfg
+            .size_rule
+            .msg_bytes(subject.len(), headers.len(), payload.len());
+        self.check_discard_new(subject, counted)?;
         if self.should_roll(len, ts)? {
             self.roll()?;
         }
@@ -51,10 +55,10 @@ impl State {
         let gid = self.subjects.intern(subject);
         let active = self.active()?;
         let offset = active.len;
-        active.push_entry(gid, seq, offset, len, ts);
+        active.push_entry(gid, seq, (offset, len), ts, !headers.is_empty());
         self.subjects.add(gid, seq);
         self.msgs += 1;
-        self.bytes += len;
+        self.bytes += counted;
         self.last_seq = seq;
         self.last_ts = ts;
         self.written_seq = seq;
@@ -82,14 +86,15 @@ impl State {
         Ok(too_big || too_old)
     }
 
-    fn check_discard_new(&self, subject: &[u8], len: u64) -> Result<()> {
+    /// `counted`: the new message's size by the size rule.
+    fn check_discard_new(&self, subject: &[u8], counted: u64) -> Result<()> {
         if self.cfg.discard != Discard::New {
             return Ok(());
         }
         if self.cfg.msgs_max.is_some_and(|m| self.msgs >= m) {
             return Err(StoreError::MaxMsgs);
         }
-        if self.cfg.bytes_max.is_some_and(|m| self.bytes + len > m) {
+        if self.cfg.bytes_max.is_some_and(|m| self.bytes + counted > m) {
             return Err(StoreError::MaxBytes);
         }
         if let (Some(m), true) = (

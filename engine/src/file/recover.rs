@@ -177,7 +177,8 @@ impl State {
             gaps.extend(seg.lost_seqs().into_iter().map(|s| (s, s)));
             expect = seg.end_seq().max(expect);
             self.msgs += seg.live;
-            self.bytes += seg.live_bytes;
+            let rule = self.cfg.size_rule;
+            self.bytes += rule.records_bytes(seg.live_bytes, seg.live, seg.live_headers);
             for s in &seg.subjects {
                 self.subjects.add_range(s.gid, s.live, s.first, s.last);
             }

@@ -65,8 +65,10 @@ pub struct Segment {
     pub local_of: FxMap<u32, u32>,
     /// Live messages.
     pub live: u64,
-    /// Live record bytes.
+    /// Live record bytes (on disk).
     pub live_bytes: u64,
+    /// Live messages with headers (the size rule counts them apart).
+    pub live_headers: u64,
     /// Records appended but not yet written to the file (`SyncPolicy::
     /// Always` only: nothing is acknowledged before the flusher writes and
     /// fsyncs them, so buffering costs no durability and saves one
@@ -111,6 +113,7 @@ impl Segment {
             local_of: FxMap::default(),
             live: 0,
             live_bytes: 0,
+            live_headers: 0,
             pending: Vec::new(),
             pending_off: 0,
         }
@@ -170,7 +173,8 @@ impl Segment {
     }
 
     /// Records an entry just written (or found while scanning).
-    pub fn push_entry(&mut self, gid: u32, seq: u64, offset: u64, len: u64, ts: i64) {
+    pub fn push_entry(&mut self, gid: u32, seq: u64, at: (u64, u64), ts: i64, headers: bool) {
+        let (offset, len) = at;
         let local = self.local_for(gid, seq);
         if let Some(s) = self.subjects.get_mut(local as usize) {
             s.last = seq;
@@ -182,10 +186,12 @@ impl Segment {
                 offset: offset as u32,
                 subject: local,
                 timestamp_ns: ts,
+                headers,
             });
         }
         self.live += 1;
         self.live_bytes += len;
+        self.live_headers += u64::from(headers);
         self.len = offset + len;
     }
 
@@ -196,6 +202,7 @@ impl Segment {
                 offset: offset as u32,
                 subject: SUBJECT_LOST,
                 timestamp_ns: 0,
+                headers: false,
             });
         }
     }
@@ -382,6 +389,7 @@ impl Segment {
             count,
         };
         seg.live = count - u64::from(p.header.lost_count);
+        seg.live_headers = u64::from(p.header.headers_count);
         seg.live_bytes = seg_len - SEGMENT_HEADER_BYTES as u64;
         if p.header.lost_count > 0 {
             seg.live_bytes -= seg
@@ -460,9 +468,11 @@ impl Segment {
         let entries: Vec<IndexEntry> = (0..count).filter_map(|i| entry_at(ents, i)).collect();
         self.adopt_rows(&p.subjects, intern);
         let lost = entries.iter().filter(|e| e.subject == SUBJECT_LOST).count() as u64;
+        let with_headers = entries.iter().filter(|e| e.headers).count() as u64;
         self.entries = Entries::Active(entries);
         self.len = h.segment_len;
         self.live = h.entry_count - lost;
+        self.live_headers = with_headers;
         self.live_bytes = h.segment_len - SEGMENT_HEADER_BYTES as u64;
         if lost > 0 {
             self.live_bytes -= self
@@ -519,7 +529,8 @@ impl Segment {
                 Ok((f, n)) if f.seq == want => {
                     let subj = rest.get(f.subject.clone()).unwrap_or_default();
                     let gid = intern(subj);
-                    seg.push_entry(gid, want, at as u64, n as u64, f.timestamp_ns);
+                    let headers = !f.headers.is_empty();
+                    seg.push_entry(gid, want, (at as u64, n as u64), f.timestamp_ns, headers);
                     at += n;
                 }
                 _ => match resync(&data, at, want) {

@@ -150,6 +150,7 @@ impl State {
             return false;
         }
         let size = seg.record_bytes(seq);
+        let counted = self.cfg.size_rule.record_msg_bytes(size, e.headers);
         let Some(ss) = seg.subjects.get_mut(e.subject as usize) else {
             return false;
         };
@@ -157,9 +158,10 @@ impl State {
         let gid = ss.gid;
         seg.live = seg.live.saturating_sub(1);
         seg.live_bytes = seg.live_bytes.saturating_sub(size);
+        seg.live_headers = seg.live_headers.saturating_sub(u64::from(e.headers));
         self.subjects.remove(gid, 1, Some(seq));
         self.msgs = self.msgs.saturating_sub(1);
-        self.bytes = self.bytes.saturating_sub(size);
+        self.bytes = self.bytes.saturating_sub(counted);
         self.maybe_dead = true;
         self.mark_gone(seq);
         let tomb = if self.persist_tombs {

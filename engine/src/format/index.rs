@@ -5,7 +5,7 @@
 //! ```text
 //! header (64 bytes)
 //! 0   [u8; 8] magic "NILEIDX\0"
-//! 8   u16     format version
+//! 8   u16     index version (2; version 1 files are rebuilt)
 //! 10  u16     header length (64)
 //! 12  u32     entry length (16)
 //! 16  u64     base_seq
@@ -15,11 +15,12 @@
 //! 44  u32     lost_count: entries whose record was unreadable
 //! 48  u32     crc32c of the entry array
 //! 52  u32     crc32c of the subject table
-//! 56  u32     reserved, 0
+//! 56  u32     headers_count: non-lost entries whose record has headers
 //! 60  u32     crc32c of header bytes 0..60
 //! entries (entry_count x 16 bytes)
 //! 0   u32     offset of the record in the segment file
-//! 4   u32     subject id, local to the segment (u32::MAX = lost record)
+//! 4   u32     subject id, local to the segment, in bits 0..31; bit 31 set
+//!             when the record has headers (u32::MAX = lost record)
 //! 8   i64     timestamp_ns
 //! subject table (subject_count rows, row i is local subject id i)
 //! 0   u64     first seq with this subject in the segment
@@ -28,7 +29,7 @@
 //! 24  u16     subject length, then the subject bytes
 //! ```
 
-use super::{crc, FORMAT_VERSION};
+use super::crc;
 use crate::coding::{u32_at, u64_at, Decode, DecodeError, Encode, Reader};
 
 /// Magic at offset 0 of an index file.
@@ -39,6 +40,13 @@ pub const INDEX_HEADER_BYTES: usize = 64;
 pub const INDEX_ENTRY_BYTES: usize = 16;
 /// Subject id of an entry whose record could not be read.
 pub const SUBJECT_LOST: u32 = u32::MAX;
+/// Version of the index layout. Indexes are derived data, so one of
+/// another version is rebuilt from its segment rather than read. Version 2
+/// added the headers bit and `headers_count` (byte accounting needs to
+/// know which records carry headers).
+pub const INDEX_VERSION: u16 = 2;
+/// Bit of the stored subject field that marks a record with headers.
+const HEADERS_BIT: u32 = 1 << 31;
 
 /// Index header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +65,8 @@ pub struct IndexHeader {
     pub entries_crc: u32,
     /// CRC of the subject table.
     pub subjects_crc: u32,
+    /// Non-lost entries whose record has headers.
+    pub headers_count: u32,
 }
 
 impl Encode for IndexHeader {
@@ -66,7 +76,7 @@ impl Encode for IndexHeader {
     fn encode_into(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&INDEX_MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&INDEX_VERSION.to_le_bytes());
         out.extend_from_slice(&(INDEX_HEADER_BYTES as u16).to_le_bytes());
         out.extend_from_slice(&(INDEX_ENTRY_BYTES as u32).to_le_bytes());
         out.extend_from_slice(&self.base_seq.to_le_bytes());
@@ -76,7 +86,7 @@ impl Encode for IndexHeader {
         out.extend_from_slice(&self.lost_count.to_le_bytes());
         out.extend_from_slice(&self.entries_crc.to_le_bytes());
         out.extend_from_slice(&self.subjects_crc.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&self.headers_count.to_le_bytes());
         let sum = crc(out.get(start..).unwrap_or_default());
         out.extend_from_slice(&sum.to_le_bytes());
     }
@@ -88,7 +98,7 @@ impl Decode for IndexHeader {
         if r.bytes(8)? != INDEX_MAGIC {
             return Err(DecodeError::Bad("bad index magic"));
         }
-        if r.u16()? != FORMAT_VERSION {
+        if r.u16()? != INDEX_VERSION {
             return Err(DecodeError::Bad("unsupported index version"));
         }
         if r.u16()? as usize != INDEX_HEADER_BYTES || r.u32()? as usize != INDEX_ENTRY_BYTES {
@@ -102,8 +112,8 @@ impl Decode for IndexHeader {
             lost_count: r.u32()?,
             entries_crc: r.u32()?,
             subjects_crc: r.u32()?,
+            headers_count: r.u32()?,
         };
-        let _ = r.u32()?;
         let stored = r.u32()?;
         if crc(buf.get(..60).ok_or(DecodeError::Short)?) != stored {
             return Err(DecodeError::Bad("index header checksum mismatch"));
@@ -121,6 +131,29 @@ pub struct IndexEntry {
     pub subject: u32,
     /// Timestamp of the record.
     pub timestamp_ns: i64,
+    /// The record has a non-empty header block.
+    pub headers: bool,
+}
+
+impl IndexEntry {
+    /// The subject field as stored: the headers flag folded into the id.
+    fn stored_subject(&self) -> u32 {
+        if self.subject == SUBJECT_LOST || !self.headers {
+            self.subject
+        } else {
+            self.subject | HEADERS_BIT
+        }
+    }
+
+    fn from_stored(offset: u32, stored: u32, timestamp_ns: i64) -> Self {
+        let lost = stored == SUBJECT_LOST;
+        Self {
+            offset,
+            subject: if lost { stored } else { stored & !HEADERS_BIT },
+            timestamp_ns,
+            headers: !lost && stored & HEADERS_BIT != 0,
+        }
+    }
 }
 
 impl Encode for IndexEntry {
@@ -129,7 +162,7 @@ impl Encode for IndexEntry {
     }
     fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.offset.to_le_bytes());
-        out.extend_from_slice(&self.subject.to_le_bytes());
+        out.extend_from_slice(&self.stored_subject().to_le_bytes());
         out.extend_from_slice(&self.timestamp_ns.to_le_bytes());
     }
 }
@@ -137,12 +170,8 @@ impl Encode for IndexEntry {
 impl Decode for IndexEntry {
     fn decode_from(buf: &[u8]) -> Result<(Self, usize), DecodeError> {
         let mut r = Reader::new(buf);
-        let e = Self {
-            offset: r.u32()?,
-            subject: r.u32()?,
-            timestamp_ns: r.i64()?,
-        };
-        Ok((e, INDEX_ENTRY_BYTES))
+        let (offset, stored, ts) = (r.u32()?, r.u32()?, r.i64()?);
+        Ok((Self::from_stored(offset, stored, ts), INDEX_ENTRY_BYTES))
     }
 }
 
@@ -151,13 +180,9 @@ impl Decode for IndexEntry {
 pub fn entry_at(entries: &[u8], i: usize) -> Option<IndexEntry> {
     let at = i.checked_mul(INDEX_ENTRY_BYTES)?;
     let offset = u32_at(entries, at)?;
-    let subject = u32_at(entries, at + 4)?;
+    let stored = u32_at(entries, at + 4)?;
     let timestamp_ns = u64_at(entries, at + 8)? as i64;
-    Some(IndexEntry {
-        offset,
-        subject,
-        timestamp_ns,
-    })
+    Some(IndexEntry::from_stored(offset, stored, timestamp_ns))
 }
 
 /// One row of the subject table.
@@ -225,6 +250,7 @@ pub fn encode_index(
         lost_count: entries.iter().filter(|e| e.subject == SUBJECT_LOST).count() as u32,
         entries_crc: crc(&ent),
         subjects_crc: crc(&subj),
+        headers_count: entries.iter().filter(|e| e.headers).count() as u32,
     };
     let mut out = Vec::with_capacity(INDEX_HEADER_BYTES + ent.len() + subj.len());
     header.encode_into(&mut out);
@@ -291,11 +317,19 @@ mod tests {
                 offset: 32,
                 subject: 0,
                 timestamp_ns: 5,
+                headers: true,
             },
             IndexEntry {
                 offset: 80,
                 subject: SUBJECT_LOST,
                 timestamp_ns: -1,
+                headers: false,
+            },
+            IndexEntry {
+                offset: 120,
+                subject: 0,
+                timestamp_ns: 7,
+                headers: false,
             },
         ];
         let subjects = vec![SubjectRow {
@@ -307,6 +341,10 @@ mod tests {
         let buf = encode_index(10, 200, &entries, &subjects);
         let p = parse_index(&buf).map_err(|e| e.detail()).unwrap();
         assert_eq!(p.header.lost_count, 1);
+        assert_eq!(p.header.headers_count, 1);
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(entry_at(&buf[p.entries.clone()], i), Some(*e));
+        }
         assert_eq!(p.subjects, subjects);
         assert_eq!(entry_at(&buf[p.entries.clone()], 1), Some(entries[1]));
         for i in 0..buf.len() * 8 {

@@ -211,6 +211,7 @@ impl JetStream {
             discard_new_per_subject: c.discard_new_per_subject,
             first_seq: c.first_seq.max(1),
             sync,
+            size_rule: size_rule(c.storage),
             ..StoreConfig::default()
         }
     }
@@ -240,6 +241,23 @@ impl JetStream {
         for s in self.streams.read().values() {
             let _ = s.store.close();
         }
+    }
+}
+
+/// How nats-server counts a stored message in `state.bytes` and against
+/// `max_bytes`, which clients assert exactly: subject + headers + payload
+/// plus, for file streams, 30 bytes (34 with headers: its record layout),
+/// and for memory streams 16.
+fn size_rule(storage: Storage) -> nile_engine::SizeRule {
+    match storage {
+        Storage::File => nile_engine::SizeRule {
+            msg_overhead_bytes: 30,
+            headers_overhead_bytes: 4,
+        },
+        Storage::Memory => nile_engine::SizeRule {
+            msg_overhead_bytes: 16,
+            headers_overhead_bytes: 0,
+        },
     }
 }
 
