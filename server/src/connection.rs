@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::auth::{Credentials, Perms};
@@ -68,36 +67,103 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let handle = Arc::new(ClientHandle::new(cid, addr, opts.pending_bytes_max));
     let nonce = server.authenticator().wants_nonce().then(new_nonce);
     let ip = addr.ip().to_string();
+    let info = server.info_json(cid, Some(&ip), false, nonce.as_deref());
     if server.clients.lock().len() >= opts.connections_max {
         let (_, mut wr) = stream.into_split();
         let mut out = BytesMut::new();
-        encode::info(
-            &mut out,
-            &server.info_json(cid, Some(&ip), false, nonce.as_deref()),
-        );
+        encode::info(&mut out, &info);
         encode::err(&mut out, "maximum connections exceeded");
         let _ = wr.write_all(&out).await;
         return;
     }
+    let conn = Connection::new(server.clone(), handle.clone(), nonce.unwrap_or_default());
+    match (&server.tls, &opts.tls) {
+        (Some(Ok(acceptor)), Some(tls)) => {
+            serve_tls(conn, stream, acceptor.clone(), tls, &info).await
+        }
+        (Some(Err(e)), _) => tracing::error!(cid, "TLS unavailable, client refused: {e}"),
+        _ => {
+            let (rd, wr) = stream.into_split();
+            run(conn, rd, wr, Some(&info)).await
+        }
+    }
+}
+
+/// nats-server's order: plain INFO, then the client's handshake; or, with
+/// `handshake_first`, the handshake and then INFO inside TLS.
+async fn serve_tls(
+    conn: Connection,
+    mut stream: TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    tls: &crate::options::TlsOptions,
+    info: &[u8],
+) {
+    use crate::options::HandshakeFirst;
+    let first = match tls.handshake_first {
+        HandshakeFirst::Yes => true,
+        HandshakeFirst::No => false,
+        HandshakeFirst::Within(wait) => client_hello_within(&stream, wait).await,
+    };
+    if !first {
+        let mut out = BytesMut::new();
+        encode::info(&mut out, info);
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+    let cid = conn.handle.cid;
+    let tls_stream = match tokio::time::timeout(tls.timeout, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(cid, "TLS handshake error: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(cid, "TLS handshake timeout");
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(tls_stream);
+    run(conn, rd, wr, first.then_some(info)).await
+}
+
+/// Does the client open with a TLS record (a ClientHello) within `wait`?
+async fn client_hello_within(stream: &TcpStream, wait: Duration) -> bool {
+    const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(wait, stream.peek(&mut first)).await,
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD
+    )
+}
+
+/// Serve one connection over any byte stream; `info` is queued first unless
+/// it already went out.
+async fn run<R, W>(mut conn: Connection, rd: R, wr: W, info: Option<&[u8]>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let server = conn.server.clone();
+    let handle = conn.handle.clone();
     server.register(handle.clone());
-    let (rd, wr) = stream.into_split();
-    let writer = tokio::spawn(write_loop(handle.clone(), wr, opts.write_deadline));
-    handle.queue(|b| {
-        encode::info(
-            b,
-            &server.info_json(cid, Some(&ip), false, nonce.as_deref()),
-        )
-    });
-    handle.signal();
-    let mut conn = Connection::new(server.clone(), handle.clone());
-    conn.nonce = nonce.unwrap_or_default();
+    let deadline = server.options().write_deadline;
+    let writer = tokio::spawn(write_loop(handle.clone(), wr, deadline));
+    if let Some(info) = info {
+        handle.queue(|b| encode::info(b, info));
+        handle.signal();
+    }
     conn.read_loop(rd).await;
     conn.remove_all_subs();
     let _ = writer.await;
     server.unregister(&handle);
 }
 
-async fn write_loop(handle: Arc<ClientHandle>, mut wr: OwnedWriteHalf, deadline: Duration) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    handle: Arc<ClientHandle>,
+    mut wr: W,
+    deadline: Duration,
+) {
     let mut spare = BytesMut::with_capacity(4096);
     loop {
         let closed = handle.take_output(&mut spare);
@@ -153,7 +219,7 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(server: Arc<Server>, handle: Arc<ClientHandle>) -> Self {
+    fn new(server: Arc<Server>, handle: Arc<ClientHandle>, nonce: String) -> Self {
         let o = server.options();
         Connection {
             limits: ParseLimits {
@@ -177,12 +243,12 @@ impl Connection {
             routes: RouteCache::default(),
             flush: FlushList::default(),
             pings_out: 0,
-            nonce: String::new(),
+            nonce,
             expires_at: None,
         }
     }
 
-    async fn read_loop(&mut self, mut rd: OwnedReadHalf) {
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) {
         let o = self.server.options();
         let mut buf = BytesMut::with_capacity(READ_BYTES_MIN);
         let mut ping = tokio::time::interval_at(

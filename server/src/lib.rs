@@ -30,4 +30,5 @@ pub mod start;
 pub mod subject;
 pub mod sublist;
 pub mod subscription;
+pub mod tls;
 pub mod trace;

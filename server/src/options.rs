@@ -100,6 +100,33 @@ pub struct User {
     pub nkey: Option<String>,
 }
 
+/// The `tls { }` block or the `--tls*` flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify client certificates against `ca_file`.
+    pub verify: bool,
+    /// How long a handshake may take (nats-server's default 2 s).
+    pub timeout: Duration,
+    pub handshake_first: HandshakeFirst,
+}
+
+/// When the TLS handshake happens relative to INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeFirst {
+    /// INFO in plain text, then the handshake (nats-server's default).
+    No,
+    /// The handshake first, INFO inside TLS.
+    Yes,
+    /// Wait this long for a ClientHello, else plain INFO first.
+    Within(Duration),
+}
+
+/// nats-server's `TLS_TIMEOUT`.
+pub const TLS_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
+
 /// Operator mode (`operator`, `resolver: MEMORY`, `resolver_preload`): users
 /// log in with JWTs issued by accounts the operator signed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -186,6 +213,8 @@ pub struct Options {
     pub lame_duck_duration: Duration,
     pub lame_duck_grace: Duration,
     pub auth: AuthOptions,
+    /// TLS for client connections; `None`: plain TCP.
+    pub tls: Option<TlsOptions>,
     pub jetstream: JetStreamOptions,
     pub log: LogOptions,
     pub pid_file: Option<PathBuf>,
@@ -219,6 +248,7 @@ impl Default for Options {
             lame_duck_duration: LAME_DUCK_DURATION_DEFAULT,
             lame_duck_grace: LAME_DUCK_GRACE_DEFAULT,
             auth: AuthOptions::default(),
+            tls: None,
             jetstream: JetStreamOptions::default(),
             log: LogOptions::default(),
             pid_file: None,

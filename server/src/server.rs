@@ -58,6 +58,9 @@ pub struct Server {
     pub monitor: crate::monitor::MonitorState,
     /// Set once at start-up when JetStream is enabled.
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// Built once from `opts.tls`; `Err` when the files went bad after the
+    /// config was checked (then clients are refused rather than served in clear).
+    pub tls: Option<Result<tokio_rustls::TlsAcceptor, String>>,
 }
 
 impl Server {
@@ -68,6 +71,10 @@ impl Server {
             .clone()
             .unwrap_or_else(|| server_id.clone());
         let auth = Authenticator::new_or_closed(&opts.auth);
+        let tls = opts
+            .tls
+            .as_ref()
+            .map(|t| crate::tls::acceptor(t).map_err(|e| e.to_string()));
         Arc::new(Server {
             opts: RwLock::new(Arc::new(opts)),
             server_id,
@@ -85,6 +92,7 @@ impl Server {
             http_addr: Mutex::new(None),
             monitor: crate::monitor::MonitorState::default(),
             jetstream: std::sync::OnceLock::new(),
+            tls,
         })
     }
 
@@ -143,6 +151,12 @@ impl Server {
         }
         if opts.jetstream.enabled {
             map.insert("jetstream".into(), true.into());
+        }
+        if let Some(tls) = &opts.tls {
+            map.insert("tls_required".into(), true.into());
+            if tls.verify {
+                map.insert("tls_verify".into(), true.into());
+            }
         }
         if cid != 0 {
             map.insert("client_id".into(), cid.into());

@@ -32,6 +32,12 @@ pub struct Flags {
     pub help: bool,
     pub check: bool,
     pub signal: Option<String>,
+    /// `--tls` / `--tlsverify` (which implies `--tls`).
+    pub tls: Option<bool>,
+    pub tls_verify: Option<bool>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub tls_ca_cert: Option<String>,
     /// Accepted flags Nile does not act on.
     pub warnings: Vec<String>,
 }
@@ -61,6 +67,11 @@ enum Target {
     Help,
     Check,
     Signal,
+    Tls,
+    TlsVerify,
+    TlsCert,
+    TlsKey,
+    TlsCaCert,
     /// Accepted and ignored, with the reason logged.
     Ignored(&'static str),
 }
@@ -73,7 +84,6 @@ enum Arg {
 }
 
 const NO_CLUSTER: &str = "Nile runs as a single server (no clustering)";
-const NO_TLS: &str = "Nile does not serve TLS yet";
 const NO_SYSLOG: &str = "Nile logs to stderr or the -l file only";
 
 /// nats-server 2.x's flags (`server/opts.go`, `ConfigureOptions`), plus `--no_auth_user`.
@@ -145,12 +155,11 @@ const FLAGS: &[(&[&str], Arg, Target)] = &[
     (&["client_advertise"], Arg::Str, Target::Ignored(NO_CLUSTER)),
     (&["no_advertise"], Arg::Bool, Target::Ignored(NO_CLUSTER)),
     (&["connect_retries"], Arg::Int, Target::Ignored(NO_CLUSTER)),
-    (&["tls", "tlsverify"], Arg::Bool, Target::Ignored(NO_TLS)),
-    (
-        &["tlscert", "tlskey", "tlscacert"],
-        Arg::Str,
-        Target::Ignored(NO_TLS),
-    ),
+    (&["tls"], Arg::Bool, Target::Tls),
+    (&["tlsverify"], Arg::Bool, Target::TlsVerify),
+    (&["tlscert"], Arg::Str, Target::TlsCert),
+    (&["tlskey"], Arg::Str, Target::TlsKey),
+    (&["tlscacert"], Arg::Str, Target::TlsCaCert),
 ];
 
 fn lookup(name: &str) -> Option<(Arg, Target)> {
@@ -303,6 +312,11 @@ fn set(
         Target::Help => flags.help = b()?,
         Target::Check => flags.check = b()?,
         Target::Signal => flags.signal = s(),
+        Target::Tls => flags.tls = Some(b()?),
+        Target::TlsVerify => flags.tls_verify = Some(b()?),
+        Target::TlsCert => flags.tls_cert = s(),
+        Target::TlsKey => flags.tls_key = s(),
+        Target::TlsCaCert => flags.tls_ca_cert = s(),
         Target::Ignored(why) => {
             // Still type-check the value, as nats-server would reject `-ms abc`.
             match kind {
@@ -468,14 +482,6 @@ mod tests {
             "--no_advertise",
             "--client_advertise",
             "h",
-            "--tls",
-            "--tlscert",
-            "c",
-            "--tlskey",
-            "k",
-            "--tlsverify",
-            "--tlscacert",
-            "ca",
             "--connect_retries",
             "3",
             "-ms",
@@ -486,7 +492,7 @@ mod tests {
             "--logtime_utc",
         ])
         .unwrap();
-        assert_eq!(f.warnings.len(), 16);
+        assert_eq!(f.warnings.len(), 11);
         assert!(f.warnings[0].contains("-routes"));
         assert!(parse(&["--connect_retries", "x"]).is_err());
     }

@@ -40,7 +40,6 @@ const IGNORED_TOP: &[(&str, &str)] = &[
     ("websocket", "Nile has no WebSocket listener yet"),
     ("ws", "Nile has no WebSocket listener yet"),
     ("mqtt", "Nile has no MQTT listener"),
-    ("tls", WHY_TLS),
     ("ocsp", WHY_TLS),
     ("ocsp_cache", WHY_TLS),
     ("allow_non_tls", WHY_TLS),
@@ -369,6 +368,7 @@ impl Mapper {
                     .operators = jwts;
             }
             "resolver" => resolver(e, k)?,
+            "tls" => opts.tls = Some(self.tls(e, k)?),
             "resolver_preload" => {
                 let preload = resolver_preload(e, k)?;
                 opts.auth
@@ -713,6 +713,76 @@ impl Mapper {
             }
         }
         Ok(())
+    }
+}
+
+/// `tls { }` keys nats-server knows and Nile ignores.
+const IGNORED_TLS: &[&str] = &[
+    "cipher_suites",
+    "curve_preferences",
+    "insecure",
+    "verify_and_map",
+    "verify_cert_and_check_known_urls",
+    "pinned_certs",
+    "min_version",
+    "cert_store",
+    "cert_match",
+    "cert_match_by",
+    "ca_certs_match",
+    "ocsp_peer",
+    "certs",
+    "connection_rate_limit",
+];
+
+impl Mapper {
+    fn tls(&mut self, e: &Entry, path: &str) -> Result<crate::options::TlsOptions> {
+        use crate::options::{HandshakeFirst, TlsOptions, TLS_TIMEOUT_DEFAULT};
+        let m = map(e, path)?;
+        let mut tls = TlsOptions {
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            ca_file: None,
+            verify: false,
+            timeout: TLS_TIMEOUT_DEFAULT,
+            handshake_first: HandshakeFirst::No,
+        };
+        for entry in &m.entries {
+            let key = entry.key.to_ascii_lowercase();
+            let p = join(path, &key);
+            match key.as_str() {
+                "cert_file" => tls.cert_file = PathBuf::from(string(entry, &p)?),
+                "key_file" => tls.key_file = PathBuf::from(string(entry, &p)?),
+                "ca_file" => tls.ca_file = Some(PathBuf::from(string(entry, &p)?)),
+                "verify" => tls.verify = boolean(entry, &p)?,
+                "timeout" => {
+                    tls.timeout = match &entry.value.kind {
+                        Kind::Integer(n) if *n >= 0 => Duration::from_secs(n.unsigned_abs()),
+                        Kind::Float(f) if *f >= 0.0 => Duration::from_secs_f64(*f),
+                        _ => self.duration(entry, &p)?,
+                    }
+                }
+                "handshake_first" | "first" | "immediate" => {
+                    tls.handshake_first = match &entry.value.kind {
+                        Kind::Bool(true) => HandshakeFirst::Yes,
+                        Kind::Bool(false) => HandshakeFirst::No,
+                        Kind::String(s) if s.eq_ignore_ascii_case("auto") => {
+                            HandshakeFirst::Within(Duration::from_millis(50))
+                        }
+                        _ => HandshakeFirst::Within(self.duration(entry, &p)?),
+                    }
+                }
+                k if IGNORED_TLS.contains(&k) => self.warn(entry, &p, WHY_OTHER),
+                _ if entry.referenced => {}
+                _ => {
+                    return Err(key_error(
+                        entry,
+                        &p,
+                        format!("unknown field {:?}", entry.key),
+                    ))
+                }
+            }
+        }
+        Ok(tls)
     }
 }
 

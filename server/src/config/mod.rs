@@ -114,6 +114,47 @@ pub fn load(exe_name: &str, args: &[String]) -> Result<Command, ConfigError> {
     Ok(Command::Run(Box::new(opts)))
 }
 
+/// `--tls`, `--tlsverify` (implies `--tls`), `--tlscert`, `--tlskey`, `--tlscacert`:
+/// they override the config file's `tls` block field by field.
+fn apply_tls_flags(flags: &Flags, opts: &mut Options) -> Result<(), ConfigError> {
+    let verify = flags.tls_verify == Some(true);
+    let wanted = flags.tls == Some(true) || verify || opts.tls.is_some();
+    if !wanted {
+        return Ok(());
+    }
+    let mut tls = opts
+        .tls
+        .clone()
+        .unwrap_or_else(|| crate::options::TlsOptions {
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            ca_file: None,
+            verify: false,
+            timeout: crate::options::TLS_TIMEOUT_DEFAULT,
+            handshake_first: crate::options::HandshakeFirst::No,
+        });
+    if let Some(c) = &flags.tls_cert {
+        tls.cert_file = PathBuf::from(c);
+    }
+    if let Some(k) = &flags.tls_key {
+        tls.key_file = PathBuf::from(k);
+    }
+    if let Some(ca) = &flags.tls_ca_cert {
+        tls.ca_file = Some(PathBuf::from(ca));
+    }
+    tls.verify |= verify;
+    if tls.cert_file.as_os_str().is_empty() || tls.key_file.as_os_str().is_empty() {
+        return Err(ConfigError::Usage(
+            "TLS Server certificate must be present and valid".into(),
+        ));
+    }
+    if let Err(e) = crate::tls::acceptor(&tls) {
+        return Err(ConfigError::Usage(format!("error parsing TLS config: {e}")));
+    }
+    opts.tls = Some(tls);
+    Ok(())
+}
+
 /// Operator mode: the operator JWTs must verify and a resolver must be there.
 fn check_trust(opts: &mut Options) -> Result<(), ConfigError> {
     let Some(trust) = &opts.auth.trust else {
@@ -227,6 +268,7 @@ fn apply_flags(
     opts: &mut Options,
 ) -> Result<(), ConfigError> {
     opts.warnings.extend(flags.warnings.iter().cloned());
+    apply_tls_flags(flags, opts)?;
     let port = |n: i64, name: &str| {
         keys::port_number(n).map_err(|m| ConfigError::Usage(format!("flag -{name}: {m}")))
     };

@@ -906,9 +906,9 @@ authorization { users: [ {user: c, password: c} ] }
 
 #[test]
 fn ignored_blocks_warn() {
-    let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nwebsocket { port: -1, no_tls: true }\ntls { cert_file: a, key_file: b }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\nsystem_account: SYS\n";
+    let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nwebsocket { port: -1, no_tls: true }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\nsystem_account: SYS\n";
     let w = warnings(text);
-    assert_eq!(w.len(), 8, "{w:?}");
+    assert_eq!(w.len(), 7, "{w:?}");
     assert!(
         w[0].starts_with("/etc/nile/main.conf:1:1: \"cluster\" ignored"),
         "{w:?}"
@@ -1354,4 +1354,23 @@ fn operator_mode_keys() {
     assert!(message.contains("MEMORY"), "{message}");
     let (_, key, _) = key_err("authorization { users [ { nkey: UABC } ] }\n");
     assert_eq!(key, "authorization.users.nkey");
+}
+
+#[test]
+fn tls_block() {
+    use crate::options::HandshakeFirst;
+    let o = options("tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, verify: true, timeout: 3, handshake_first: 300ms, cipher_suites: [x] }\n");
+    let tls = o.tls.unwrap();
+    assert_eq!(tls.cert_file.to_str(), Some("c.pem"));
+    assert_eq!(tls.ca_file.unwrap().to_str(), Some("ca.pem"));
+    assert!(tls.verify);
+    assert_eq!(tls.timeout, std::time::Duration::from_secs(3));
+    assert_eq!(
+        tls.handshake_first,
+        HandshakeFirst::Within(std::time::Duration::from_millis(300))
+    );
+    let o = options("tls { cert_file: c, key_file: k, handshake_first: true }\n");
+    assert_eq!(o.tls.unwrap().handshake_first, HandshakeFirst::Yes);
+    let (_, key, _) = key_err("tls { cert: c }\n");
+    assert_eq!(key, "tls.cert");
 }
