@@ -148,7 +148,17 @@ fn check_subject_name(
     name: Option<&str>,
     durable_form: bool,
 ) -> Result<(), ApiError> {
-    let Some(name) = name else { return Ok(()) };
+    let Some(name) = name else {
+        // The old ephemeral form `CONSUMER.CREATE.<stream>` takes no durable.
+        if cfg.is_durable() {
+            return Err(api_err(
+                400,
+                10020,
+                "consumer expected to be ephemeral but a durable name was set in request",
+            ));
+        }
+        return Ok(());
+    };
     if durable_form {
         match cfg.durable_name.as_deref() {
             Some(d) if d == name => {}

@@ -61,15 +61,27 @@ pub fn go_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs))
 }
 
-/// Stream and consumer sequence from an ack subject
+/// The numbers an ack subject carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckTokens {
+    pub deliveries: u64,
+    pub sseq: u64,
+    pub dseq: u64,
+}
+
+/// Delivery count, stream and consumer sequence from an ack subject
 /// `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`.
-pub fn seqs(subject: &[u8]) -> Option<(u64, u64)> {
+pub fn seqs(subject: &[u8]) -> Option<AckTokens> {
     let tokens: Vec<&[u8]> = subject.split(|b| *b == b'.').collect();
     if tokens.len() < 9 {
         return None;
     }
     let num = |t: &[u8]| std::str::from_utf8(t).ok()?.parse::<u64>().ok();
-    Some((num(tokens[5])?, num(tokens[6])?))
+    Some(AckTokens {
+        deliveries: num(tokens[4])?,
+        sseq: num(tokens[5])?,
+        dseq: num(tokens[6])?,
+    })
 }
 
 #[cfg(test)]
@@ -95,7 +107,14 @@ mod tests {
             parse(b"+TERM bad data"),
             AckKind::Term(Some("bad data".into()))
         );
-        assert_eq!(seqs(b"$JS.ACK.S.C.1.42.7.123.0"), Some((42, 7)));
+        assert_eq!(
+            seqs(b"$JS.ACK.S.C.1.42.7.123.0"),
+            Some(AckTokens {
+                deliveries: 1,
+                sseq: 42,
+                dseq: 7
+            })
+        );
         assert_eq!(seqs(b"$JS.ACK.S.C.1"), None);
     }
 }

@@ -15,6 +15,9 @@ pub const MAX_WAITING_DEFAULT: i64 = 512;
 pub const MAX_ACK_PENDING_DEFAULT: i64 = 1000;
 pub const INACTIVE_THRESHOLD_EPHEMERAL_NS: i64 = 5_000_000_000;
 const HEARTBEAT_MIN_NS: i64 = 100_000_000;
+const MAX_EXPIRES_MIN_NS: i64 = 1_000_000;
+const DESCRIPTION_LEN_MAX: usize = 4096;
+const METADATA_BYTES_MAX: usize = 128 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -147,14 +150,17 @@ impl ConsumerConfig {
     /// Fill defaults and check nats-server's rules against the stream.
     pub fn normalize(mut self, stream: &StreamConfig) -> Result<ConsumerConfig, ApiError> {
         self.check_names()?;
-        self.check_filters(stream)?;
+        self.check_sizes()?;
+        self.check_filters()?;
         self.check_push_pull()?;
+        self.check_timers()?;
+        sample_percent(self.sample_freq.as_deref())?;
+        // As nats-server: the first backoff step is the ack wait.
+        if let Some(first) = self.backoff.as_ref().and_then(|b| b.first().copied()) {
+            self.ack_wait = first;
+        }
         if self.ack_policy != AckPolicy::None && self.ack_wait <= 0 {
-            self.ack_wait = self
-                .backoff
-                .as_ref()
-                .and_then(|b| b.first().copied())
-                .unwrap_or(ACK_WAIT_DEFAULT_NS);
+            self.ack_wait = ACK_WAIT_DEFAULT_NS;
         }
         if self.ack_policy == AckPolicy::None {
             self.ack_wait = if self.ack_wait > 0 {
@@ -167,7 +173,9 @@ impl ConsumerConfig {
             self.max_deliver = -1;
         }
         if let Some(b) = &self.backoff {
-            if self.max_deliver != -1 && self.max_deliver <= b.len() as i64 {
+            // nats-server 2.15 lets the last step repeat: only fewer
+            // deliveries than steps is refused.
+            if self.max_deliver > 0 && self.max_deliver < b.len() as i64 {
                 return Err(bad(
                     10116,
                     "max deliver is required to be > length of backoff values",
@@ -212,7 +220,52 @@ impl ConsumerConfig {
         Ok(())
     }
 
-    fn check_filters(&mut self, stream: &StreamConfig) -> Result<(), ApiError> {
+    fn check_sizes(&self) -> Result<(), ApiError> {
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.len() > DESCRIPTION_LEN_MAX)
+        {
+            return Err(bad(
+                10107,
+                "consumer description is too long, maximum allowed is 4096",
+            ));
+        }
+        let metadata_bytes: usize = self
+            .metadata
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if metadata_bytes > METADATA_BYTES_MAX {
+            return Err(bad(
+                10135,
+                "consumer metadata exceeds maximum size of 128KB",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_timers(&self) -> Result<(), ApiError> {
+        if self.ack_wait < 0 {
+            return Err(bad(10183, "consumer ack wait needs to be positive"));
+        }
+        if self.backoff.iter().flatten().any(|b| *b < 0) {
+            return Err(bad(10184, "consumer backoff needs to be positive"));
+        }
+        if self
+            .max_expires
+            .is_some_and(|e| e > 0 && e < MAX_EXPIRES_MIN_NS)
+        {
+            return Err(bad(
+                10115,
+                "consumer max request expires needs to be >= 1ms",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_filters(&mut self) -> Result<(), ApiError> {
         if self.filter_subject.as_deref() == Some("") {
             self.filter_subject = None;
         }
@@ -244,16 +297,6 @@ impl ConsumerConfig {
                 .any(|o| subject::overlaps(o.as_bytes(), f.as_bytes()))
             {
                 return Err(bad(10138, "consumer subject filters cannot overlap"));
-            }
-            let within = stream
-                .subjects
-                .iter()
-                .any(|s| subject::overlaps(s.as_bytes(), f.as_bytes()));
-            if !within {
-                return Err(bad(
-                    10093,
-                    "consumer filter subject is not a valid subset of the interest subjects",
-                ));
             }
         }
         Ok(())
@@ -290,6 +333,12 @@ impl ConsumerConfig {
                     "consumer flow control requires a push based consumer",
                 ));
             }
+            if self.rate_limit_bps.is_some_and(|r| r > 0) {
+                return Err(bad(
+                    10086,
+                    "consumer in pull mode can not have rate limit set",
+                ));
+            }
             if self.max_waiting.is_none_or(|w| w <= 0) {
                 self.max_waiting = Some(MAX_WAITING_DEFAULT);
             }
@@ -307,31 +356,40 @@ impl ConsumerConfig {
     }
 
     fn check_policies(&self, stream: &StreamConfig) -> Result<(), ApiError> {
-        match self.deliver_policy {
-            DeliverPolicy::ByStartSequence if self.opt_start_seq.unwrap_or(0) == 0 => {
-                return Err(bad(
-                    10094,
-                    "consumer deliver policy by start sequence requires opt start sequence",
-                ));
-            }
-            DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
-                return Err(bad(
-                    10094,
-                    "consumer deliver policy by start time requires opt start time",
-                ));
-            }
-            _ => {}
+        let policy = |p: &str| format!("consumer delivery policy is deliver {p}");
+        let has_seq = self.opt_start_seq.is_some_and(|s| s > 0);
+        let has_time = self.opt_start_time.is_some();
+        let (name, needs) = match self.deliver_policy {
+            DeliverPolicy::All => ("all", None),
+            DeliverPolicy::Last => ("last", None),
+            DeliverPolicy::New => ("new", None),
+            DeliverPolicy::LastPerSubject => ("last per subject", None),
+            DeliverPolicy::ByStartSequence => ("by start sequence", Some(("sequence", has_seq))),
+            DeliverPolicy::ByStartTime => ("by start time", Some(("time", has_time))),
+        };
+        if let Some((what, false)) = needs {
+            return Err(bad(
+                10094,
+                &format!("{}, but optional start {what} is not set", policy(name)),
+            ));
+        }
+        // nats-server's text, including its doubled word for this case.
+        let extra_seq = "start start sequence";
+        let also = match self.deliver_policy {
+            DeliverPolicy::ByStartSequence => has_time.then_some("start time"),
+            DeliverPolicy::ByStartTime => has_seq.then_some(extra_seq),
+            _ if has_seq => Some("start sequence"),
+            _ if has_time => Some("start time"),
+            _ => None,
+        };
+        if let Some(what) = also {
+            return Err(bad(
+                10094,
+                &format!("{}, but optional {what} is also set", policy(name)),
+            ));
         }
         if self.deliver_policy == DeliverPolicy::LastPerSubject && self.filters().is_empty() {
             return Err(bad(10094, "consumer delivery policy is deliver last per subject, but optional filter subject is not set"));
-        }
-        if self.deliver_policy != DeliverPolicy::ByStartSequence
-            && self.opt_start_seq.is_some_and(|s| s > 0)
-        {
-            return Err(bad(
-                10094,
-                "consumer opt start sequence requires deliver policy by start sequence",
-            ));
         }
         if stream.retention == Retention::Workqueue {
             if self.ack_policy != AckPolicy::Explicit {
@@ -385,4 +443,26 @@ impl ConsumerConfig {
         }
         Ok(())
     }
+}
+
+/// `sample_freq` as a percentage ("50" or "50%"); `None` when unset or 0.
+pub fn sample_percent(freq: Option<&str>) -> Result<Option<u32>, ApiError> {
+    let Some(freq) = freq.filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = freq.strip_suffix('%').unwrap_or(freq);
+    let fail = |why: String| {
+        bad(
+            10095,
+            &format!("failed to parse consumer sampling configuration: {why}"),
+        )
+    };
+    // Go's strconv.Atoi accepts a sign; a negative value is refused without a parse error.
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| fail(format!("strconv.Atoi: parsing {digits:?}: invalid syntax")))?;
+    if n < 0 {
+        return Err(fail("<nil>".into()));
+    }
+    Ok((n > 0).then(|| n.min(100) as u32))
 }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use nile_engine::{StoreError, StoredMsg};
 
-use super::config::{AckPolicy, ConsumerConfig};
+use super::config::{AckPolicy, ConsumerConfig, ReplayPolicy};
 use super::pull::status;
-use super::{ack_wait, persist, Consumer, Pending, State};
+use super::{ack_wait, persist, Consumer, Pending, RateBucket, State};
 use crate::client::FlushList;
 use crate::jetstream::headers::HeaderBuilder;
 use crate::router::RouteCache;
@@ -27,6 +27,8 @@ const FC_REQUEST_BYTES: u64 = 256 * 1024;
 const FC_STALL_BYTES: u64 = 4 * 1024 * 1024;
 /// How often a push consumer without interest looks again.
 const INTEREST_POLL: Duration = Duration::from_millis(50);
+/// Replay original: gaps up to this are not waited for (nats-server's 1 ms).
+const REPLAY_GAP_MIN_NS: i64 = 1_000_000;
 /// How often dirty durable state is written.
 const SAVE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -258,7 +260,8 @@ fn take(
     };
     st.dseq += 1;
     st.sseq = m.seq;
-    st.last_active_ns = crate::jetstream::stream::now_ns();
+    let now_ns = crate::jetstream::stream::now_ns();
+    st.last_active_ns = now_ns;
     if cfg.ack_policy != AckPolicy::None {
         let deadline = now + ack_wait(cfg, deliveries);
         let dseq = st.dseq;
@@ -267,12 +270,14 @@ fn take(
             .and_modify(|p| {
                 p.dseq = dseq;
                 p.deadline = deadline;
+                p.delivered_ns = now_ns;
             })
             .or_insert(Pending {
                 dseq,
                 deliveries,
                 deadline,
                 ts: m.timestamp_ns,
+                delivered_ns: now_ns,
             });
     }
     st.dirty = true;
@@ -297,6 +302,80 @@ fn take(
     }
 }
 
+/// Replay original and the rate limit: the time `next` may go out, when
+/// that is later than `now`.
+fn held_until(cfg: &ConsumerConfig, st: &mut State, next: &Next, now: Instant) -> Option<Instant> {
+    let mut until = None;
+    if let (ReplayPolicy::Original, Next::Fresh(m, _), Some((prev_ts, prev_at))) =
+        (cfg.replay_policy, next, st.replay_prev)
+    {
+        let gap_ns = m.timestamp_ns.saturating_sub(prev_ts);
+        if gap_ns > REPLAY_GAP_MIN_NS {
+            let due = prev_at + Duration::from_nanos(gap_ns as u64);
+            until = (due > now).then_some(due);
+        }
+    }
+    if let Some(bucket) = st.rate.as_mut() {
+        if let Some(due) = bucket.due(rate_size(next.msg()), now) {
+            until = Some(until.map_or(due, |u: Instant| u.max(due)));
+        }
+    }
+    until
+}
+
+/// Book what `held_until` measures for a message that goes out now.
+fn record_sent(st: &mut State, fresh_ts: Option<i64>, size: u64, now: Instant) {
+    if let Some(ts) = fresh_ts {
+        st.replay_prev = Some((ts, now));
+    }
+    if let Some(bucket) = st.rate.as_mut() {
+        bucket.spend(size);
+    }
+}
+
+/// The bytes nats-server counts against `rate_limit_bps`: headers and payload.
+fn rate_size(m: &StoredMsg) -> u64 {
+    (m.headers.len() + m.payload.len()) as u64
+}
+
+/// Keep the rate bucket in step with the config (`rate_limit_bps` may be updated).
+fn sync_rate(c: &Consumer, cfg: &ConsumerConfig, st: &mut State, now: Instant) {
+    let bps = cfg.rate_limit_bps.unwrap_or(0);
+    if bps == 0 {
+        st.rate = None;
+        return;
+    }
+    if st.rate.as_ref().is_some_and(|b| b.bps == bps) {
+        return;
+    }
+    // nats-server's burst: the stream's largest message, else the server's max payload.
+    let stream_max = c
+        .stream
+        .upgrade()
+        .map_or(-1, |s| s.config.read().max_msg_size);
+    let burst_bytes = if stream_max > 0 {
+        stream_max as u64
+    } else {
+        c.server.options().payload_bytes_max as u64
+    };
+    st.rate = Some(RateBucket::new(bps, burst_bytes, now));
+}
+
+impl Next {
+    fn msg(&self) -> &StoredMsg {
+        match self {
+            Next::Redeliver(m) | Next::Fresh(m, _) => m,
+        }
+    }
+
+    fn fresh_ts(&self) -> Option<i64> {
+        match self {
+            Next::Fresh(m, _) => Some(m.timestamp_ns),
+            Next::Redeliver(_) => None,
+        }
+    }
+}
+
 fn msg_size(m: &StoredMsg) -> u64 {
     (m.subject.len() + m.headers.len() + m.payload.len()) as u64
 }
@@ -311,6 +390,7 @@ fn pull_turn(
 ) -> bool {
     let mut pending_left = c.num_pending(st);
     let mut sent = 0;
+    st.hold_until = None;
     while sent < TURN_MSGS_MAX {
         let Some(front) = st.waiting.front() else {
             return false;
@@ -326,10 +406,11 @@ fn pull_turn(
             finish_starved_no_wait(st, out);
             return false;
         };
-        let m = match &next {
-            Next::Redeliver(m) | Next::Fresh(m, _) => m,
-        };
-        let size = msg_size(m);
+        if let Some(t) = held_until(cfg, st, &next, now) {
+            st.hold_until = Some(t);
+            return false;
+        }
+        let size = msg_size(next.msg());
         let Some(w) = st.waiting.front_mut() else {
             return false;
         };
@@ -351,6 +432,7 @@ fn pull_turn(
             w.next_heartbeat = Some(now + hb);
         }
         let done = w.batch_left == 0 || (w.has_byte_budget && w.bytes_left == 0);
+        record_sent(st, next.fresh_ts(), rate_size(next.msg()), now);
         out.push(take(c, cfg, st, next, &mut pending_left, now, &reply));
         if done {
             st.waiting.pop_front();
@@ -395,6 +477,8 @@ fn push_turn(
         return false;
     }
     st.no_interest_since = None;
+    sync_rate(c, cfg, st, now);
+    st.hold_until = None;
     let mut pending_left = c.num_pending(st);
     let mut sent = 0;
     while sent < TURN_MSGS_MAX {
@@ -405,6 +489,11 @@ fn push_turn(
         let Some(next) = peek_next(c, st, fresh) else {
             return false;
         };
+        if let Some(t) = held_until(cfg, st, &next, now) {
+            st.hold_until = Some(t);
+            return false;
+        }
+        record_sent(st, next.fresh_ts(), rate_size(next.msg()), now);
         let o = take(c, cfg, st, next, &mut pending_left, now, &to);
         let size = (o.headers.len() + o.body.len()) as u64;
         out.push(o);
@@ -485,6 +574,9 @@ fn next_deadline(cfg: &ConsumerConfig, st: &State, now: Instant, durable: bool) 
         }
     }
     if let Some(t) = st.pending.values().map(|p| p.deadline).min() {
+        consider(t.max(now));
+    }
+    if let Some(t) = st.hold_until {
         consider(t.max(now));
     }
     if let Some(hb) = cfg.idle_heartbeat.filter(|h| *h > 0) {

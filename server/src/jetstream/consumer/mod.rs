@@ -44,6 +44,54 @@ pub struct Pending {
     pub deliveries: u32,
     pub deadline: Instant,
     pub ts: i64,
+    /// When it was last delivered (ns since the epoch): ack metrics report the time to ack.
+    pub delivered_ns: i64,
+}
+
+/// Push `rate_limit_bps` as a token bucket of bytes, as nats-server: a burst
+/// of one maximum message, refilled at the rate.
+#[derive(Debug, Clone)]
+pub struct RateBucket {
+    pub bps: u64,
+    pub tokens: f64,
+    pub burst_bytes: f64,
+    pub at: Instant,
+}
+
+impl RateBucket {
+    pub fn new(bps: u64, burst_bytes: u64, now: Instant) -> Self {
+        RateBucket {
+            bps,
+            tokens: burst_bytes as f64,
+            burst_bytes: burst_bytes as f64,
+            at: now,
+        }
+    }
+
+    fn bytes_per_sec(&self) -> f64 {
+        self.bps as f64 / 8.0
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let secs = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + secs * self.bytes_per_sec()).min(self.burst_bytes);
+        self.at = now;
+    }
+
+    /// When `size` bytes may go out (None: now).
+    pub fn due(&mut self, size: u64, now: Instant) -> Option<Instant> {
+        self.refill(now);
+        let need = (size as f64).min(self.burst_bytes);
+        if self.tokens >= need {
+            return None;
+        }
+        let wait = (need - self.tokens) / self.bytes_per_sec();
+        Some(now + Duration::from_secs_f64(wait))
+    }
+
+    pub fn spend(&mut self, size: u64) {
+        self.tokens -= (size as f64).min(self.burst_bytes);
+    }
 }
 
 #[derive(Debug)]
@@ -73,6 +121,11 @@ pub struct State {
     pub floor: (u64, u64),
     pub dirty: bool,
     pub last_save: Instant,
+    /// Replay original: stored timestamp of the last new message sent, and when.
+    pub replay_prev: Option<(i64, Instant)>,
+    pub rate: Option<RateBucket>,
+    /// The next message waits for replay timing or the rate limit until then.
+    pub hold_until: Option<Instant>,
 }
 
 impl State {
@@ -96,6 +149,9 @@ impl State {
             floor: (0, 0),
             dirty: false,
             last_save: now,
+            replay_prev: None,
+            rate: None,
+            hold_until: None,
         }
     }
 
@@ -293,17 +349,25 @@ impl Consumer {
 
     /// Apply an ack published to one of this consumer's ack subjects.
     fn on_ack(&self, subject: &[u8], reply: Option<&[u8]>, body: &[u8]) {
-        let Some((sseq, _dseq)) = ack::seqs(subject) else {
+        let Some(tokens) = ack::seqs(subject) else {
             return;
         };
+        let sseq = tokens.sseq;
         let kind = ack::parse(body);
         let cfg = self.config.read().clone();
         let now = Instant::now();
         let mut acked = Vec::new();
+        let mut metric = None;
         {
             let mut st = self.state.lock();
             match &kind {
-                AckKind::Ack | AckKind::Next(_) => acked = self.ack_locked(&mut st, &cfg, sseq),
+                AckKind::Ack | AckKind::Next(_) => {
+                    let delivered_ns = st.pending.get(&sseq).map(|p| p.delivered_ns);
+                    acked = self.ack_locked(&mut st, &cfg, sseq);
+                    if let Some(ns) = delivered_ns.filter(|_| !acked.is_empty()) {
+                        metric = sample(&cfg).then_some(ns);
+                    }
+                }
                 AckKind::Nak(delay) => {
                     if let Some(p) = st.pending.get_mut(&sseq) {
                         p.deadline = now + delay.unwrap_or_default();
@@ -328,6 +392,9 @@ impl Consumer {
             st.dirty = true;
         }
         self.apply_retention(&acked);
+        if let Some(delivered_ns) = metric {
+            self.metric_ack(&tokens, delivered_ns);
+        }
         match (kind, reply) {
             (AckKind::Next(req), Some(r)) => self.add_request(r, &req),
             (_, Some(r)) => {
@@ -420,6 +487,31 @@ impl Consumer {
             .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
     }
 
+    /// `$JS.EVENT.METRIC.CONSUMER.ACK`: a sampled ack and how long it took.
+    fn metric_ack(&self, t: &ack::AckTokens, delivered_ns: i64) {
+        let subject = format!(
+            "$JS.EVENT.METRIC.CONSUMER.ACK.{}.{}",
+            self.stream_name, self.name
+        );
+        let now = now_ns();
+        let mut body = serde_json::json!({
+            "type": "io.nats.jetstream.metric.v1.consumer_ack",
+            "id": nuid(),
+            "timestamp": crate::logging::rfc3339_ns(now),
+            "stream": self.stream_name,
+            "consumer": self.name,
+            "consumer_seq": t.dseq,
+            "stream_seq": t.sseq,
+            "ack_time": now - delivered_ns,
+            "deliveries": t.deliveries,
+        });
+        if let Some(d) = self.server.options().jetstream.domain.clone() {
+            body["domain"] = d.into();
+        }
+        self.server
+            .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
+    }
+
     fn on_flow_control(&self) {
         let mut st = self.state.lock();
         st.fc_outstanding = None;
@@ -448,6 +540,17 @@ fn limits_violation(cfg: &ConsumerConfig, req: &WaitingRequest) -> Option<Vec<u8
         }
     }
     None
+}
+
+/// Is this ack one of the `sample_freq` share that is reported?
+fn sample(cfg: &ConsumerConfig) -> bool {
+    use rand::Rng;
+    match config::sample_percent(cfg.sample_freq.as_deref()) {
+        Ok(Some(p)) if p >= 100 => true,
+        // nats-server's draw: 0..100 at or below the percentage.
+        Ok(Some(p)) => rand::thread_rng().gen_range(0..100) <= p,
+        _ => false,
+    }
 }
 
 /// The ack wait for a message delivered `deliveries` times (backoff aware).

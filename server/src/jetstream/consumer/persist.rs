@@ -36,6 +36,7 @@ impl Saved {
     /// Rebuild live state; unacked messages are redelivered after one ack wait.
     pub fn into_state(self, now: Instant, ack_wait: Duration) -> State {
         let mut st = State::new(self.next_seq.max(1), now);
+        let restored_ns = crate::jetstream::stream::now_ns();
         st.dseq = self.dseq;
         st.sseq = self.sseq;
         st.lps = VecDeque::from(self.lps);
@@ -51,6 +52,7 @@ impl Saved {
                         deliveries,
                         deadline: now + ack_wait,
                         ts,
+                        delivered_ns: restored_ns,
                     },
                 )
             })
