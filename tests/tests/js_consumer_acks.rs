@@ -194,7 +194,10 @@ fn ack_wait_expiry_follows_the_backoff_then_max_deliveries_advises() {
     );
     let adv = w.next_on("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.C");
     let v = adv.json();
-    assert_eq!(v["type"], "io.nats.jetstream.advisory.v1.max_deliver", "{v}");
+    assert_eq!(
+        v["type"], "io.nats.jetstream.advisory.v1.max_deliver",
+        "{v}"
+    );
     assert_eq!(v["stream"], "S");
     assert_eq!(v["consumer"], "C");
     assert_eq!(v["stream_seq"], 1);

@@ -333,9 +333,10 @@ fn record_sent(st: &mut State, fresh_ts: Option<i64>, size: u64, now: Instant) {
     }
 }
 
-/// The bytes nats-server counts against `rate_limit_bps`: headers and payload.
+/// The bytes counted against `rate_limit_bps`: subject, headers and payload
+/// (nats-server counts about the same, plus the ack subject).
 fn rate_size(m: &StoredMsg) -> u64 {
-    (m.headers.len() + m.payload.len()) as u64
+    msg_size(m)
 }
 
 /// Keep the rate bucket in step with the config (`rate_limit_bps` may be updated).
