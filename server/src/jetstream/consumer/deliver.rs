@@ -259,7 +259,11 @@ fn take(
         }
     };
     st.dseq += 1;
-    st.sseq = m.seq;
+    if deliveries == 1 {
+        // As nats-server: `delivered.stream_seq` is the furthest new message;
+        // a redelivery of an older one does not move it back.
+        st.sseq = st.sseq.max(m.seq);
+    }
     let now_ns = crate::jetstream::stream::now_ns();
     st.last_active_ns = now_ns;
     if cfg.ack_policy != AckPolicy::None {

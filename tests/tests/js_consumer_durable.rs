@@ -1,0 +1,116 @@
+//! A durable consumer's acked and unacked state and its info numbers survive
+//! a clean restart and a kill -9: acked messages are not redelivered,
+//! unacked ones are, and delivered/ack_floor/pending counts are unchanged.
+
+mod js_consumer_util;
+
+use std::time::Duration;
+
+use js_consumer_util::Wire;
+use nile_tests::Nile;
+use serde_json::{json, Value};
+
+const SEC_NS: u64 = 1_000_000_000;
+
+/// Ten messages; 1..3 double-acked, 4 NAKed and redelivered, 5 and 6
+/// delivered and left unacked. Returns the info before the restart.
+fn build_state(w: &mut Wire) -> Value {
+    w.create_stream("S", &["s.>"]);
+    for i in 1..=10 {
+        w.js_publish("s.a", format!("m{i}").as_bytes());
+    }
+    w.create_consumer("S", "D", json!({"durable_name": "D", "ack_wait": SEC_NS}));
+    let inbox = w.pull("S", "D", r#"{"batch":6}"#);
+    let got: Vec<_> = (0..6).map(|_| w.next_on(&inbox)).collect();
+    for f in &got[..3] {
+        let confirm = w.inbox();
+        w.publish(f.reply.as_deref().unwrap(), Some(&confirm), b"+ACK");
+        w.next_on(&confirm);
+    }
+    w.publish(got[3].reply.as_deref().unwrap(), None, b"-NAK");
+    let inbox = w.pull("S", "D", r#"{"batch":1}"#);
+    let again = w.next_on(&inbox);
+    assert_eq!(again.ack_tokens()[..3], [2, 4, 7], "{again:?}");
+    let info = w.info("S", "D");
+    assert_eq!(info["num_ack_pending"], 3, "{info}");
+    assert_eq!(info["num_redelivered"], 1, "{info}");
+    assert_eq!(info["num_pending"], 4, "{info}");
+    assert_eq!(info["ack_floor"]["stream_seq"], 3, "{info}");
+    assert_eq!(info["delivered"]["consumer_seq"], 7, "{info}");
+    // The redelivery of 4 does not move the delivered stream sequence back.
+    assert_eq!(info["delivered"]["stream_seq"], 6, "{info}");
+    info
+}
+
+/// The numbers that must be the same after a restart.
+fn numbers(info: &Value) -> Value {
+    json!({
+        "delivered": {
+            "consumer_seq": info["delivered"]["consumer_seq"],
+            "stream_seq": info["delivered"]["stream_seq"],
+        },
+        "ack_floor": {
+            "consumer_seq": info["ack_floor"]["consumer_seq"],
+            "stream_seq": info["ack_floor"]["stream_seq"],
+        },
+        "num_ack_pending": info["num_ack_pending"],
+        "num_redelivered": info["num_redelivered"],
+        "num_pending": info["num_pending"],
+    })
+}
+
+/// After the restart: 4, 5, 6 come again (past their ack wait), 7..10 for
+/// the first time, 1..3 never.
+fn check_after_restart(w: &mut Wire, before: &Value) {
+    let info = w.info("S", "D");
+    assert_eq!(numbers(&info), numbers(before), "after restart: {info}");
+    let inbox = w.pull("S", "D", r#"{"batch":7,"expires":10000000000}"#);
+    let mut seqs = Vec::new();
+    for _ in 0..7 {
+        let f = w.next_on(&inbox);
+        let t = f.ack_tokens();
+        seqs.push(t[1]);
+        let expected_dc = match t[1] {
+            4 => 3,
+            5 | 6 => 2,
+            _ => 1,
+        };
+        assert_eq!(t[0], expected_dc, "delivery count of seq {}", t[1]);
+        let confirm = w.inbox();
+        w.publish(f.reply.as_deref().unwrap(), Some(&confirm), b"+ACK");
+        w.next_on(&confirm);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, [4, 5, 6, 7, 8, 9, 10]);
+    let info = w.info("S", "D");
+    assert_eq!(info["num_ack_pending"], 0, "{info}");
+    assert_eq!(info["num_pending"], 0, "{info}");
+    assert_eq!(info["ack_floor"]["stream_seq"], 10, "{info}");
+}
+
+/// Passes against nats-server 2.15.1 too.
+#[test]
+fn consumer_state_survives_a_clean_restart() {
+    let mut nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    let before = build_state(&mut w);
+    drop(w);
+    nile.signal_and_wait(15).expect("stopped on SIGTERM");
+    let nile = Nile::start_in(nile.kill(), &["-js"]);
+    let mut w = Wire::connect(&nile);
+    check_after_restart(&mut w, &before);
+}
+
+/// Passes against nats-server 2.15.1 too, given the pause before the kill.
+#[test]
+fn consumer_state_survives_kill_9() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    let before = build_state(&mut w);
+    // Deliveries and NAKs are saved within 100 ms; double acks before they are confirmed.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(w);
+    let nile = Nile::start_in(nile.kill(), &["-js"]);
+    let mut w = Wire::connect(&nile);
+    check_after_restart(&mut w, &before);
+}
