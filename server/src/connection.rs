@@ -61,32 +61,63 @@ enum Stop {
     Close(CloseReason, Option<&'static str>),
 }
 
-pub async fn serve(server: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     let opts = server.options();
-    let cid = server.next_cid();
-    let handle = Arc::new(ClientHandle::new(cid, addr, opts.pending_bytes_max));
-    let nonce = server.authenticator().wants_nonce().then(new_nonce);
-    let ip = addr.ip().to_string();
-    let info = server.info_json(cid, Some(&ip), false, nonce.as_deref());
-    if server.clients.lock().len() >= opts.connections_max {
-        let (_, mut wr) = stream.into_split();
-        let mut out = BytesMut::new();
-        encode::info(&mut out, &info);
-        encode::err(&mut out, "maximum connections exceeded");
-        let _ = wr.write_all(&out).await;
-        return;
-    }
-    let conn = Connection::new(server.clone(), handle.clone(), nonce.unwrap_or_default());
+    let (conn, info) = match admit(&server, addr) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            let _ = stream.write_all(&refusal).await;
+            return;
+        }
+    };
     match (&server.tls, &opts.tls) {
         (Some(Ok(acceptor)), Some(tls)) => {
             serve_tls(conn, stream, acceptor.clone(), tls, &info).await
         }
-        (Some(Err(e)), _) => tracing::error!(cid, "TLS unavailable, client refused: {e}"),
+        (Some(Err(e)), _) => tracing::error!(
+            cid = conn.handle.cid,
+            "TLS unavailable, client refused: {e}"
+        ),
         _ => {
             let (rd, wr) = stream.into_split();
             run(conn, rd, wr, Some(&info)).await
         }
     }
+}
+
+/// Serve a client over an already-established byte stream (a WebSocket's).
+pub async fn serve_stream<S>(server: Arc<Server>, mut stream: S, addr: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (conn, info) = match admit(&server, addr) {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            let _ = stream.write_all(&refusal).await;
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    run(conn, rd, wr, Some(&info)).await
+}
+
+/// A new client: its connection state and INFO, or (past `max_connections`)
+/// the bytes that refuse it.
+fn admit(server: &Arc<Server>, addr: SocketAddr) -> Result<(Connection, Vec<u8>), BytesMut> {
+    let opts = server.options();
+    let cid = server.next_cid();
+    let nonce = server.authenticator().wants_nonce().then(new_nonce);
+    let ip = addr.ip().to_string();
+    let info = server.info_json(cid, Some(&ip), false, nonce.as_deref());
+    if server.clients.lock().len() >= opts.connections_max {
+        let mut out = BytesMut::new();
+        encode::info(&mut out, &info);
+        encode::err(&mut out, "maximum connections exceeded");
+        return Err(out);
+    }
+    let handle = Arc::new(ClientHandle::new(cid, addr, opts.pending_bytes_max));
+    let conn = Connection::new(server.clone(), handle, nonce.unwrap_or_default());
+    Ok((conn, info))
 }
 
 /// nats-server's order: plain INFO, then the client's handshake; or, with

@@ -32,3 +32,4 @@ pub mod sublist;
 pub mod subscription;
 pub mod tls;
 pub mod trace;
+pub mod ws;

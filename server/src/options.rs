@@ -124,6 +124,20 @@ pub enum HandshakeFirst {
     Within(Duration),
 }
 
+/// The `websocket { }` block: a listener for WebSocket clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebsocketOptions {
+    /// `None`: the client listener's host.
+    pub host: Option<String>,
+    pub port: Port,
+    /// TLS for the WebSocket listener; required unless `no_tls`.
+    pub tls: Option<TlsOptions>,
+    pub handshake_timeout: Duration,
+}
+
+/// nats-server's websocket handshake timeout default (the TLS timeout).
+pub const WS_HANDSHAKE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
+
 /// nats-server's `TLS_TIMEOUT`.
 pub const TLS_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
 
@@ -215,6 +229,7 @@ pub struct Options {
     pub auth: AuthOptions,
     /// TLS for client connections; `None`: plain TCP.
     pub tls: Option<TlsOptions>,
+    pub websocket: Option<WebsocketOptions>,
     pub jetstream: JetStreamOptions,
     pub log: LogOptions,
     pub pid_file: Option<PathBuf>,
@@ -249,6 +264,7 @@ impl Default for Options {
             lame_duck_grace: LAME_DUCK_GRACE_DEFAULT,
             auth: AuthOptions::default(),
             tls: None,
+            websocket: None,
             jetstream: JetStreamOptions::default(),
             log: LogOptions::default(),
             pid_file: None,

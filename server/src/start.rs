@@ -78,8 +78,9 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         opts.host,
         client_addr.port()
     );
+    let ws_addr = start_websocket(&server, &opts).await?;
     write_pid_file(&opts)?;
-    let ports_file = write_ports_file(&opts, client_addr, http_addr)?;
+    let ports_file = write_ports_file(&opts, client_addr, http_addr, ws_addr)?;
     tracing::info!("Server is ready");
     tokio::spawn(server.clone().accept_loop(listener));
     Ok(Running {
@@ -87,6 +88,52 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         client_addr,
         ports_file,
     })
+}
+
+/// The `websocket {}` listener, when configured with a port.
+async fn start_websocket(
+    server: &Arc<Server>,
+    opts: &Options,
+) -> Result<Option<SocketAddr>, StartError> {
+    let Some(ws) = &opts.websocket else {
+        return Ok(None);
+    };
+    if ws.port == crate::options::Port::Fixed(0) {
+        return Ok(None);
+    }
+    let host = ws.host.clone().unwrap_or_else(|| opts.host.clone());
+    let addr = format!("{host}:{}", ws.port.bind_port());
+    let tls = match &ws.tls {
+        Some(t) => Some(crate::tls::acceptor(t).map_err(|e| StartError::Listen {
+            addr: addr.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?),
+        None => None,
+    };
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    tracing::info!(
+        "Listening for websocket clients on {scheme}://{host}:{}",
+        bound.port()
+    );
+    if tls.is_none() {
+        tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    }
+    tokio::spawn(crate::ws::accept_loop(
+        server.clone(),
+        listener,
+        tls,
+        ws.handshake_timeout,
+    ));
+    Ok(Some(bound))
 }
 
 fn start_jetstream(opts: &Options) -> Result<(), StartError> {
@@ -118,6 +165,7 @@ fn write_ports_file(
     opts: &Options,
     client: SocketAddr,
     http: Option<SocketAddr>,
+    ws: Option<SocketAddr>,
 ) -> Result<Option<PathBuf>, StartError> {
     let Some(dir) = &opts.ports_file_dir else {
         return Ok(None);
@@ -127,6 +175,11 @@ fn write_ports_file(
     if let Some(h) = http {
         let http_host = advertised_host(opts.http_host.as_deref().unwrap_or(&opts.host), h);
         ports["monitoring"] = serde_json::json!([format!("http://{http_host}:{}", h.port())]);
+    }
+    if let (Some(w), Some(wo)) = (ws, &opts.websocket) {
+        let ws_host = advertised_host(wo.host.as_deref().unwrap_or(&opts.host), w);
+        let scheme = if wo.tls.is_some() { "wss" } else { "ws" };
+        ports["websocket"] = serde_json::json!([format!("{scheme}://{ws_host}:{}", w.port())]);
     }
     let path = dir.join(format!("{}_{}.ports", opts.exe_name, std::process::id()));
     std::fs::write(&path, ports.to_string()).map_err(|source| StartError::File {

@@ -37,8 +37,6 @@ const IGNORED_TOP: &[(&str, &str)] = &[
     ("leaf", WHY_CLUSTER),
     ("leafnodes", WHY_CLUSTER),
     ("client_advertise", WHY_CLUSTER),
-    ("websocket", "Nile has no WebSocket listener yet"),
-    ("ws", "Nile has no WebSocket listener yet"),
     ("mqtt", "Nile has no MQTT listener"),
     ("ocsp", WHY_TLS),
     ("ocsp_cache", WHY_TLS),
@@ -369,6 +367,7 @@ impl Mapper {
             }
             "resolver" => resolver(e, k)?,
             "tls" => opts.tls = Some(self.tls(e, k)?),
+            "websocket" | "ws" => opts.websocket = Some(self.websocket(e, k)?),
             "resolver_preload" => {
                 let preload = resolver_preload(e, k)?;
                 opts.auth
@@ -734,7 +733,75 @@ const IGNORED_TLS: &[&str] = &[
     "connection_rate_limit",
 ];
 
+/// `websocket { }` keys nats-server knows and Nile ignores.
+const IGNORED_WEBSOCKET: &[&str] = &[
+    "advertise",
+    "compression",
+    "same_origin",
+    "allowed_origins",
+    "jwt_cookie",
+    "user_cookie",
+    "pass_cookie",
+    "token_cookie",
+    "no_auth_user",
+    "authorization",
+    "headers",
+];
+
 impl Mapper {
+    fn websocket(&mut self, e: &Entry, path: &str) -> Result<crate::options::WebsocketOptions> {
+        use crate::options::{Port, WebsocketOptions, WS_HANDSHAKE_TIMEOUT_DEFAULT};
+        let m = map(e, path)?;
+        let mut ws = WebsocketOptions {
+            host: None,
+            port: Port::Fixed(0),
+            tls: None,
+            handshake_timeout: WS_HANDSHAKE_TIMEOUT_DEFAULT,
+        };
+        let mut no_tls = false;
+        for entry in &m.entries {
+            let key = entry.key.to_ascii_lowercase();
+            let p = join(path, &key);
+            match key.as_str() {
+                "host" | "net" => ws.host = Some(string(entry, &p)?),
+                "port" => {
+                    let Kind::Integer(n) = entry.value.kind else {
+                        return Err(type_error(entry, &p, "a port number"));
+                    };
+                    ws.port = port_number(n)
+                        .map_err(|m| key_error(entry, &p, m))?
+                        .unwrap_or(Port::Fixed(0));
+                }
+                "listen" => {
+                    let (host, port) = listen(entry, &p)?;
+                    ws.host = host.or(ws.host);
+                    if let Some(port) = port {
+                        ws.port = port;
+                    }
+                }
+                "no_tls" => no_tls = boolean(entry, &p)?,
+                "tls" => ws.tls = Some(self.tls(entry, &p)?),
+                "handshake_timeout" => ws.handshake_timeout = self.duration(entry, &p)?,
+                k if IGNORED_WEBSOCKET.contains(&k) => self.warn(entry, &p, WHY_OTHER),
+                _ if entry.referenced => {}
+                _ => {
+                    return Err(key_error(
+                        entry,
+                        &p,
+                        format!("unknown field {:?}", entry.key),
+                    ))
+                }
+            }
+        }
+        if ws.tls.is_none() && !no_tls {
+            return Err(key_error(e, path, "websocket requires TLS configuration"));
+        }
+        if no_tls {
+            ws.tls = None;
+        }
+        Ok(ws)
+    }
+
     fn tls(&mut self, e: &Entry, path: &str) -> Result<crate::options::TlsOptions> {
         use crate::options::{HandshakeFirst, TlsOptions, TLS_TIMEOUT_DEFAULT};
         let m = map(e, path)?;

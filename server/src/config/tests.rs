@@ -906,9 +906,9 @@ authorization { users: [ {user: c, password: c} ] }
 
 #[test]
 fn ignored_blocks_warn() {
-    let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nwebsocket { port: -1, no_tls: true }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\nsystem_account: SYS\n";
+    let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\nsystem_account: SYS\n";
     let w = warnings(text);
-    assert_eq!(w.len(), 7, "{w:?}");
+    assert_eq!(w.len(), 6, "{w:?}");
     assert!(
         w[0].starts_with("/etc/nile/main.conf:1:1: \"cluster\" ignored"),
         "{w:?}"
@@ -999,7 +999,9 @@ authorization {
     assert_eq!(o.jetstream.max_file_bytes, Some(10 << 30));
     assert_eq!(o.payload_bytes_max, 128 * 1024);
     assert_eq!(o.auth.users[0].username, "a");
-    assert_eq!(w.len(), 3, "{w:?}");
+    let ws = o.websocket.unwrap();
+    assert_eq!((ws.port, ws.tls), (Port::Random, None));
+    assert_eq!(w.len(), 2, "{w:?}");
 }
 
 #[test]
@@ -1373,4 +1375,17 @@ fn tls_block() {
     assert_eq!(o.tls.unwrap().handshake_first, HandshakeFirst::Yes);
     let (_, key, _) = key_err("tls { cert: c }\n");
     assert_eq!(key, "tls.cert");
+}
+
+#[test]
+fn websocket_needs_tls_or_no_tls() {
+    let (_, key, message) = key_err("websocket { port: 8080 }\n");
+    assert_eq!(key, "websocket");
+    assert!(message.contains("requires TLS"), "{message}");
+    let o = options("ws { listen: \"0.0.0.0:8080\", no_tls: true, compression: true }\n");
+    let ws = o.websocket.unwrap();
+    assert_eq!(
+        (ws.host.as_deref(), ws.port),
+        (Some("0.0.0.0"), Port::Fixed(8080))
+    );
 }
