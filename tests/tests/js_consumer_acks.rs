@@ -69,18 +69,34 @@ fn ack_with_reply_is_confirmed_with_an_empty_message() {
 #[test]
 fn nak_redelivers_now_and_nak_with_delay_waits() {
     let (_nile, mut w) = setup(1);
+    w.sub("$JS.EVENT.ADVISORY.CONSUMER.*.S.C");
     w.create_consumer("S", "C", json!({}));
     let inbox = w.pull("S", "C", r#"{"batch":3,"expires":20000000000}"#);
     let first = w.next_on(&inbox);
     assert_delivery(&first, 1, 1, 1, 0, "m0");
     w.publish(first.reply.as_deref().unwrap(), None, b"-NAK");
+    let adv = w
+        .next_on("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.S.C")
+        .json();
+    assert_eq!(adv["type"], "io.nats.jetstream.advisory.v1.nak", "{adv}");
+    assert_eq!(
+        (&adv["stream"], &adv["consumer"]),
+        (&json!("S"), &json!("C"))
+    );
+    assert_eq!(adv["consumer_seq"], 1, "{adv}");
+    assert_eq!(adv["stream_seq"], 1, "{adv}");
+    assert_eq!(adv["deliveries"], 1, "{adv}");
     let second = w.next_on(&inbox);
     // Redelivered: delivery count 2, a new consumer sequence.
     assert_delivery(&second, 2, 1, 2, 0, "m0");
     let delay_ns = 700_000_000u64;
     let nak = format!("-NAK {{\"delay\": {delay_ns}}}");
     w.publish(second.reply.as_deref().unwrap(), None, nak.as_bytes());
-    let early = w.drain_for(Duration::from_millis(300));
+    let early: Vec<Frame> = w
+        .drain_for(Duration::from_millis(300))
+        .into_iter()
+        .filter(|f| f.subject == "s.a")
+        .collect();
     assert!(early.is_empty(), "redelivered before its delay: {early:?}");
     let third = w.next_on(&inbox);
     assert_delivery(&third, 3, 1, 3, 0, "m0");
@@ -92,6 +108,22 @@ fn nak_redelivers_now_and_nak_with_delay_waits() {
     let info = w.info("S", "C");
     assert_eq!(info["num_redelivered"], 1, "{info}");
     assert_eq!(info["num_ack_pending"], 1, "{info}");
+    // Consumer sequence 1 was never acked: redeliveries do not move the floor.
+    assert_eq!(info["ack_floor"]["consumer_seq"], 0, "{info}");
+    assert_eq!(info["ack_floor"]["stream_seq"], 0, "{info}");
+    assert_eq!(info["delivered"]["consumer_seq"], 3, "{info}");
+    // +TERM without a reason: the advisory has no reason field.
+    w.publish(third.reply.as_deref().unwrap(), None, b"+TERM");
+    let adv = w
+        .next_on("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.S.C")
+        .json();
+    assert_eq!(adv["consumer_seq"], 3, "{adv}");
+    assert_eq!(adv["deliveries"], 3, "{adv}");
+    assert!(adv.get("reason").is_none(), "{adv}");
+    let info = w.info("S", "C");
+    assert_eq!(info["ack_floor"]["consumer_seq"], 3, "{info}");
+    assert_eq!(info["ack_floor"]["stream_seq"], 1, "{info}");
+    assert!(info["ack_floor"]["last_active"].is_string(), "{info}");
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub fn info_json(js: &JetStream, c: &Consumer) -> Value {
     if st.last_active_ns != 0 {
         delivered["last_active"] = rfc3339_ns(st.last_active_ns).into();
     }
+    let mut ack_floor = json!({"consumer_seq": floor_d, "stream_seq": floor_s});
+    if st.last_ack_ns != 0 {
+        ack_floor["last_active"] = rfc3339_ns(st.last_ack_ns).into();
+    }
     let num_pending = c.num_pending(&st);
     let mut v = json!({
         "stream_name": c.stream_name,
@@ -44,7 +48,7 @@ pub fn info_json(js: &JetStream, c: &Consumer) -> Value {
         "created": rfc3339_ns(c.created_ns),
         "config": cfg,
         "delivered": delivered,
-        "ack_floor": {"consumer_seq": floor_d, "stream_seq": floor_s},
+        "ack_floor": ack_floor,
         "num_ack_pending": st.pending.len(),
         // As nats-server: redelivered messages still awaiting an ack.
         "num_redelivered": st.pending.values().filter(|p| p.deliveries > 1).count(),

@@ -271,8 +271,9 @@ fn take(
         let dseq = st.dseq;
         st.pending
             .entry(m.seq)
+            // A redelivery keeps the first consumer sequence, as nats-server:
+            // the ack floor does not pass a delivery nobody acked.
             .and_modify(|p| {
-                p.dseq = dseq;
                 p.deadline = deadline;
                 p.delivered_ns = now_ns;
             })

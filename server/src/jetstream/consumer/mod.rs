@@ -110,6 +110,8 @@ pub struct State {
     pub num_redelivered: u64,
     pub waiting: VecDeque<WaitingRequest>,
     pub last_active_ns: i64,
+    /// Last ack of any kind but +WPI (ns since the epoch; 0: none yet).
+    pub last_ack_ns: i64,
     /// Last time anything (message or heartbeat) went to the push subject.
     pub last_send: Instant,
     pub fc_outstanding: Option<String>,
@@ -140,6 +142,7 @@ impl State {
             num_redelivered: 0,
             waiting: VecDeque::new(),
             last_active_ns: 0,
+            last_ack_ns: 0,
             last_send: now,
             fc_outstanding: None,
             fc_bytes: 0,
@@ -358,8 +361,12 @@ impl Consumer {
         let now = Instant::now();
         let mut acked = Vec::new();
         let mut metric = None;
+        let mut advisory = None;
         {
             let mut st = self.state.lock();
+            if !matches!(kind, AckKind::Progress) {
+                st.last_ack_ns = now_ns();
+            }
             match &kind {
                 AckKind::Ack | AckKind::Next(_) => {
                     let delivered_ns = st.pending.get(&sseq).map(|p| p.delivered_ns);
@@ -371,6 +378,7 @@ impl Consumer {
                 AckKind::Nak(delay) => {
                     if let Some(p) = st.pending.get_mut(&sseq) {
                         p.deadline = now + delay.unwrap_or_default();
+                        advisory = Some(self.advisory_nak(&tokens, p.deliveries));
                         if delay.is_none() {
                             st.redeliver.insert(sseq);
                         }
@@ -384,7 +392,7 @@ impl Consumer {
                 AckKind::Term(reason) => {
                     if let Some(p) = st.pending.remove(&sseq) {
                         st.redeliver.remove(&sseq);
-                        self.advisory_terminated(sseq, &p, reason.as_deref());
+                        advisory = Some(self.advisory_terminated(&tokens, &p, reason.as_deref()));
                         acked.push(sseq);
                     }
                 }
@@ -392,6 +400,14 @@ impl Consumer {
             st.dirty = true;
         }
         self.apply_retention(&acked);
+        if let Some((subject, body)) = advisory {
+            self.server.publish_internal(
+                subject.as_bytes(),
+                None,
+                &[],
+                body.to_string().as_bytes(),
+            );
+        }
         if let Some(delivered_ns) = metric {
             self.metric_ack(&tokens, delivered_ns);
         }
@@ -467,24 +483,60 @@ impl Consumer {
         seq >= st.next_seq || st.pending.contains_key(&seq)
     }
 
-    fn advisory_terminated(&self, sseq: u64, p: &Pending, reason: Option<&str>) {
+    /// `MSG_TERMINATED`: subject and body, published after the state lock.
+    fn advisory_terminated(
+        &self,
+        t: &ack::AckTokens,
+        p: &Pending,
+        reason: Option<&str>,
+    ) -> (String, serde_json::Value) {
         let subject = format!(
             "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{}.{}",
             self.stream_name, self.name
         );
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "io.nats.jetstream.advisory.v1.terminated",
             "id": nuid(),
             "timestamp": crate::logging::rfc3339_ns(now_ns()),
             "stream": self.stream_name,
             "consumer": self.name,
-            "consumer_seq": p.dseq,
-            "stream_seq": sseq,
+            "consumer_seq": t.dseq,
+            "stream_seq": t.sseq,
             "deliveries": p.deliveries,
-            "reason": reason.unwrap_or(""),
         });
-        self.server
-            .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
+        // nats-server leaves an empty reason out.
+        if let Some(r) = reason.filter(|r| !r.is_empty()) {
+            body["reason"] = r.into();
+        }
+        self.with_domain(&mut body);
+        (subject, body)
+    }
+
+    /// `MSG_NAKED`: subject and body, published after the state lock.
+    fn advisory_nak(&self, t: &ack::AckTokens, deliveries: u32) -> (String, serde_json::Value) {
+        let subject = format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.{}.{}",
+            self.stream_name, self.name
+        );
+        let mut body = serde_json::json!({
+            "type": "io.nats.jetstream.advisory.v1.nak",
+            "id": nuid(),
+            "timestamp": crate::logging::rfc3339_ns(now_ns()),
+            "stream": self.stream_name,
+            "consumer": self.name,
+            "consumer_seq": t.dseq,
+            "stream_seq": t.sseq,
+            "deliveries": deliveries,
+        });
+        self.with_domain(&mut body);
+        (subject, body)
+    }
+
+    /// Advisories and metrics name the JetStream domain when there is one.
+    fn with_domain(&self, body: &mut serde_json::Value) {
+        if let Some(d) = self.server.options().jetstream.domain.clone() {
+            body["domain"] = d.into();
+        }
     }
 
     /// `$JS.EVENT.METRIC.CONSUMER.ACK`: a sampled ack and how long it took.
@@ -505,9 +557,7 @@ impl Consumer {
             "ack_time": now - delivered_ns,
             "deliveries": t.deliveries,
         });
-        if let Some(d) = self.server.options().jetstream.domain.clone() {
-            body["domain"] = d.into();
-        }
+        self.with_domain(&mut body);
         self.server
             .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
     }
