@@ -21,6 +21,11 @@ pub trait StreamStore: Send + Sync {
         timestamp_ns: i64,
     ) -> Result<(u64, DurableTicket)>;
 
+    /// Moves the next append's sequence up to `next_seq`, leaving
+    /// everything between as deleted (a mirror keeps its origin's gaps).
+    /// Existing messages stay. No-op when `next_seq` is not past the end.
+    fn skip_to(&self, next_seq: u64) -> Result<()>;
+
     /// The live message at `seq`, or `NotFound`.
     fn get(&self, seq: u64) -> Result<StoredMsg>;
 

@@ -136,6 +136,10 @@ impl StreamStore for FileStore {
         }
     }
 
+    fn skip_to(&self, next_seq: u64) -> Result<()> {
+        self.with_state(|st| st.skip_to(next_seq))
+    }
+
     fn get(&self, seq: u64) -> Result<StoredMsg> {
         self.shared.state.lock().read_msg(seq)
     }

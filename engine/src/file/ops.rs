@@ -71,6 +71,35 @@ impl State {
         Ok(seq)
     }
 
+    /// See `StreamStore::skip_to`. The gap lies between two segments, so
+    /// recovery derives it from the segment bases without a tombstone.
+    pub fn skip_to(&mut self, next: u64) -> Result<()> {
+        self.check_writable()?;
+        if next <= self.last_seq + 1 {
+            return Ok(());
+        }
+        if self.msgs == 0 {
+            self.purge_all(next)?;
+            return self.settle();
+        }
+        let io = self.io.clone();
+        let dir = self.dir.clone();
+        let names = self.subjects.names.clone();
+        let res = self
+            .active()
+            .and_then(|a| a.seal(io.as_ref(), &dir, &names))
+            .and_then(|()| Segment::create(io.as_ref(), &dir, next));
+        let seg = res.map_err(|e| self.poison(e))?;
+        self.segs.push(seg);
+        self.mark_gone_range(self.last_seq + 1, next - 1);
+        self.last_seq = next - 1;
+        self.written_seq = self.last_seq;
+        self.synced_seq = self.last_seq;
+        // An active segment that was empty is now sealed and empty: drop it.
+        self.maybe_dead = true;
+        self.settle()
+    }
+
     /// Roll before writing `len` more bytes at time `ts`?
     fn should_roll(&mut self, len: u64, ts: i64) -> Result<bool> {
         let size_max = self.cfg.segment_bytes_max;
