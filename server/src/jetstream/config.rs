@@ -72,6 +72,8 @@ pub struct StreamConfig {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Absent for mirrors and sources-only streams, as nats-server omits it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subjects: Vec<String>,
     pub retention: Retention,
     pub max_consumers: i64,
@@ -85,6 +87,8 @@ pub struct StreamConfig {
     pub num_replicas: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_ack: bool,
+    /// 0 (absent) for mirrors and sourcing streams unless set.
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub duplicate_window: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
@@ -113,6 +117,10 @@ pub struct StreamConfig {
 }
 
 fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_i64(v: &i64) -> bool {
     *v == 0
 }
 
@@ -213,6 +221,7 @@ impl StreamConfig {
         if self.duplicate_window < 0 {
             return Err(err::invalid_config("duplicates window can not be negative"));
         }
+        super::mirror::check_config(&mut self)?;
         self.normalize_limits()?;
         self.normalize_subjects()?;
         self.check_flags()?;
@@ -232,7 +241,9 @@ impl StreamConfig {
                 self.max_msg_size
             )));
         }
-        if self.duplicate_window == 0 {
+        if self.duplicate_window == 0 && super::mirror::is_copy(self) {
+            // nats-server gives mirrors and sourcing streams no default window.
+        } else if self.duplicate_window == 0 {
             self.duplicate_window = DUPLICATE_WINDOW_DEFAULT_NS;
             if self.max_age != 0 && self.max_age < self.duplicate_window {
                 self.duplicate_window = self.max_age;
@@ -304,11 +315,6 @@ impl StreamConfig {
                     "discard new per subject requires max msgs per subject > 0",
                 ));
             }
-        }
-        if self.mirror.is_some() || self.sources.is_some() {
-            return Err(err::invalid_config(
-                "mirrors and sources are not supported by this server yet",
-            ));
         }
         Ok(())
     }

@@ -127,4 +127,96 @@ pub mod err {
     pub fn storage_failed(text: impl Into<String>) -> ApiError {
         ApiError::new(500, 10077, text)
     }
+
+    // Mirrors and sources (nats-server's JSMirror* / JSSource* errors).
+    pub fn mirror_with_subjects() -> ApiError {
+        ApiError::new(400, 10034, "stream mirrors can not contain subjects")
+    }
+    pub fn mirror_with_sources() -> ApiError {
+        ApiError::new(
+            400,
+            10031,
+            "stream mirrors can not also contain other sources",
+        )
+    }
+    pub fn mirror_with_first_seq() -> ApiError {
+        ApiError::new(
+            400,
+            10143,
+            "stream mirrors can not have first sequence configured",
+        )
+    }
+    pub fn mirror_multiple_filters() -> ApiError {
+        ApiError::new(
+            400,
+            10150,
+            "mirror with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+    pub fn mirror_invalid_stream_name() -> ApiError {
+        ApiError::new(400, 10142, "mirrored stream name is invalid")
+    }
+    pub fn mirror_invalid_subject_filter(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(400, 10151, format!("mirror transform source: {detail}"))
+    }
+    pub fn mirror_invalid_transform_dest(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(400, 10154, format!("mirror transform: {detail}"))
+    }
+    pub fn mirror_overlapping_filters() -> ApiError {
+        ApiError::new(400, 10152, "mirror subject filters can not overlap")
+    }
+    pub fn mirror_max_msg_size() -> ApiError {
+        ApiError::new(
+            400,
+            10030,
+            "stream mirror must have max message size >= source",
+        )
+    }
+    pub fn source_duplicate() -> ApiError {
+        ApiError::new(400, 10140, "duplicate source configuration detected")
+    }
+    pub fn source_invalid_stream_name() -> ApiError {
+        ApiError::new(400, 10141, "sourced stream name is invalid")
+    }
+    pub fn source_multiple_filters() -> ApiError {
+        ApiError::new(
+            400,
+            10144,
+            "source with multiple subject transforms cannot also have a single subject filter",
+        )
+    }
+    pub fn source_invalid_subject_filter(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(400, 10145, format!("source transform source: {detail}"))
+    }
+    pub fn source_invalid_transform_dest(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(400, 10146, format!("source transform: {detail}"))
+    }
+    pub fn source_overlapping_filters() -> ApiError {
+        ApiError::new(400, 10147, "source filters can not overlap")
+    }
+    pub fn source_max_msg_size() -> ApiError {
+        ApiError::new(
+            400,
+            10046,
+            "stream source must have max message size >= target",
+        )
+    }
+    /// nats-server's JSStreamCreateErrF wrapping a bad filter subject.
+    pub fn stream_create(text: impl Into<String>) -> ApiError {
+        ApiError::new(500, 10049, text)
+    }
+    pub fn external_api_overlap(prefix: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10021,
+            format!("stream external api prefix {prefix} must not overlap with $JS.API"),
+        )
+    }
+    pub fn external_delivery_invalid(prefix: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10024,
+            format!("stream external delivery prefix {prefix} must not contain wildcards"),
+        )
+    }
 }

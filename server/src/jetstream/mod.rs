@@ -17,6 +17,7 @@ pub mod config;
 pub mod consumer;
 pub mod errors;
 pub mod headers;
+pub mod mirror;
 mod monitor;
 pub mod stream;
 pub mod time;
@@ -63,6 +64,8 @@ pub struct JetStream {
     pub api_stats: ApiStats,
     runtime: tokio::runtime::Handle,
     api_tx: std::sync::mpsc::SyncSender<ApiRequest>,
+    /// Itself, for tasks that must not keep JetStream alive (copiers).
+    me: std::sync::Weak<JetStream>,
 }
 
 /// Errors that stop JetStream from starting.
@@ -82,13 +85,14 @@ impl JetStream {
         std::fs::create_dir_all(&store_dir)
             .map_err(|e| JetStreamError::Dir(store_dir.clone(), e))?;
         let (api_tx, api_rx) = std::sync::mpsc::sync_channel(API_QUEUE_LEN_MAX);
-        let js = Arc::new(JetStream {
+        let js = Arc::new_cyclic(|me| JetStream {
             server: server.clone(),
             store_dir,
             streams: RwLock::new(BTreeMap::new()),
             api_stats: ApiStats::default(),
             runtime: tokio::runtime::Handle::current(),
             api_tx,
+            me: me.clone(),
         });
         js.load_streams()?;
         let worker = js.clone();
@@ -168,6 +172,8 @@ impl JetStream {
         self.load_consumers(&stream);
         stream.subscribe();
         self.streams.write().insert(name, stream.clone());
+        mirror::start(self, &stream);
+        mirror::wake_all(self);
         Ok(stream)
     }
 

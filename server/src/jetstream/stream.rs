@@ -73,6 +73,11 @@ pub struct Stream {
     pub server: Arc<Server>,
     pub runtime: tokio::runtime::Handle,
     pub consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
+    /// Copiers of mirrors and sources reading this stream, woken when the
+    /// durable watermark moves.
+    pub watchers: Mutex<Vec<std::sync::Weak<tokio::sync::Notify>>>,
+    /// This stream's own copier, if it is a mirror or has sources.
+    pub copier: Mutex<Option<Arc<super::mirror::copier::Copier>>>,
 }
 
 /// Result of storing one published message.
@@ -109,6 +114,8 @@ impl Stream {
             server: server.clone(),
             runtime: runtime.clone(),
             consumers: RwLock::new(BTreeMap::new()),
+            watchers: Mutex::new(Vec::new()),
+            copier: Mutex::new(None),
         });
         stream.recover_dedup();
         runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx));
@@ -263,6 +270,51 @@ impl Stream {
         Ok(Stored::New(seq, ticket))
     }
 
+    /// Append a message copied from a mirror's or source's origin, at
+    /// `at_seq` when given (a mirror keeps its origin's numbers). As for a
+    /// publish, consumers see it only once it is durable.
+    pub fn append_copied(
+        &self,
+        at_seq: Option<u64>,
+        subject: &[u8],
+        hdrs: &[u8],
+        body: &[u8],
+        timestamp_ns: i64,
+    ) -> Result<u64, ApiError> {
+        let (sealed, retention) = {
+            let cfg = self.config.read();
+            (cfg.sealed, cfg.retention)
+        };
+        if sealed {
+            return Err(err::sealed());
+        }
+        if let Some(seq) = at_seq {
+            self.store.skip_to(seq).map_err(|e| store_error(&e))?;
+        }
+        let (seq, ticket) = self
+            .store
+            .append(subject, hdrs, body, timestamp_ns)
+            .map_err(|e| store_error(&e))?;
+        self.after_append(seq, subject, retention);
+        let _ = self.acks.send(PendingAck {
+            ticket: Some(ticket),
+            reply: None,
+            body: Vec::new(),
+        });
+        Ok(seq)
+    }
+
+    /// Wake the copiers reading this stream; forget those that are gone.
+    fn wake_watchers(&self) {
+        self.watchers.lock().retain(|w| match w.upgrade() {
+            Some(n) => {
+                n.notify_one();
+                true
+            }
+            None => false,
+        });
+    }
+
     fn check_expectations(
         &self,
         cfg: &StreamConfig,
@@ -383,6 +435,7 @@ async fn ack_loop(
             for c in s.consumers.read().values() {
                 c.notify();
             }
+            s.wake_watchers();
         }
     }
 }

@@ -14,6 +14,9 @@ fn status(text: &str) -> Reply {
 }
 
 fn answer(js: &JetStream, stream: &str, r: &GetRequest) -> Reply {
+    // A mirror with mirror_direct answers for its origin.
+    let target = crate::jetstream::mirror::direct_target(js, stream);
+    let stream = target.as_deref().unwrap_or(stream);
     match lookup(js, stream, r) {
         Ok(m) => {
             let headers = HeaderBuilder::extend(&m.headers)

@@ -114,9 +114,7 @@ fn handler_for(subj: &str) -> Option<Handler> {
 pub fn would_answer(js: &JetStream, subj: &str) -> bool {
     if subj.starts_with("$JS.API.DIRECT.GET.") {
         let name = subj.split('.').nth(4).unwrap_or("");
-        return js
-            .stream(name)
-            .is_some_and(|s| s.config.read().allow_direct);
+        return crate::jetstream::mirror::direct_target(js, name).is_some();
     }
     true
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::{error, typed, Reply, Request};
 use crate::jetstream::config::StreamConfig;
 use crate::jetstream::errors::{err, ApiError};
+use crate::jetstream::mirror;
 use crate::jetstream::stream::{now_ns, Stream};
 use crate::jetstream::{remove_dir, JetStream};
 use crate::logging::rfc3339_ns;
@@ -86,6 +87,7 @@ pub fn info_json(
         v["cluster"] = json!({"leader": js.server.server_name});
     }
     v["ts"] = time(now_ns()).into();
+    mirror::info_into(&mut v, stream);
     v
 }
 
@@ -97,6 +99,13 @@ fn config_from(req: &Request<'_>) -> Result<StreamConfig, ApiError> {
         return Err(err::stream_name_mismatch());
     }
     cfg.normalize()
+}
+
+/// Parse, then check the mirror and sources against the streams there are.
+fn config_resolved(js: &JetStream, req: &Request<'_>) -> Result<StreamConfig, ApiError> {
+    let mut cfg = config_from(req)?;
+    mirror::resolve(js, &mut cfg)?;
+    Ok(cfg)
 }
 
 fn check_overlap(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
@@ -117,7 +126,7 @@ fn check_overlap(js: &JetStream, cfg: &StreamConfig) -> Result<(), ApiError> {
 
 pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_create_response";
-    let cfg = match config_from(req) {
+    let cfg = match config_resolved(js, req) {
         Ok(c) => c,
         Err(e) => return error(KIND, e, json!({})),
     };
@@ -157,7 +166,7 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
 
 pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_update_response";
-    let mut cfg = match config_from(req) {
+    let mut cfg = match config_resolved(js, req) {
         Ok(c) => c,
         Err(e) => return error(KIND, e, json!({})),
     };
@@ -178,9 +187,13 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
         return error(KIND, err::stream_general(e.to_string()), json!({}));
     }
     let subjects_changed = old.subjects != cfg.subjects;
+    let copy_changed = old.mirror != cfg.mirror || old.sources != cfg.sources;
     *stream.config.write() = cfg;
     if subjects_changed {
         stream.subscribe();
+    }
+    if copy_changed {
+        mirror::start(js, &stream);
     }
     if let Err(e) = js.save_meta(&stream) {
         return error(KIND, e, json!({}));
@@ -311,6 +324,7 @@ pub fn list(js: &JetStream, req: &Request<'_>) -> Reply {
 }
 
 fn delete_stream(js: &JetStream, stream: &Arc<Stream>) {
+    mirror::stop(stream);
     stream.unsubscribe();
     js.streams.write().remove(&stream.name);
     let _ = stream.store.close();
