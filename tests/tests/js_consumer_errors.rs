@@ -157,3 +157,27 @@ fn request_shape_errors() {
     assert!(r.get("error").is_none(), "{r}");
     assert_eq!(r["config"]["sample_freq"], "150%");
 }
+
+#[test]
+fn defaults_are_echoed_as_nats_server_does() {
+    let (_nile, mut w) = setup();
+    for i in 0..3 {
+        w.js_publish("s.a", format!("m{i}").as_bytes());
+    }
+    // Without acks there is no ack wait and no ack-pending limit to report.
+    let r = w.create_consumer("S", "NONE", json!({"ack_policy": "none"}));
+    assert!(r["config"].get("ack_wait").is_none(), "{r}");
+    assert!(r["config"].get("max_ack_pending").is_none(), "{r}");
+    let r = w.create_consumer("S", "EXP", json!({}));
+    assert_eq!(r["config"]["ack_wait"], 30_000_000_000u64, "{r}");
+    assert_eq!(r["config"]["max_ack_pending"], 1000, "{r}");
+    // A start past the end: delivered is the sequence before the start.
+    let r = w.create_consumer(
+        "S",
+        "FAR",
+        json!({"deliver_policy": "by_start_sequence", "opt_start_seq": 100}),
+    );
+    assert_eq!(r["delivered"]["stream_seq"], 99, "{r}");
+    assert_eq!(r["ack_floor"]["stream_seq"], 99, "{r}");
+    assert_eq!(r["num_pending"], 0, "{r}");
+}

@@ -61,6 +61,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// The consumer configuration. Field order and omissions are nats-server's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -77,6 +81,7 @@ pub struct ConsumerConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opt_start_time: Option<String>,
     pub ack_policy: AckPolicy,
+    #[serde(skip_serializing_if = "is_zero")]
     pub ack_wait: i64,
     pub max_deliver: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,6 +97,7 @@ pub struct ConsumerConfig {
     pub sample_freq: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_waiting: Option<i64>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub max_ack_pending: i64,
     #[serde(skip_serializing_if = "is_false")]
     pub flow_control: bool,
@@ -159,15 +165,9 @@ impl ConsumerConfig {
         if let Some(first) = self.backoff.as_ref().and_then(|b| b.first().copied()) {
             self.ack_wait = first;
         }
+        // Without acks nats-server leaves ack_wait and max_ack_pending unset (omitted).
         if self.ack_policy != AckPolicy::None && self.ack_wait <= 0 {
             self.ack_wait = ACK_WAIT_DEFAULT_NS;
-        }
-        if self.ack_policy == AckPolicy::None {
-            self.ack_wait = if self.ack_wait > 0 {
-                self.ack_wait
-            } else {
-                ACK_WAIT_DEFAULT_NS
-            };
         }
         if self.max_deliver == 0 || self.max_deliver < -1 {
             self.max_deliver = -1;
@@ -182,15 +182,8 @@ impl ConsumerConfig {
                 ));
             }
         }
-        if self.max_ack_pending == 0 {
-            self.max_ack_pending = if self.ack_policy == AckPolicy::None {
-                -1
-            } else {
-                MAX_ACK_PENDING_DEFAULT
-            };
-        }
-        if self.ack_policy == AckPolicy::None && self.max_ack_pending > 0 {
-            self.max_ack_pending = -1;
+        if self.max_ack_pending == 0 && self.ack_policy != AckPolicy::None {
+            self.max_ack_pending = MAX_ACK_PENDING_DEFAULT;
         }
         if !self.is_durable() && self.inactive_threshold.is_none_or(|t| t <= 0) {
             self.inactive_threshold = Some(INACTIVE_THRESHOLD_EPHEMERAL_NS);

@@ -646,7 +646,7 @@ fn position(store: &dyn StreamStore, cfg: &ConsumerConfig, filter: &SubjectFilte
         }
     };
     // nats-server reports the delivered stream seq as the one before the start.
-    st.sseq = st.next_seq.saturating_sub(1).min(state.last_seq);
+    st.sseq = st.next_seq.saturating_sub(1);
     if cfg.deliver_policy == DeliverPolicy::LastPerSubject {
         st.sseq = st
             .lps
