@@ -17,6 +17,8 @@
 //! - [`subject`]: NATS subject wildcard matching.
 //! - [`rangeset`]: deleted sequences as runs (one entry per run, not per
 //!   message).
+//! - [`stats`]: fsync latency and group-commit size histograms for
+//!   monitoring (atomic counters, filled once per fsync).
 //!
 //! Tests: `tests/model.rs` (model-based, with simulated power loss),
 //! `tests/recovery.rs` (torn tails, bit flips, injected I/O errors),
@@ -43,6 +45,7 @@ pub mod format;
 mod hash;
 pub mod io;
 pub mod rangeset;
+pub mod stats;
 pub mod store;
 pub mod subject;
 pub mod ticket;

@@ -113,7 +113,7 @@ fn finish_round(shared: &Shared, res: std::io::Result<()>, written: u64) {
         fail(shared, &mut st, e.into());
         return;
     }
-    st.synced_seq = st.synced_seq.max(written);
+    st.mark_synced(written);
     let (ready, later): (Vec<_>, Vec<_>) =
         st.tomb_after.drain(..).partition(|(c, _)| *c <= written);
     st.tomb_after = later;

@@ -252,7 +252,8 @@ impl StreamStore for FileStore {
             let res = active.write_pending().map(|()| active.file.clone());
             let file = res.map_err(|e| st.poison(e))?;
             file.sync_data().map_err(|e| st.poison(e.into()))?;
-            st.synced_seq = st.written_seq;
+            let written = st.written_seq;
+            st.mark_synced(written);
             Ok(())
         })?;
         self.shared.work.notify_one();

@@ -215,7 +215,7 @@ impl State {
         let res = res.and_then(|()| Segment::create(io.as_ref(), &dir, base));
         match res {
             Ok(seg) => {
-                self.synced_seq = self.written_seq;
+                self.mark_synced(self.written_seq);
                 self.segs.push(seg);
                 Ok(())
             }
@@ -368,7 +368,7 @@ impl State {
         let active = self.active()?;
         active.write_pending()?;
         active.file.sync_data()?;
-        self.synced_seq = self.written_seq;
+        self.mark_synced(self.written_seq);
         // An empty active segment already starting at `new_first` has the
         // very file name we would create: keep it instead.
         let reuse = self

@@ -63,6 +63,19 @@ pub struct State {
 }
 
 impl State {
+    /// Everything written up to `upto` is now fsynced. Counts the records
+    /// that sync made durable, for the group-commit statistics (memory
+    /// stores issue no fsync, so they count nothing).
+    pub fn mark_synced(&mut self, upto: u64) {
+        if upto <= self.synced_seq {
+            return;
+        }
+        if self.persist_tombs {
+            crate::stats::sync_stats().group_commit(upto - self.synced_seq);
+        }
+        self.synced_seq = upto;
+    }
+
     /// Fails if writes are no longer allowed.
     pub fn check_writable(&self) -> Result<()> {
         if self.closed {

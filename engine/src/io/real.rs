@@ -22,7 +22,7 @@ impl IoFile for RealFile {
         self.0.write_all_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
-        self.0.sync_data()
+        crate::stats::timed_sync(|| self.0.sync_data())
     }
     fn len(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())

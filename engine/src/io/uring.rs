@@ -98,7 +98,7 @@ impl IoFile for UringFile {
         let e = opcode::Fsync::new(fd)
             .flags(types::FsyncFlags::DATASYNC)
             .build();
-        run(&mut ring, &e).map(|_| ())
+        crate::stats::timed_sync(|| run(&mut ring, &e).map(|_| ()))
     }
 
     fn len(&self) -> io::Result<u64> {
