@@ -4,8 +4,9 @@ mod monitor_common;
 
 use std::collections::HashMap;
 
+use async_nats::jetstream::{self, stream};
 use monitor_common::{get, start};
-use prometheus_parse::{Scrape, Value};
+use prometheus_parse::{HistogramCount, Scrape, Value};
 
 fn scrape(nile: &nile_tests::Nile) -> (Scrape, String) {
     let r = get(nile, "/metrics");
@@ -46,12 +47,24 @@ fn metrics_parse_and_count_traffic() {
     assert_eq!(got.matches("MSG m").count(), 10);
 
     let (s, body) = scrape(&nile);
-    // Every sample line parsed (the parser skips what it cannot read).
+    // Every sample line parsed (the parser skips what it cannot read); a
+    // histogram's `_bucket` lines become one sample.
     let sample_lines = body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .count();
-    assert_eq!(s.samples.len(), sample_lines, "{body}");
+    let bucket_lines = body.lines().filter(|l| l.contains("_bucket{")).count();
+    let histograms = s
+        .samples
+        .iter()
+        .filter(|x| matches!(x.value, Value::Histogram(_)))
+        .count();
+    assert_eq!(histograms, 2, "{body}");
+    assert_eq!(
+        s.samples.len(),
+        sample_lines - bucket_lines + histograms,
+        "{body}"
+    );
     let v = values(&s);
     assert_eq!(v["nile_connections"], 1.0);
     assert_eq!(v["nile_connections_accepted_total"], 1.0);
@@ -102,4 +115,89 @@ fn metrics_with_jetstream_report_limits() {
     ] {
         assert!(s.docs.contains_key(family), "no HELP for {family}");
     }
+}
+
+/// A histogram family: its buckets (the parser's, `+Inf` last), `_sum`, `_count`.
+struct Hist {
+    buckets: Vec<HistogramCount>,
+    sum: f64,
+    count: f64,
+}
+
+fn histogram(s: &Scrape, name: &str) -> Hist {
+    let buckets = s
+        .samples
+        .iter()
+        .find_map(|x| match &x.value {
+            Value::Histogram(b) if x.metric == name => Some(b.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no histogram {name}"));
+    let v = values(s);
+    Hist {
+        buckets,
+        sum: v[&format!("{name}_sum")],
+        count: v[&format!("{name}_count")],
+    }
+}
+
+/// Bounds ascend to `+Inf`, counts are cumulative (never fall) and the
+/// `+Inf` bucket is `_count`.
+fn assert_well_formed(name: &str, h: &Hist) {
+    let bounds: Vec<f64> = h.buckets.iter().map(|b| b.less_than).collect();
+    assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{name}: {bounds:?}");
+    assert_eq!(bounds.last(), Some(&f64::INFINITY), "{name}");
+    let counts: Vec<f64> = h.buckets.iter().map(|b| b.count).collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] <= w[1]),
+        "{name}: {counts:?}"
+    );
+    assert_eq!(counts.last(), Some(&h.count), "{name}");
+}
+
+#[tokio::test]
+async fn jetstream_publishes_raise_fsync_and_group_commit_histograms() {
+    const PUBLISHES: usize = 30;
+    let nile = start(&["-js"]);
+    let js = jetstream::new(async_nats::connect(nile.url()).await.unwrap());
+    js.create_stream(stream::Config {
+        name: "HIST".into(),
+        subjects: vec!["hist.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (before, _) = scrape(&nile);
+    let (fsync0, commit0) = (
+        histogram(&before, "nile_engine_fsync_seconds"),
+        histogram(&before, "nile_engine_group_commit_records"),
+    );
+    // One at a time: each PubAck waits for the fsync that made it durable.
+    for i in 0..PUBLISHES {
+        js.publish(format!("hist.{i}"), "payload".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let (after, body) = scrape(&nile);
+    let fsync = histogram(&after, "nile_engine_fsync_seconds");
+    let commit = histogram(&after, "nile_engine_group_commit_records");
+    assert_well_formed("fsync", &fsync);
+    assert_well_formed("group commit", &commit);
+    assert!(
+        fsync.count >= fsync0.count + PUBLISHES as f64,
+        "{} -> {}",
+        fsync0.count,
+        fsync.count
+    );
+    assert!(fsync.sum > fsync0.sum);
+    // Base units: the first bound is one microsecond, in seconds.
+    assert_eq!(fsync.buckets[0].less_than, 0.000_001);
+    assert!(body.contains("nile_engine_fsync_seconds_bucket{le=\"0.000001\"} "));
+    // Every published message was made durable by exactly one group commit.
+    assert_eq!(commit.sum - commit0.sum, PUBLISHES as f64);
+    assert!(commit.count - commit0.count >= 1.0);
+    assert!(commit.count - commit0.count <= PUBLISHES as f64);
+    assert_eq!(commit.buckets[0].less_than, 1.0);
 }

@@ -108,7 +108,6 @@ impl JetStreamSource for JetStream {
             max_storage: opts.jetstream.max_file_bytes,
             api_level: 0,
             accounts: if wanted { vec![acc] } else { Vec::new() },
-            engine: None,
         }
     }
 }

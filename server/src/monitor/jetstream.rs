@@ -24,8 +24,8 @@
 //!   `config` JSON (as the API returns it) only when [`SnapshotWants::config`];
 //!   only the account in [`SnapshotWants::account`] when set. API counters
 //!   (`api_total`, `api_errors`) per account, resolved `max_memory` and
-//!   `max_storage` if it computes them, and the engine's fsync-latency and
-//!   group-commit histograms in [`EngineStats`].
+//!   `max_storage` if it computes them. (The engine's fsync-latency and
+//!   group-commit histograms come from `nile_engine::stats`, not from here.)
 
 use std::time::SystemTime;
 
@@ -64,8 +64,6 @@ pub struct JetStreamSnapshot {
     pub api_level: u32,
     /// Every account with JetStream enabled, even those with no streams.
     pub accounts: Vec<AccountSnapshot>,
-    /// Storage engine statistics for `/metrics`.
-    pub engine: Option<EngineStats>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -131,15 +129,6 @@ pub struct ConsumerSnapshot {
     pub num_pending: u64,
 }
 
-/// Engine numbers for `/metrics`.
-#[derive(Debug, Clone, Default)]
-pub struct EngineStats {
-    /// Seconds per fsync.
-    pub fsync_seconds: Histogram,
-    /// Messages made durable per group commit.
-    pub group_commit_batch: Histogram,
-}
-
 /// A Prometheus histogram: cumulative counts per upper bound (ascending, the
 /// `+Inf` bucket implied by `count`), and the sum of observed values.
 #[derive(Debug, Clone, Default)]
@@ -147,6 +136,23 @@ pub struct Histogram {
     pub buckets: Vec<(f64, u64)>,
     pub sum: f64,
     pub count: u64,
+}
+
+impl Histogram {
+    /// The engine's histogram with bounds and sum divided by `per_unit`
+    /// (1e9 turns nanoseconds into the seconds Prometheus wants). Division,
+    /// not multiplication by 1e-9, so 1000 ns prints as `0.000001`.
+    pub fn scaled(h: &nile_engine::stats::HistogramSnapshot, per_unit: f64) -> Self {
+        Histogram {
+            buckets: h
+                .buckets
+                .iter()
+                .map(|&(le, n)| (le as f64 / per_unit, n))
+                .collect(),
+            sum: h.sum as f64 / per_unit,
+            count: h.count,
+        }
+    }
 }
 
 impl JetStreamSnapshot {

@@ -19,6 +19,7 @@ pub fn render(server: &Server) -> String {
     let mut m = Metrics::default();
     core(&mut m, server);
     jetstream(&mut m, server);
+    engine(&mut m);
     m.out
 }
 
@@ -210,18 +211,22 @@ fn jetstream(m: &mut Metrics, server: &Server) {
         t.api_errors,
     );
     streams(m, &snap);
-    if let Some(e) = &snap.engine {
-        m.histogram(
-            "nile_engine_fsync_duration_seconds",
-            "Time per fsync of stream data.",
-            &e.fsync_seconds,
-        );
-        m.histogram(
-            "nile_engine_group_commit_batch_size",
-            "Messages made durable per group commit.",
-            &e.group_commit_batch,
-        );
-    }
+}
+
+/// The storage engine's durability histograms: process-wide, summed over
+/// every stream, so they only ever grow.
+fn engine(m: &mut Metrics) {
+    let stats = nile_engine::stats::sync_stats();
+    m.histogram(
+        "nile_engine_fsync_seconds",
+        "Time per fdatasync of a file the storage engine writes (segments, tombstones, consumer state, metadata).",
+        &Histogram::scaled(&stats.fsync_ns.snapshot(), 1e9),
+    );
+    m.histogram(
+        "nile_engine_group_commit_records",
+        "Messages made durable per group-commit fdatasync, over all streams.",
+        &Histogram::scaled(&stats.group_commit_records.snapshot(), 1.0),
+    );
 }
 
 type StreamValue = fn(&super::jetstream::StreamSnapshot) -> u64;
