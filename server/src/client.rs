@@ -61,6 +61,9 @@ pub struct ClientHandle {
     pub last_activity_ns: AtomicU64,
     /// Live subscriptions of this client (for monitoring).
     pub subs_count: AtomicU64,
+    /// Round-trip time in nanoseconds, 0 until measured: estimated at
+    /// CONNECT, then timed from each server PING to its PONG (as nats-server).
+    pub rtt_ns: AtomicU64,
     out: Mutex<OutState>,
     /// Wakes the writer: there is output, or the connection is closing.
     pub(crate) wake: Notify,
@@ -87,6 +90,7 @@ impl ClientHandle {
             meta: Mutex::new(ClientMeta::default()),
             last_activity_ns: AtomicU64::new(0),
             subs_count: AtomicU64::new(0),
+            rtt_ns: AtomicU64::new(0),
             out: Mutex::new(OutState {
                 buf: BytesMut::with_capacity(4096),
                 closed: None,
@@ -180,6 +184,17 @@ impl ClientHandle {
 
     pub fn pending_bytes(&self) -> usize {
         self.out.lock().buf.len()
+    }
+
+    /// Record a round trip; never 0 once measured, so 0 keeps meaning "not yet".
+    pub fn set_rtt(&self, d: std::time::Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.rtt_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// The last round-trip time; zero until measured.
+    pub fn rtt(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.rtt_ns.load(Ordering::Relaxed))
     }
 
     /// Wall-clock time of the last inbound activity (start if none yet).

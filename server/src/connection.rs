@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -247,6 +247,10 @@ struct Connection {
     nonce: String,
     /// A JWT login's end: the connection closes then.
     expires_at: Option<tokio::time::Instant>,
+    /// When the socket was accepted: CONNECT's arrival estimates the RTT.
+    accepted: Instant,
+    /// When the last server PING went out; its PONG measures the RTT.
+    ping_sent: Option<Instant>,
 }
 
 impl Connection {
@@ -276,6 +280,9 @@ impl Connection {
             pings_out: 0,
             nonce,
             expires_at: None,
+            // Made as the socket is accepted, before INFO goes out.
+            accepted: Instant::now(),
+            ping_sent: None,
         }
     }
 
@@ -343,6 +350,7 @@ impl Connection {
             ));
         }
         self.pings_out += 1;
+        self.ping_sent = Some(Instant::now());
         self.reply(encode::PING);
         Ok(())
     }
@@ -389,6 +397,9 @@ impl Connection {
             }
             ClientOp::Pong => {
                 self.pings_out = 0;
+                if let Some(sent) = self.ping_sent.take() {
+                    self.handle.set_rtt(sent.elapsed());
+                }
                 Ok(())
             }
             ClientOp::Connect(json) => self.connect(&json),
@@ -474,6 +485,8 @@ impl Connection {
             tokio::time::Instant::now() + Duration::from_secs(left_s)
         });
         self.connected = true;
+        // INFO out, CONNECT back: a first round trip, until a PING measures one.
+        self.handle.set_rtt(self.accepted.elapsed());
         self.ok();
         Ok(())
     }

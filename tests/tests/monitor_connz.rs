@@ -284,3 +284,73 @@ fn connz_after_unsubscribe_as_nats_py_reads_it() {
         (Some(2), Some(2))
     );
 }
+
+/// A duration as Go prints it (`105µs`, `2.054704ms`, `1.5s`), in nanoseconds.
+fn parse_go_duration(s: &str) -> Option<f64> {
+    let units = [("ns", 1.0), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)];
+    if s == "0s" {
+        return Some(0.0);
+    }
+    units.iter().find_map(|(suffix, scale)| {
+        let n = s.strip_suffix(suffix)?;
+        // "ms" also ends in "s": only a plain number before the suffix counts.
+        n.parse::<f64>().ok().map(|v| v * scale)
+    })
+}
+
+#[tokio::test]
+async fn connz_rtt_is_measured_and_go_formatted() {
+    let nile = start(&[]);
+    let client = async_nats::ConnectOptions::new()
+        .name("rtt-client")
+        .connect(nile.url())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    // Connected but silent: no CONNECT yet, nothing to time.
+    let _silent = nile.raw();
+    let connz = get_json(&nile, "/connz?sort=rtt");
+    let rtt = conn_named(&connz, "rtt-client")["rtt"]
+        .as_str()
+        .expect("rtt is a string")
+        .to_string();
+    let ns = parse_go_duration(&rtt).unwrap_or_else(|| panic!("not a Go duration: {rtt}"));
+    assert!(ns > 0.0, "measured at CONNECT: {rtt}");
+    let silent_rtt = &connz["connections"].as_array().unwrap().last().unwrap()["rtt"];
+    assert_eq!(silent_rtt, "0s", "{connz:#}");
+    // Sorted by rtt, longest first: the unmeasured connection is last.
+    assert_eq!(connz["connections"][0]["name"], "rtt-client");
+
+    // Closed connections keep the last measurement.
+    drop(raw_client(&nile, "gone", 0));
+    let closed = wait_json(&nile, "/connz?state=closed", |v| v["total"] == 1);
+    let kept = closed["connections"][0]["rtt"].as_str().unwrap();
+    assert!(parse_go_duration(kept).is_some_and(|v| v > 0.0), "{kept}");
+}
+
+#[test]
+fn server_pings_update_rtt() {
+    // A short ping interval: the server PINGs, the raw client's PONG is timed.
+    let nile = nile_tests::Nile::start_with_config("ping_interval: \"1s\"\n", &["-m", "-1"]);
+    let mut c = nile.raw();
+    assert_eq!(
+        c.roundtrip(b"CONNECT {\"verbose\":false,\"name\":\"pinged\"}\r\n"),
+        ""
+    );
+    let at_connect = conn_named(&get_json(&nile, "/connz"), "pinged")["rtt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.line(), "PING\r\n");
+    // Hold the PONG back so the measured round trip is at least 300 ms,
+    // far above the estimate CONNECT gave on a loopback socket.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let later = c.roundtrip(b"PONG\r\n");
+    assert!(later.replace("PING\r\n", "").is_empty(), "{later}");
+    let rtt = conn_named(&get_json(&nile, "/connz"), "pinged")["rtt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ns = parse_go_duration(&rtt).unwrap_or_else(|| panic!("not a Go duration: {rtt}"));
+    assert!(ns >= 300e6, "{at_connect} then {rtt}");
+}

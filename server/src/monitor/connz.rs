@@ -42,6 +42,7 @@ struct ConnInfo {
     stop: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
+    rtt: String,
     uptime: String,
     idle: String,
     pending_bytes: usize,
@@ -148,6 +149,7 @@ struct Row {
     lifetime: Duration,
     idle: Duration,
     stop: Option<SystemTime>,
+    rtt: Duration,
 }
 
 struct Params {
@@ -269,8 +271,7 @@ fn sort_rows(rows: &mut [Row], sort: Sort) {
         Sort::Uptime => rows.sort_by_key(|r| r.lifetime),
         Sort::Stop => rows.sort_by_key(|r| std::cmp::Reverse(r.stop)),
         Sort::Reason => rows.sort_by_key(|r| r.info.reason),
-        // RTT is not measured yet: every value is equal, cid order stays.
-        Sort::Rtt => {}
+        Sort::Rtt => rows.sort_by_key(|r| std::cmp::Reverse(r.rtt)),
     }
 }
 
@@ -317,6 +318,7 @@ fn open_row(
             last_activity: rfc3339(last),
             stop: None,
             reason: None,
+            rtt: super::rtt(c.rtt()),
             uptime: uptime(lifetime),
             idle: uptime(idle),
             pending_bytes: c.pending_bytes(),
@@ -337,6 +339,7 @@ fn open_row(
         lifetime,
         idle,
         stop: None,
+        rtt: c.rtt(),
     }
 }
 
@@ -365,6 +368,7 @@ fn closed_row(c: &ClosedConn) -> Row {
             last_activity: rfc3339(c.last_activity),
             stop: Some(rfc3339(c.stop)),
             reason: Some(c.reason),
+            rtt: super::rtt(c.rtt),
             uptime: uptime(lifetime),
             idle: uptime(idle),
             pending_bytes: 0,
@@ -385,5 +389,6 @@ fn closed_row(c: &ClosedConn) -> Row {
         lifetime,
         idle,
         stop: Some(c.stop),
+        rtt: c.rtt,
     }
 }

@@ -82,9 +82,81 @@ pub fn uptime(d: std::time::Duration) -> String {
     }
 }
 
+/// A round-trip time as nats-server's `/connz` shows it: Go's
+/// `Duration.String()` (`0s`, `850ns`, `105µs`, `2.054704ms`, `1m2.5s`),
+/// truncated to whole microseconds between 1 µs and 1 ms.
+pub fn rtt(d: std::time::Duration) -> String {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let ns = if ns > 1_000 && ns < 1_000_000 {
+        ns - ns % 1_000
+    } else {
+        ns
+    };
+    go_duration(ns)
+}
+
+/// Go's `time.Duration.String()` for a non-negative duration in nanoseconds.
+fn go_duration(ns: u64) -> String {
+    const SEC: u64 = 1_000_000_000;
+    match ns {
+        0 => "0s".to_string(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", decimal(n, 3)),
+        n if n < SEC => format!("{}ms", decimal(n, 6)),
+        n => {
+            let secs = decimal(n % (60 * SEC), 9);
+            let (mins, hours) = (n / (60 * SEC) % 60, n / (3600 * SEC));
+            if hours > 0 {
+                format!("{hours}h{mins}m{secs}s")
+            } else if mins > 0 {
+                format!("{mins}m{secs}s")
+            } else {
+                format!("{secs}s")
+            }
+        }
+    }
+}
+
+/// `v / 10^places` in decimal, trailing fractional zeros dropped.
+fn decimal(v: u64, places: u32) -> String {
+    let unit = 10u64.pow(places);
+    let (int, frac) = (v / unit, v % unit);
+    if frac == 0 {
+        return int.to_string();
+    }
+    let digits = format!("{frac:0width$}", width = places as usize);
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    #[test]
+    fn rtt_as_go_prints_durations() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_nanos(1_000), "1µs"),
+            // Between 1 µs and 1 ms nats-server truncates to microseconds.
+            (Duration::from_nanos(105_999), "105µs"),
+            (Duration::from_nanos(1_500), "1µs"),
+            (Duration::from_nanos(2_054_704), "2.054704ms"),
+            (Duration::from_millis(1), "1ms"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_nanos(1_000_000_001), "1.000000001s"),
+            (
+                Duration::from_secs(62) + Duration::from_millis(500),
+                "1m2.5s",
+            ),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_secs(3600 * 26 + 61), "26h1m1s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(super::rtt(d), want, "{d:?}");
+        }
+    }
 
     #[test]
     fn uptime_as_nats_server() {
