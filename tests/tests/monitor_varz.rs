@@ -140,8 +140,18 @@ fn jetstream_config_in_varz_and_jsz() {
         assert!(j[k].is_u64(), "{k}: {j:#}");
     }
     assert_eq!(j["server_id"], v["server_id"]);
-    assert_eq!(get(&nile, "/healthz").status, 200);
-    assert_eq!(get(&nile, "/healthz?js-enabled-only=true").status, 200);
+    for query in ["", "?js-enabled-only=true", "?js-server-only=true"] {
+        let h = get(&nile, &format!("/healthz{query}"));
+        assert_eq!((h.status, h.body.as_str()), (200, r#"{"status":"ok"}"#));
+    }
+    let bad = get(&nile, "/healthz?js-server-only=maybe");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body
+            .contains("Error decoding boolean for 'js-server-only'"),
+        "{}",
+        bad.body
+    );
     assert_eq!(get(&nile, "/jsz?streams=maybe").status, 400);
 }
 

@@ -96,16 +96,18 @@ fn index() -> Response {
     }
 }
 
-/// 200 `{"status":"ok"}` when ready; 503 with `status`, `status_code` and
-/// `error` otherwise. `js-server-only` skips JetStream entirely;
-/// `js-enabled-only` checks only that JetStream runs when configured.
+/// 200 `{"status":"ok"}` when ready; 503 with `status` and `error`
+/// otherwise (nats-server 2.15.1 leaves `status_code` out over HTTP: the
+/// status line has it). Both `js-enabled-only` and `js-server-only` still
+/// want JetStream running when configured, and skip the per-stream check
+/// (a standalone nats-server has no meta group for `js-server-only` to ask).
 fn healthz(server: &Server, q: &Query) -> Result<Response, BadParam> {
     let js_enabled_only = q.bool("js-enabled-only")?;
     let js_server_only = q.bool("js-server-only")?;
     let unavailable = |error: String| {
         Ok(Response::json_compact(
             503,
-            &json!({"status": "unavailable", "status_code": 503, "error": error}),
+            &json!({"status": "unavailable", "error": error}),
         ))
     };
     if server.is_shutting_down() {
@@ -114,13 +116,13 @@ fn healthz(server: &Server, q: &Query) -> Result<Response, BadParam> {
     if server.client_addr.lock().is_none() {
         return unavailable("server not ready for connections".into());
     }
-    if !js_server_only && server.options().jetstream.enabled {
+    if server.options().jetstream.enabled {
         match server.monitor.jetstream() {
             // Started (it opens every stream first) but reports no details.
             None if server.jetstream.get().is_some() => {}
             // nats-server's JSNotEnabledErr text.
             None => return unavailable("JetStream not enabled (10076)".into()),
-            Some(js) if !js_enabled_only => {
+            Some(js) if !js_enabled_only && !js_server_only => {
                 if let Err(e) = js.health() {
                     return unavailable(e);
                 }
