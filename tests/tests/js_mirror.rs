@@ -349,6 +349,34 @@ async fn bad_configs_get_nats_server_codes() {
 }
 
 #[tokio::test]
+async fn removing_the_mirror_promotes_it_to_a_plain_stream() {
+    let nile = Nile::start(&["-js"]);
+    let (c, js) = connect_js(&nile).await;
+    create(&c, json!({"name": "Q", "subjects": ["q.>"]})).await;
+    publish(&js, "q.1", "x").await;
+    create(&c, json!({"name": "QM", "mirror": {"name": "Q"}})).await;
+    wait_msgs(&c, "QM", 1).await;
+    let r = req(&c, "$JS.API.STREAM.UPDATE.QM", r#"{"name":"QM"}"#).await;
+    assert!(r.get("error").is_none(), "{r}");
+    assert!(r["config"].get("mirror").is_none(), "{r}");
+    assert_eq!(r["config"]["subjects"], json!(["QM"]));
+    assert!(r.get("mirror").is_none(), "{r}");
+    // It takes publishes of its own now, after the mirrored message.
+    assert_eq!(publish(&js, "QM", "own").await, 2);
+    // And no longer follows the origin.
+    publish(&js, "q.2", "y").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(info(&c, "QM").await["state"]["messages"], 2);
+    let r = req(
+        &c,
+        "$JS.API.STREAM.UPDATE.QM",
+        r#"{"name":"QM","mirror":{"name":"Q"}}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["err_code"], 10055, "{r}");
+}
+
+#[tokio::test]
 async fn mirror_and_sources_resume_after_kill_without_duplicates_or_gaps() {
     let nile = Nile::start(&["-js"]);
     let (c, js) = connect_js(&nile).await;

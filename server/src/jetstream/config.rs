@@ -359,7 +359,9 @@ impl StreamConfig {
                 "stream configuration update can not cancel deny purge",
             ));
         }
-        if self.mirror != old.mirror {
+        // Removing the mirror promotes it to a plain stream (nats-server 2.12+);
+        // any other change is refused.
+        if self.mirror != old.mirror && self.mirror.is_some() {
             return Err(err::mirror_immutable());
         }
         Ok(())
