@@ -1143,3 +1143,23 @@ async fn without_jetstream_the_api_has_no_responders() {
     let js = async_nats::jetstream::new(c.clone());
     assert!(js.query_account().await.is_err());
 }
+
+/// `$JS.API.INFO` reports the API requests handled before it (async-nats's
+/// `query_account_requests` and nats.py's `test_account_limits` count on it).
+#[tokio::test]
+async fn account_info_counts_the_requests_before_it() {
+    let nile = start();
+    let c = connect(&nile).await;
+    let v = req(&c, "$JS.API.INFO", "").await;
+    assert_eq!(v["api"]["total"], 0, "{v}");
+    let v = req(&c, "$JS.API.INFO", "").await;
+    assert_eq!(v["api"]["total"], 1, "{v}");
+    let bad = req(&c, "$JS.API.STREAM.INFO.NOPE", "").await;
+    assert_eq!(bad["error"]["err_code"], 10059);
+    let v = req(&c, "$JS.API.INFO", "").await;
+    assert_eq!(
+        (v["api"]["total"].as_u64(), v["api"]["errors"].as_u64()),
+        (Some(3), Some(1)),
+        "{v}"
+    );
+}

@@ -128,16 +128,18 @@ pub fn run(js: Arc<JetStream>, rx: std::sync::mpsc::Receiver<ApiRequest>) {
         let Some(handler) = handler_for(&req.subject) else {
             continue;
         };
-        // nats-server leaves direct gets out of the API counters.
-        if !req.subject.starts_with("$JS.API.DIRECT.GET.") {
-            js.api_stats.total.fetch_add(1, Ordering::Relaxed);
-        }
         let request = Request {
             subject: &req.subject,
             tokens: req.subject.split('.').collect(),
             body: &req.body,
         };
-        match handler(&js, &request) {
+        let reply = handler(&js, &request);
+        // Counted once handled, so an account INFO reports the requests before
+        // it (as nats-server); direct gets are left out of the counters.
+        if !req.subject.starts_with("$JS.API.DIRECT.GET.") {
+            js.api_stats.total.fetch_add(1, Ordering::Relaxed);
+        }
+        match reply {
             Reply::Json(v) => {
                 if v.get("error").is_some() {
                     js.api_stats.errors.fetch_add(1, Ordering::Relaxed);
