@@ -68,6 +68,9 @@ pub struct SourceSpec {
     pub subject_transforms: Option<Vec<TransformSpec>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// Fields Nile does not act on (such as 2.14's `consumer`), echoed back.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -473,5 +476,19 @@ mod tests {
             Err(10145)
         );
         assert_eq!(s(json!([{"name":"O","filter_subject":"o.."}])), Err(10049));
+    }
+
+    #[test]
+    fn echo_is_canonical_and_keeps_fields_nile_does_not_act_on() {
+        let mut cfg: StreamConfig = serde_json::from_value(json!({"name": "S", "sources": [
+            {"filter_subject": "", "consumer": {"name": "c", "deliver_subject": "d"},
+             "opt_start_seq": 0, "name": "O", "external": {"api": "$JS.hub.API"}}
+        ]}))
+        .unwrap();
+        check_config(&mut cfg).unwrap();
+        assert_eq!(
+            serde_json::to_string(&cfg.sources.unwrap()[0]).unwrap(),
+            r#"{"name":"O","external":{"api":"$JS.hub.API","deliver":""},"consumer":{"name":"c","deliver_subject":"d"}}"#
+        );
     }
 }
