@@ -479,3 +479,28 @@ async fn kv_bucket_mirror_and_sources() {
         assert_eq!(&m.payload[..], b"v3", "{name}");
     }
 }
+
+#[tokio::test]
+async fn mirror_direct_answers_direct_gets_for_its_origin() {
+    let nile = Nile::start(&["-js"]);
+    let (c, js) = connect_js(&nile).await;
+    create(
+        &c,
+        json!({"name": "O", "subjects": ["o.>"], "allow_direct": true}),
+    )
+    .await;
+    publish(&js, "o.1", "x").await;
+    let r = create(&c, json!({"name": "M", "mirror": {"name": "O"}})).await;
+    assert_eq!(r["config"]["mirror_direct"], true, "{r}");
+    wait_msgs(&c, "M", 1).await;
+    // With the origin gone, the mirror still answers under the origin's name.
+    let d = req(&c, "$JS.API.STREAM.DELETE.O", "").await;
+    assert_eq!(d["success"], true, "{d}");
+    let m = req_msg(&c, "$JS.API.DIRECT.GET.O", r#"{"last_by_subj":"o.1"}"#)
+        .await
+        .expect("a mirror answers");
+    assert_eq!(&m.payload[..], b"x");
+    let h = m.headers.expect("headers");
+    assert_eq!(h.get("Nats-Stream").map(|v| v.as_str()), Some("M"));
+    assert_eq!(h.get("Nats-Sequence").map(|v| v.as_str()), Some("1"));
+}

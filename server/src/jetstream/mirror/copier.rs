@@ -211,7 +211,6 @@ impl Link {
             origin.watchers.lock().push(Arc::downgrade(wake));
             st.origin = Arc::downgrade(&origin);
         }
-        st.error = None;
         st.active_ns = now_ns();
         if st.next_seq == 0 {
             st.next_seq = self.start_seq(&origin);
@@ -226,13 +225,16 @@ impl Link {
                 break;
             }
             if let Err(e) = self.copy(me, mirror, &m) {
-                tracing::warn!(
-                    "stream {:?}: cannot copy {:?} sequence {}: {}",
-                    me.name,
-                    self.spec.name,
-                    m.seq,
-                    e.description
-                );
+                // Retried every poll: log only when the error changes.
+                if st.error.as_ref() != Some(&e) {
+                    tracing::warn!(
+                        "stream {:?}: cannot copy {:?} sequence {}: {}",
+                        me.name,
+                        self.spec.name,
+                        m.seq,
+                        e.description
+                    );
+                }
                 st.error = Some(e);
                 return false;
             }
@@ -240,6 +242,7 @@ impl Link {
             st.last_seq = m.seq;
             copied += 1;
         }
+        st.error = None;
         copied == COPY_BATCH_MSGS_MAX
     }
 
