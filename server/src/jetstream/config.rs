@@ -65,6 +65,16 @@ pub struct Republish {
     pub headers_only: bool,
 }
 
+/// `subject_transform`: stored messages get `src` → `dest` applied to
+/// their subject. An empty `src` means `>`; it is echoed as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectTransformConfig {
+    #[serde(default)]
+    pub src: String,
+    #[serde(default)]
+    pub dest: String,
+}
+
 /// The stream configuration. Field order is nats-server's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -100,7 +110,7 @@ pub struct StreamConfig {
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub first_seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject_transform: Option<serde_json::Value>,
+    pub subject_transform: Option<SubjectTransformConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub republish: Option<Republish>,
     pub allow_direct: bool,
@@ -225,6 +235,7 @@ impl StreamConfig {
         self.normalize_limits()?;
         self.normalize_subjects()?;
         self.check_flags()?;
+        self.check_transforms()?;
         Ok(self)
     }
 
@@ -315,6 +326,16 @@ impl StreamConfig {
                     "discard new per subject requires max msgs per subject > 0",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn check_transforms(&self) -> Result<(), ApiError> {
+        if let Some(t) = &self.subject_transform {
+            super::republish::check_transform(t)?;
+        }
+        if let Some(rp) = &self.republish {
+            super::republish::check_republish(rp, &self.subjects)?;
         }
         Ok(())
     }

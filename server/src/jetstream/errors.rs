@@ -59,6 +59,9 @@ pub mod err {
     pub fn invalid_config(text: impl Into<String>) -> ApiError {
         ApiError::new(500, 10052, text)
     }
+    pub fn stream_transform_invalid(text: impl Into<String>) -> ApiError {
+        ApiError::new(400, 10156, format!("stream transform: {}", text.into()))
+    }
     pub fn mirror_immutable() -> ApiError {
         ApiError::new(400, 10055, "stream mirror configuration can not be updated")
     }

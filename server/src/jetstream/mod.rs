@@ -19,8 +19,10 @@ pub mod errors;
 pub mod headers;
 pub mod mirror;
 mod monitor;
+pub mod republish;
 pub mod stream;
 pub mod time;
+pub mod transform;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -15,6 +15,7 @@ use super::config::{Retention, StreamConfig};
 use super::consumer::Consumer;
 use super::errors::{err, ApiError};
 use super::headers;
+use super::republish::{Republished, Rules, StoredFacts};
 use crate::client::FlushList;
 use crate::router::RouteCache;
 use crate::server::Server;
@@ -26,6 +27,8 @@ struct PendingAck {
     ticket: Option<DurableTicket>,
     reply: Option<Bytes>,
     body: Vec<u8>,
+    /// RePublish copy, sent once the record is durable.
+    republish: Option<Republished>,
 }
 
 /// Dedup window: Msg-Id → sequence, oldest first for expiry.
@@ -61,6 +64,9 @@ struct Inner {
 pub struct Stream {
     pub name: String,
     pub config: RwLock<StreamConfig>,
+    /// Compiled from `config` (subject transform, republish); replaced with
+    /// it by [`Stream::set_config`].
+    rules: RwLock<Rules>,
     pub created_ns: i64,
     pub store: Arc<dyn StreamStore>,
     pub dir: Option<PathBuf>,
@@ -82,7 +88,7 @@ pub struct Stream {
 
 /// Result of storing one published message.
 enum Stored {
-    New(u64, DurableTicket),
+    New(u64, DurableTicket, Option<Republished>),
     Duplicate(u64),
 }
 
@@ -98,8 +104,10 @@ impl Stream {
         let (tx, rx) = mpsc::unbounded_channel();
         // Everything recovered from disk is durable.
         let recovered_seq = store.state(false).last_seq;
+        let rules = Rules::new(config.subject_transform.as_ref(), config.republish.as_ref());
         let stream = Arc::new(Stream {
             name: config.name.clone(),
+            rules: RwLock::new(rules),
             config: RwLock::new(config),
             created_ns,
             store,
@@ -120,6 +128,14 @@ impl Stream {
         stream.recover_dedup();
         runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx));
         stream
+    }
+
+    /// Replace the config (stream update) and the rules compiled from it.
+    pub fn set_config(&self, config: StreamConfig) {
+        let rules = Rules::new(config.subject_transform.as_ref(), config.republish.as_ref());
+        let mut cfg = self.config.write();
+        *self.rules.write() = rules;
+        *cfg = config;
     }
 
     /// Capture the configured subjects: one internal subscription each.
@@ -228,6 +244,12 @@ impl Stream {
             return Err(err::headers_too_big());
         }
         let now = now_ns();
+        let rules = self.rules.read();
+        let transformed = rules.transform.as_ref().and_then(|t| {
+            let s = std::str::from_utf8(subject).ok()?;
+            t.apply(s)
+        });
+        let subject = transformed.as_deref().map_or(subject, str::as_bytes);
         let mut inner = self.inner.lock();
         inner.dedup.expire(now, cfg.duplicate_window);
         let msg_id = headers::get_str(hdrs, headers::MSG_ID).filter(|s| !s.is_empty());
@@ -246,6 +268,10 @@ impl Stream {
             }
         }
         let rollup = rollup_of(&cfg, hdrs)?;
+        let subject_last_seq = match &rules.republish {
+            Some(_) => self.last_seq_of(subject)?,
+            None => 0,
+        };
         let (seq, ticket) = self
             .store
             .append(subject, hdrs, body, now)
@@ -267,7 +293,26 @@ impl Stream {
                 .map_err(|e| err::rollup_failed(e.to_string()))?;
         }
         self.after_append(seq, subject, cfg.retention);
-        Ok(Stored::New(seq, ticket))
+        let republished = rules.republish.as_ref().and_then(|r| {
+            let facts = StoredFacts {
+                stream: &self.name,
+                subject: std::str::from_utf8(subject).ok()?,
+                seq,
+                timestamp_ns: now,
+                subject_last_seq,
+            };
+            r.message(&facts, hdrs, body)
+        });
+        Ok(Stored::New(seq, ticket, republished))
+    }
+
+    /// Last stored sequence of `subject`, 0 if none.
+    fn last_seq_of(&self, subject: &[u8]) -> Result<u64, ApiError> {
+        match self.store.last_for_subject(&SubjectFilter::new(subject)) {
+            Ok(m) => Ok(m.seq),
+            Err(StoreError::NotFound) => Ok(0),
+            Err(e) => Err(store_error(&e)),
+        }
     }
 
     /// Append a message copied from a mirror's or source's origin, at
@@ -300,6 +345,7 @@ impl Stream {
             ticket: Some(ticket),
             reply: None,
             body: Vec::new(),
+            republish: None,
         });
         Ok(seq)
     }
@@ -327,11 +373,7 @@ impl Stream {
             }
         }
         if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SUBJ_SEQ) {
-            let last = match self.store.last_for_subject(&SubjectFilter::new(subject)) {
-                Ok(m) => m.seq,
-                Err(StoreError::NotFound) => 0,
-                Err(e) => return Err(store_error(&e)),
-            };
+            let last = self.last_seq_of(subject)?;
             if expected != Ok(last) {
                 return Err(err::wrong_last_sequence(last));
             }
@@ -371,26 +413,28 @@ impl InternalSubscriber for Stream {
         let result = self.store_msg(d.subject, hdrs, body);
         let reply = d.reply.filter(|_| !self.config.read().no_ack);
         let Some(reply) = reply else {
-            if let Ok(Stored::New(_, ticket)) = result {
+            if let Ok(Stored::New(_, ticket, republish)) = result {
                 // No PubAck wanted; consumers still wait for durability.
                 let _ = self.acks.send(PendingAck {
                     ticket: Some(ticket),
                     reply: None,
                     body: Vec::new(),
+                    republish,
                 });
             }
             return true;
         };
-        let (ticket, body) = match result {
-            Ok(Stored::New(seq, ticket)) => (Some(ticket), self.pub_ack(seq, false)),
-            Ok(Stored::Duplicate(seq)) => (None, self.pub_ack(seq, true)),
-            Err(e) => (None, self.error_ack(&e)),
+        let (ticket, body, republish) = match result {
+            Ok(Stored::New(seq, t, rp)) => (Some(t), self.pub_ack(seq, false), rp),
+            Ok(Stored::Duplicate(seq)) => (None, self.pub_ack(seq, true), None),
+            Err(e) => (None, self.error_ack(&e), None),
         };
         // Acks leave in publish order, each after its record is durable.
         let _ = self.acks.send(PendingAck {
             ticket,
             reply: Some(Bytes::copy_from_slice(reply)),
             body,
+            republish,
         });
         true
     }
@@ -425,6 +469,18 @@ async fn ack_loop(
                 }
                 None => true,
             };
+            if let (true, Some(rp)) = (durable, &ack.republish) {
+                let to = &rp.subject[..];
+                server.publish_routed(
+                    &mut routes,
+                    &mut flush,
+                    to,
+                    to,
+                    None,
+                    &rp.headers,
+                    &rp.payload,
+                );
+            }
             if let (true, Some(reply)) = (durable, &ack.reply) {
                 server.publish_with(&mut routes, &mut flush, reply, None, &[], &ack.body);
             }

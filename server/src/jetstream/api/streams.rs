@@ -188,7 +188,7 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     }
     let subjects_changed = old.subjects != cfg.subjects;
     let copy_changed = old.mirror != cfg.mirror || old.sources != cfg.sources;
-    *stream.config.write() = cfg;
+    stream.set_config(cfg);
     if subjects_changed {
         stream.subscribe();
     }
