@@ -99,6 +99,9 @@ fn turn(c: &Consumer, now: Instant) -> (Vec<Out>, Option<Instant>, bool) {
     let mut out = Vec::new();
     expire_requests(&mut st, now, &mut out);
     collect_redeliveries(c, &cfg, &mut st, now);
+    // Set again below if the next message must still wait; a stale hold
+    // would make the task wake at once, over and over.
+    st.hold_until = None;
     let busy = if cfg.is_push() {
         push_turn(c, &cfg, &mut st, now, &mut out)
     } else {
@@ -396,7 +399,6 @@ fn pull_turn(
 ) -> bool {
     let mut pending_left = c.num_pending(st);
     let mut sent = 0;
-    st.hold_until = None;
     while sent < TURN_MSGS_MAX {
         let Some(front) = st.waiting.front() else {
             return false;
@@ -484,7 +486,6 @@ fn push_turn(
     }
     st.no_interest_since = None;
     sync_rate(c, cfg, st, now);
-    st.hold_until = None;
     let mut pending_left = c.num_pending(st);
     let mut sent = 0;
     while sent < TURN_MSGS_MAX {
@@ -579,7 +580,15 @@ fn next_deadline(cfg: &ConsumerConfig, st: &State, now: Instant, durable: bool) 
             consider(t);
         }
     }
-    if let Some(t) = st.pending.values().map(|p| p.deadline).min() {
+    // Messages already due wait for a taker (a pull request or interest
+    // wakes the task); only deadlines still ahead need a timer.
+    let ack_deadline = st
+        .pending
+        .iter()
+        .filter(|(sseq, _)| !st.redeliver.contains(sseq))
+        .map(|(_, p)| p.deadline)
+        .min();
+    if let Some(t) = ack_deadline {
         consider(t.max(now));
     }
     if let Some(t) = st.hold_until {
