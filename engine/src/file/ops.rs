@@ -4,7 +4,11 @@ use super::segment::Segment;
 use super::state::{State, Tomb};
 use super::tomblog::to_ranges;
 use crate::error::{Result, StoreError};
-use crate::format::record::{record_len, Kind, RecordRef, SUBJECT_BYTES_MAX};
+use crate::format::record::{record_len, Kind, RecordRef, GAP_SUBJECT, SUBJECT_BYTES_MAX};
+
+/// Gaps up to this many sequences are written in place as gap records;
+/// longer ones start a new segment (a few fsyncs, whatever the length).
+const SKIP_FILL_SEQS_MAX: u64 = 4096;
 use crate::subject::SubjectFilter;
 use crate::types::{Discard, PurgeRequest, SyncPolicy};
 
@@ -71,8 +75,10 @@ impl State {
         Ok(seq)
     }
 
-    /// See `StreamStore::skip_to`. The gap lies between two segments, so
-    /// recovery derives it from the segment bases without a tombstone.
+    /// See `StreamStore::skip_to`. A short gap is filled in place with gap
+    /// records; a long one starts a new segment at `next`, and recovery
+    /// derives it from the segment bases. Neither needs a tombstone: after a
+    /// crash each gap sequence is either there as a gap or not written.
     pub fn skip_to(&mut self, next: u64) -> Result<()> {
         self.check_writable()?;
         if next <= self.last_seq + 1 {
@@ -81,6 +87,9 @@ impl State {
         if self.msgs == 0 {
             self.purge_all(next)?;
             return self.settle();
+        }
+        if next - self.last_seq - 1 <= SKIP_FILL_SEQS_MAX {
+            return self.fill_gap(next);
         }
         let io = self.io.clone();
         let dir = self.dir.clone();
@@ -98,6 +107,42 @@ impl State {
         // An active segment that was empty is now sealed and empty: drop it.
         self.maybe_dead = true;
         self.settle()
+    }
+
+    /// Writes gap records up to `next - 1`.
+    fn fill_gap(&mut self, next: u64) -> Result<()> {
+        let len = record_len(GAP_SUBJECT.len(), 0, 0) as u64;
+        let ts = self.last_ts;
+        let buffered = self.cfg.sync == SyncPolicy::Always && self.persist_tombs;
+        while self.last_seq + 1 < next {
+            if self.should_roll(len, ts)? {
+                self.roll()?;
+            }
+            let seq = self.last_seq + 1;
+            let rec = RecordRef {
+                kind: Kind::Erased,
+                seq,
+                timestamp_ns: ts,
+                subject: GAP_SUBJECT,
+                headers: &[],
+                payload: &[],
+            };
+            let mut scratch = std::mem::take(&mut self.scratch);
+            let written = self
+                .active()
+                .and_then(|a| a.write_record(&rec, &mut scratch, buffered));
+            self.scratch = scratch;
+            if let Err(e) = written {
+                return Err(self.poison(e));
+            }
+            let active = self.active()?;
+            let offset = active.len;
+            active.push_gap((offset, len), ts);
+            self.last_seq = seq;
+            self.written_seq = seq;
+            self.mark_gone(seq);
+        }
+        Ok(())
     }
 
     /// Roll before writing `len` more bytes at time `ts`?

@@ -6,7 +6,9 @@ use crate::error::{Result, StoreError};
 use crate::format::index::{
     encode_index, entry_at, parse_index, IndexEntry, SubjectRow, SUBJECT_LOST,
 };
-use crate::format::record::{peek_len, Kind, RecordFrame, RecordRef, RECORD_OVERHEAD_BYTES};
+use crate::format::record::{
+    peek_len, Kind, RecordFrame, RecordRef, GAP_SUBJECT, RECORD_OVERHEAD_BYTES,
+};
 use crate::format::segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::hash::FxMap;
 use crate::io::{write_atomic, Io, IoFile};
@@ -193,6 +195,33 @@ impl Segment {
         self.live_bytes += len;
         self.live_headers += u64::from(headers);
         self.len = offset + len;
+    }
+
+    /// Records a gap record just written (or found while scanning): its
+    /// sequence is taken, it holds no message.
+    pub fn push_gap(&mut self, at: (u64, u64), ts: i64) {
+        let (offset, len) = at;
+        if let Entries::Active(v) = &mut self.entries {
+            v.push(IndexEntry {
+                offset: offset as u32,
+                subject: SUBJECT_LOST,
+                timestamp_ns: ts,
+                headers: false,
+            });
+        }
+        self.len = offset + len;
+    }
+
+    /// Does `seq` (an entry without a message) hold a gap record?
+    pub fn is_gap_at(&self, seq: u64) -> bool {
+        let Some(e) = self.entry(seq) else {
+            return false;
+        };
+        let mut buf = vec![0u8; self.record_bytes(seq) as usize];
+        if self.read_bytes(&mut buf, u64::from(e.offset)).is_err() {
+            return false;
+        }
+        RecordFrame::decode_from(&buf).is_ok_and(|(f, _)| is_gap(&f, &buf))
     }
 
     /// Records a lost (unreadable) sequence while scanning.
@@ -526,6 +555,10 @@ impl Segment {
             let rest = data.get(at..).unwrap_or_default();
             let want = seg.end_seq();
             match RecordFrame::decode_from(rest) {
+                Ok((f, n)) if f.seq == want && is_gap(&f, rest) => {
+                    seg.push_gap((at as u64, n as u64), f.timestamp_ns);
+                    at += n;
+                }
                 Ok((f, n)) if f.seq == want => {
                     let subj = rest.get(f.subject.clone()).unwrap_or_default();
                     let gid = intern(subj);
@@ -555,6 +588,11 @@ impl Segment {
             bad_records,
         })
     }
+}
+
+/// Is this decoded record a gap record (see [`GAP_SUBJECT`])?
+pub fn is_gap(f: &RecordFrame, buf: &[u8]) -> bool {
+    f.kind == Kind::Erased && buf.get(f.subject.clone()) == Some(GAP_SUBJECT)
 }
 
 /// Result of [`Segment::scan`].

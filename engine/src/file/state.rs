@@ -350,6 +350,7 @@ impl State {
             for seq in seg.base..seg.end_seq() {
                 match seg.read(seq) {
                     Ok(Some(_)) => {}
+                    Ok(None) if seg.is_gap_at(seq) => {}
                     Ok(None) => {
                         let off = seg.entry(seq).map_or(0, |e| u64::from(e.offset));
                         errs.push(StoreError::corrupted(

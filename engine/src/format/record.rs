@@ -22,6 +22,10 @@ pub const RECORD_HEADER_BYTES: usize = 32;
 pub const RECORD_OVERHEAD_BYTES: usize = RECORD_HEADER_BYTES + 4;
 /// Longest subject the format can hold.
 pub const SUBJECT_BYTES_MAX: usize = u16::MAX as usize;
+/// Subject of a gap record: an `Erased` record with no headers or payload
+/// that holds a sequence which never had a message (`skip_to`). No NATS
+/// subject can contain a space, so no message is ever mistaken for one.
+pub const GAP_SUBJECT: &[u8] = b" gap";
 
 /// Record kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
