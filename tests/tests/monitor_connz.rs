@@ -219,11 +219,33 @@ fn bad_parameters_get_400_with_a_message() {
         ),
         ("/subsz?subs=nope", "Error decoding boolean for 'subs'"),
         ("/jsz?limit=z", "Error decoding int for 'limit'"),
+        ("/jsz?offset=-x", "Error decoding int for 'offset'"),
+        ("/jsz?accounts=2", "Error decoding boolean for 'accounts'"),
+        (
+            "/jsz?consumers=no",
+            "Error decoding boolean for 'consumers'",
+        ),
+        ("/jsz?config=on", "Error decoding boolean for 'config'"),
+        (
+            "/jsz?leader-only=x",
+            "Error decoding boolean for 'leader-only'",
+        ),
+        (
+            "/jsz?direct-consumers=x",
+            "Error decoding boolean for 'direct-consumers'",
+        ),
+        ("/subsz?offset=x", "Error decoding int for 'offset'"),
+        ("/healthz?details=x", "Error decoding boolean for 'details'"),
     ] {
         let r = get(&nile, query);
         assert_eq!(r.status, 400, "{query}: {}", r.body);
         assert!(r.body.contains(message), "{query}: {}", r.body);
     }
+    // The whole body, byte for byte as nats-server 2.15.1 writes it.
+    assert_eq!(
+        get(&nile, "/connz?subs=2").body,
+        "Error decoding boolean for 'subs': strconv.ParseBool: parsing \"2\": invalid syntax"
+    );
 }
 
 #[test]

@@ -62,3 +62,94 @@ async fn jsz_counts_streams_consumers_and_messages() {
         "{metrics}"
     );
 }
+
+fn jsz(port: u16, query: &str) -> serde_json::Value {
+    let body = get(port, &format!("/jsz{query}"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[tokio::test]
+async fn jsz_counts_follow_creates_and_deletes() {
+    let nile = Nile::start(&["-js", "-m", "-1"]);
+    let port = nile.http_port.expect("monitor port");
+    let js = jetstream::new(async_nats::connect(nile.url()).await.unwrap());
+    let file = js
+        .create_stream(stream::Config {
+            name: "FILED".into(),
+            subjects: vec!["filed.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mem = js
+        .create_stream(stream::Config {
+            name: "MEM".into(),
+            subjects: vec!["mem.>".into()],
+            storage: stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for (subject, n) in [("filed.a", 3), ("mem.a", 2)] {
+        for _ in 0..n {
+            js.publish(subject, "12345".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    }
+    for (s, name) in [(&file, "C1"), (&file, "C2"), (&mem, "C3")] {
+        s.create_consumer(consumer::pull::Config {
+            durable_name: Some(name.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+
+    let v = jsz(port, "");
+    assert_eq!(
+        (
+            &v["streams"],
+            &v["consumers"],
+            &v["messages"],
+            &v["accounts"]
+        ),
+        (&2.into(), &3.into(), &5.into(), &1.into()),
+        "{v:#}"
+    );
+    let (memory, storage) = (
+        v["memory"].as_u64().unwrap(),
+        v["storage"].as_u64().unwrap(),
+    );
+    assert!(memory > 0 && storage > 0, "{v:#}");
+    assert_eq!(v["bytes"].as_u64(), Some(memory + storage), "{v:#}");
+    assert!(v.get("account_details").is_none(), "{v:#}");
+
+    let accounts = jsz(port, "?accounts=true");
+    assert_eq!(accounts["account_details"][0]["name"], "$G", "{accounts:#}");
+    assert!(accounts["account_details"][0]
+        .get("stream_detail")
+        .is_none());
+
+    let detail = jsz(port, "?streams=true");
+    let streams = detail["account_details"][0]["stream_detail"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by_name = |n: &str| streams.iter().find(|s| s["name"] == n).unwrap().clone();
+    assert_eq!(by_name("FILED")["state"]["messages"], 3, "{detail:#}");
+    assert_eq!(by_name("FILED")["state"]["consumer_count"], 2, "{detail:#}");
+    assert_eq!(by_name("MEM")["state"]["messages"], 2, "{detail:#}");
+    assert!(by_name("MEM").get("consumer_detail").is_none());
+
+    js.delete_stream("MEM").await.unwrap();
+    let after = jsz(port, "");
+    assert_eq!(
+        (&after["streams"], &after["consumers"], &after["messages"]),
+        (&1.into(), &2.into(), &3.into()),
+        "{after:#}"
+    );
+    assert_eq!(after["memory"], 0, "{after:#}");
+}

@@ -104,6 +104,8 @@ fn index() -> Response {
 fn healthz(server: &Server, q: &Query) -> Result<Response, BadParam> {
     let js_enabled_only = q.bool("js-enabled-only")?;
     let js_server_only = q.bool("js-server-only")?;
+    // Validated as nats-server does; the answer is the same without it.
+    q.bool("details")?;
     let unavailable = |error: String| {
         Ok(Response::json_compact(
             503,

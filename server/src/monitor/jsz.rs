@@ -243,13 +243,19 @@ fn ts(t: Option<SystemTime>) -> String {
 }
 
 /// The `/jsz` handler: `accounts`, `streams`, `consumers`, `config`, `acc`,
-/// `offset`, `limit` (and `leader-only`, which a single server always is).
+/// `offset`, `limit` (and `leader-only`, `stream-leader-only`, `raft`,
+/// `direct-consumers`: validated as nats-server does, nothing to add here).
 pub fn jsz(server: &Server, q: &Query) -> query::Result<Jsz> {
     let mut accounts = q.bool("accounts")?;
     let mut streams = q.bool("streams")?;
     let consumers = q.bool("consumers")?;
     let config = q.bool("config")?;
-    for flag in ["leader-only", "stream-leader-only", "raft"] {
+    for flag in [
+        "leader-only",
+        "stream-leader-only",
+        "raft",
+        "direct-consumers",
+    ] {
         q.bool(flag)?;
     }
     let (offset, limit) = query::paging(q)?;
