@@ -504,3 +504,62 @@ async fn mirror_direct_answers_direct_gets_for_its_origin() {
     assert_eq!(h.get("Nats-Stream").map(|v| v.as_str()), Some("M"));
     assert_eq!(h.get("Nats-Sequence").map(|v| v.as_str()), Some("1"));
 }
+
+#[tokio::test]
+async fn copies_roll_up_and_republish_as_publishes_do() {
+    let nile = Nile::start(&["-js"]);
+    let (c, js) = connect_js(&nile).await;
+    create(
+        &c,
+        json!({"name": "R", "subjects": ["r.>"], "allow_rollup_hdrs": true}),
+    )
+    .await;
+    create(
+        &c,
+        json!({"name": "RM", "mirror": {"name": "R"}, "allow_rollup_hdrs": true}),
+    )
+    .await;
+    create(
+        &c,
+        json!({"name": "RS", "sources": [{"name": "R"}], "allow_rollup_hdrs": true}),
+    )
+    .await;
+    // Without allow_rollup_hdrs the marker is stored like any message.
+    create(&c, json!({"name": "RN", "mirror": {"name": "R"}})).await;
+    create(
+        &c,
+        json!({"name": "RP", "mirror": {"name": "R"}, "republish": {"src": ">", "dest": "rp.>"}}),
+    )
+    .await;
+    let mut republished = c.subscribe("rp.>").await.unwrap();
+    c.flush().await.unwrap();
+    publish(&js, "r.1", "a").await;
+    publish(&js, "r.1", "b").await;
+    publish(&js, "r.2", "c").await;
+    for name in ["RM", "RS", "RN"] {
+        wait_msgs(&c, name, 3).await;
+    }
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Rollup", "sub");
+    js.publish_with_headers("r.1", h, "roll".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    for name in ["RM", "RS"] {
+        let v = wait_info(&c, name, |v| v["state"]["last_seq"] == 4).await;
+        assert_eq!(v["state"]["messages"], 2, "{name}: {v}");
+        assert_eq!(v["state"]["first_seq"], 3, "{name}: {v}");
+    }
+    let v = wait_info(&c, "RN", |v| v["state"]["last_seq"] == 4).await;
+    assert_eq!(v["state"]["messages"], 4, "{v}");
+
+    let first = tokio::time::timeout(CATCH_UP, republished.next())
+        .await
+        .expect("a republished copy")
+        .unwrap();
+    assert_eq!(first.subject.as_str(), "rp.r.1");
+    let h = first.headers.expect("headers");
+    assert_eq!(h.get("Nats-Stream").map(|v| v.as_str()), Some("RP"));
+    assert_eq!(h.get("Nats-Sequence").map(|v| v.as_str()), Some("1"));
+}

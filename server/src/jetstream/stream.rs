@@ -326,13 +326,18 @@ impl Stream {
         body: &[u8],
         timestamp_ns: i64,
     ) -> Result<u64, ApiError> {
-        let (sealed, retention) = {
-            let cfg = self.config.read();
-            (cfg.sealed, cfg.retention)
-        };
-        if sealed {
+        let cfg = self.config.read();
+        if cfg.sealed {
             return Err(err::sealed());
         }
+        // As nats-server: a copy rolls up when this stream allows roll-ups,
+        // and is stored plainly when it does not.
+        let rollup = rollup_of(&cfg, hdrs).ok().flatten();
+        let rules = self.rules.read();
+        let subject_last_seq = match &rules.republish {
+            Some(_) => self.last_seq_of(subject)?,
+            None => 0,
+        };
         if let Some(seq) = at_seq {
             self.store.skip_to(seq).map_err(|e| store_error(&e))?;
         }
@@ -340,12 +345,33 @@ impl Stream {
             .store
             .append(subject, hdrs, body, timestamp_ns)
             .map_err(|e| store_error(&e))?;
-        self.after_append(seq, subject, retention);
+        if let Some(all) = rollup {
+            let subject = (!all).then(|| String::from_utf8_lossy(subject).into_owned());
+            let req = PurgeRequest {
+                subject,
+                keep: None,
+                up_to_seq: Some(seq),
+            };
+            self.store
+                .purge(&req)
+                .map_err(|e| err::rollup_failed(e.to_string()))?;
+        }
+        self.after_append(seq, subject, cfg.retention);
+        let republish = rules.republish.as_ref().and_then(|r| {
+            let facts = StoredFacts {
+                stream: &self.name,
+                subject: std::str::from_utf8(subject).ok()?,
+                seq,
+                timestamp_ns,
+                subject_last_seq,
+            };
+            r.message(&facts, hdrs, body)
+        });
         let _ = self.acks.send(PendingAck {
             ticket: Some(ticket),
             reply: None,
             body: Vec::new(),
-            republish: None,
+            republish,
         });
         Ok(seq)
     }
