@@ -116,7 +116,12 @@ pub fn decode(token: &str) -> Result<Claims, AuthError> {
         return Err(AuthError::Algorithm(alg.to_string()));
     }
     let claims: Claims = serde_json::from_slice(&b64(c)?).map_err(|_| AuthError::Malformed)?;
-    let signed = &token[..h.len() + 1 + c.len()];
+    // v2 (`ed25519-nkey`) signs "header.claims"; v1 (`ed25519`) the claims part alone.
+    let signed = if alg.eq_ignore_ascii_case("ed25519") {
+        c
+    } else {
+        &token[..h.len() + 1 + c.len()]
+    };
     verify(&claims.iss, signed.as_bytes(), &b64(s)?)?;
     Ok(claims)
 }
@@ -441,6 +446,23 @@ mod tests {
         let login = c.trust.login(&jwt, "n", None).unwrap();
         let sub = login.perms.unwrap().subscribe.unwrap();
         assert_eq!((sub.allow, sub.deny), (None, vec![">".to_string()]));
+    }
+
+    #[test]
+    fn v1_jwts_sign_the_claims_part_only() {
+        let op = KeyPair::new_operator();
+        let h = URL_SAFE_NO_PAD.encode(br#"{"typ":"jwt","alg":"ed25519"}"#);
+        let claims =
+            serde_json::json!({"iss": op.public_key(), "sub": op.public_key(), "type": "operator"});
+        let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        let sig = URL_SAFE_NO_PAD.encode(op.sign(c.as_bytes()).unwrap());
+        let decoded = decode(&format!("{h}.{c}.{sig}")).unwrap();
+        assert_eq!(decoded.kind(), "operator");
+        let wrong = URL_SAFE_NO_PAD.encode(op.sign(format!("{h}.{c}").as_bytes()).unwrap());
+        assert_eq!(
+            decode(&format!("{h}.{c}.{wrong}")).unwrap_err(),
+            AuthError::Signature
+        );
     }
 
     #[test]
