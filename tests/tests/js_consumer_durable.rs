@@ -114,3 +114,68 @@ fn consumer_state_survives_kill_9() {
     let mut w = Wire::connect(&nile);
     check_after_restart(&mut w, &before);
 }
+
+/// A last_per_subject start is fixed at creation; its remaining list and
+/// where new messages begin come back after a kill -9.
+/// nats-server 2.15.1 fails this one: after the restart it delivers every
+/// message past the last one delivered (3, 4, 5), not the remaining lasts.
+#[test]
+fn last_per_subject_start_survives_kill_9() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    w.create_stream("K", &["k.>"]);
+    for subject in ["k.1", "k.2", "k.1", "k.3", "k.1", "k.3"] {
+        w.js_publish(subject, subject.as_bytes());
+    }
+    // Last per subject: k.2 = 2, k.1 = 5, k.3 = 6; 3 and 4 are not among them.
+    w.create_consumer(
+        "K",
+        "L",
+        json!({"durable_name": "L", "deliver_policy": "last_per_subject", "filter_subject": "k.>"}),
+    );
+    let inbox = w.pull("K", "L", r#"{"batch":1}"#);
+    let first = w.next_on(&inbox);
+    assert_eq!(first.ack_tokens()[1], 2);
+    let confirm = w.inbox();
+    w.publish(first.reply.as_deref().unwrap(), Some(&confirm), b"+ACK");
+    w.next_on(&confirm);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(w);
+    let nile = Nile::start_in(nile.kill(), &["-js"]);
+    let mut w = Wire::connect(&nile);
+    let info = w.info("K", "L");
+    assert_eq!(info["num_pending"], 2, "{info}");
+    assert_eq!(info["num_ack_pending"], 0, "{info}");
+    w.js_publish("k.2", b"new"); // 7
+    let inbox = w.pull("K", "L", r#"{"batch":3}"#);
+    let seqs: Vec<u64> = (0..3).map(|_| w.next_on(&inbox).ack_tokens()[1]).collect();
+    assert_eq!(seqs, [5, 6, 7]);
+}
+
+/// Without acks, what was delivered is done: after a kill -9 delivery
+/// goes on from there.
+#[test]
+fn ack_none_position_survives_kill_9() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    w.create_stream("S", &["s.>"]);
+    for i in 1..=5 {
+        w.js_publish("s.a", format!("m{i}").as_bytes());
+    }
+    w.create_consumer("S", "N", json!({"durable_name": "N", "ack_policy": "none"}));
+    let inbox = w.pull("S", "N", r#"{"batch":3}"#);
+    for _ in 0..3 {
+        w.next_on(&inbox);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(w);
+    let nile = Nile::start_in(nile.kill(), &["-js"]);
+    let mut w = Wire::connect(&nile);
+    let info = w.info("S", "N");
+    assert_eq!(info["delivered"]["stream_seq"], 3, "{info}");
+    assert_eq!(info["ack_floor"]["stream_seq"], 3, "{info}");
+    assert_eq!(info["num_pending"], 2, "{info}");
+    let inbox = w.pull("S", "N", r#"{"batch":2}"#);
+    assert_eq!(w.next_on(&inbox).text(), "m4");
+    assert_eq!(w.next_on(&inbox).text(), "m5");
+}

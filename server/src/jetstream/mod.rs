@@ -187,10 +187,11 @@ impl JetStream {
         };
         for entry in entries.flatten() {
             let cdir = entry.path();
-            let Some((meta, saved)) = consumer::persist::load(&cdir) else {
+            let Some((meta, saved, log)) = consumer::persist::load(&cdir) else {
                 continue;
             };
-            let c = consumer::Consumer::restore(stream, meta.config, meta.created_ns, saved, cdir);
+            let c =
+                consumer::Consumer::restore(stream, meta.config, meta.created_ns, saved, cdir, log);
             stream.consumers.write().insert(c.name.clone(), c);
         }
     }

@@ -150,6 +150,7 @@ fn collect_redeliveries(c: &Consumer, cfg: &ConsumerConfig, st: &mut State, now:
         let deliveries = st.pending.get(&sseq).map_or(0, |p| p.deliveries);
         if cfg.max_deliver > 0 && i64::from(deliveries) >= cfg.max_deliver {
             if let Some(p) = st.pending.remove(&sseq) {
+                c.log_done(p.dseq, sseq);
                 advisory_max_deliveries(c, sseq, &p);
             }
             continue;
@@ -199,7 +200,9 @@ fn peek_next(c: &Consumer, st: &mut State, fresh: bool) -> Option<Next> {
             Err(_) => {
                 // Deleted or purged meanwhile: nothing left to redeliver.
                 st.redeliver.remove(&sseq);
-                st.pending.remove(&sseq);
+                if let Some(p) = st.pending.remove(&sseq) {
+                    c.log_done(p.dseq, sseq);
+                }
             }
         }
     }
@@ -269,7 +272,11 @@ fn take(
     }
     let now_ns = crate::jetstream::stream::now_ns();
     st.last_active_ns = now_ns;
-    if cfg.ack_policy != AckPolicy::None {
+    c.log_delivered(st.dseq, m.seq, deliveries, now_ns);
+    if cfg.ack_policy == AckPolicy::None {
+        // Nothing to wait for: delivered is done.
+        c.log_done(st.dseq, m.seq);
+    } else {
         let deadline = now + ack_wait(cfg, deliveries);
         let dseq = st.dseq;
         st.pending

@@ -25,7 +25,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nile_engine::{StreamStore, SubjectFilter};
+use nile_engine::{ConsumerStore, StreamStore, SubjectFilter};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
@@ -184,6 +184,8 @@ pub struct Consumer {
     subs: Mutex<Vec<Arc<Subscription>>>,
     /// Where a durable consumer of a file stream keeps its state.
     pub dir: Option<PathBuf>,
+    /// Its delivery and ack log (durable consumers of file streams).
+    pub log: Option<ConsumerStore>,
 }
 
 fn filter_of(cfg: &ConsumerConfig) -> SubjectFilter {
@@ -206,7 +208,8 @@ impl Consumer {
         let filter = filter_of(&config);
         let mut state = State::new(1, now);
         position(&*stream.store, &config, &filter, &mut state);
-        Self::build(stream, config, now_ns(), filter, state, dir)
+        let log = dir.as_deref().and_then(|d| persist::create_log(d, &state));
+        Self::build(stream, config, now_ns(), filter, state, dir, log)
     }
 
     /// A consumer restored from its saved config and state.
@@ -216,11 +219,12 @@ impl Consumer {
         created_ns: i64,
         saved: persist::Saved,
         dir: PathBuf,
+        log: Option<ConsumerStore>,
     ) -> Arc<Consumer> {
         let now = Instant::now();
         let filter = filter_of(&config);
         let state = saved.into_state(now, Duration::from_nanos(config.ack_wait.max(0) as u64));
-        Self::build(stream, config, created_ns, filter, state, Some(dir))
+        Self::build(stream, config, created_ns, filter, state, Some(dir), log)
     }
 
     fn build(
@@ -230,6 +234,7 @@ impl Consumer {
         filter: SubjectFilter,
         state: State,
         dir: Option<PathBuf>,
+        log: Option<ConsumerStore>,
     ) -> Arc<Consumer> {
         let name = config.name.clone().unwrap_or_default();
         let c = Arc::new(Consumer {
@@ -247,10 +252,29 @@ impl Consumer {
             deleted: AtomicBool::new(false),
             subs: Mutex::new(Vec::new()),
             dir,
+            log,
         });
         c.subscribe();
         stream.runtime.spawn(deliver::run(c.clone()));
         c
+    }
+
+    /// Log a delivery (`deliveries` 1: the first) to the durable state.
+    pub(crate) fn log_delivered(&self, dseq: u64, sseq: u64, deliveries: u32, now_ns: i64) {
+        if let Some(log) = &self.log {
+            if let Err(e) = log.update_delivered(dseq, sseq, u64::from(deliveries), now_ns) {
+                tracing::error!("consumer {}: cannot log a delivery: {e}", self.name);
+            }
+        }
+    }
+
+    /// Log that a pending message is done with (acked, terminated, dropped).
+    pub(crate) fn log_done(&self, dseq: u64, sseq: u64) {
+        if let Some(log) = &self.log {
+            if let Err(e) = log.update_acks(dseq, sseq) {
+                tracing::error!("consumer {}: cannot log an ack: {e}", self.name);
+            }
+        }
     }
 
     /// Internal subscriptions for acks and flow-control replies.
@@ -294,6 +318,9 @@ impl Consumer {
             if let Some(dir) = &self.dir {
                 super::remove_dir(dir);
             }
+        } else {
+            // Shutting down: what is logged but not yet synced goes to disk now.
+            persist::save(self);
         }
         self.wake.notify_one();
     }
@@ -391,6 +418,7 @@ impl Consumer {
                 }
                 AckKind::Term(reason) => {
                     if let Some(p) = st.pending.remove(&sseq) {
+                        self.log_done(p.dseq, sseq);
                         st.redeliver.remove(&sseq);
                         advisory = Some(self.advisory_terminated(&tokens, &p, reason.as_deref()));
                         acked.push(sseq);
@@ -431,15 +459,20 @@ impl Consumer {
             AckPolicy::None => Vec::new(),
             AckPolicy::Explicit => {
                 st.redeliver.remove(&sseq);
-                st.pending
-                    .remove(&sseq)
-                    .map(|_| vec![sseq])
-                    .unwrap_or_default()
+                match st.pending.remove(&sseq) {
+                    Some(p) => {
+                        self.log_done(p.dseq, sseq);
+                        vec![sseq]
+                    }
+                    None => Vec::new(),
+                }
             }
             AckPolicy::All => {
                 let done: Vec<u64> = st.pending.range(..=sseq).map(|(s, _)| *s).collect();
                 for s in &done {
-                    st.pending.remove(s);
+                    if let Some(p) = st.pending.remove(s) {
+                        self.log_done(p.dseq, *s);
+                    }
                     st.redeliver.remove(s);
                 }
                 done
