@@ -34,6 +34,8 @@ pub struct Identity {
     pub perms: Option<Arc<Perms>>,
     /// Unix seconds when a JWT login runs out; the connection is closed then.
     pub expires_unix_s: Option<i64>,
+    /// The login runs out with its account JWT (nats-server says so in the `-ERR`).
+    pub account_expires: bool,
 }
 
 /// One allow or deny entry: a subject pattern, and for subscribe entries an
@@ -285,6 +287,7 @@ impl Authenticator {
                 account: Some(login.account),
                 perms: login.perms.as_ref().map(|p| Arc::new(Perms::compile(p))),
                 expires_unix_s: login.expires_unix_s,
+                account_expires: login.account_expires,
             }),
             Err(e) => {
                 tracing::debug!("JWT login refused: {e}");
@@ -304,7 +307,7 @@ impl Authenticator {
             user: Some(key.to_string()),
             account: u.account.clone(),
             perms: u.perms.clone(),
-            expires_unix_s: None,
+            ..Identity::default()
         })
     }
 
@@ -354,7 +357,7 @@ impl Authenticator {
             user: Some(name.to_string()),
             account: u.account.clone(),
             perms: u.perms.clone(),
-            expires_unix_s: None,
+            ..Identity::default()
         })
     }
 }

@@ -251,6 +251,10 @@ struct Connection {
     accepted: Instant,
     /// When the last server PING went out; its PONG measures the RTT.
     ping_sent: Option<Instant>,
+    /// Whether the JWT login's end is its account's (a different `-ERR`).
+    account_expires: bool,
+    /// `-V`: log every op the client sends.
+    trace: bool,
 }
 
 impl Connection {
@@ -278,8 +282,10 @@ impl Connection {
             routes: RouteCache::default(),
             flush: FlushList::default(),
             pings_out: 0,
+            trace: o.log.trace,
             nonce,
             expires_at: None,
+            account_expires: false,
             // Made as the socket is accepted, before INFO goes out.
             accepted: Instant::now(),
             ping_sent: None,
@@ -320,7 +326,12 @@ impl Connection {
                     Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
                 }
                 _ = &mut expiry, if expiry_armed.is_some() => {
-                    Some(Stop::Close(CloseReason::AuthExpired, Some("User Authentication Expired")))
+                    let text = if self.account_expires {
+                        "Account Authentication Expired"
+                    } else {
+                        "User Authentication Expired"
+                    };
+                    Some(Stop::Close(CloseReason::AuthExpired, Some(text)))
                 }
             };
             if expiry_armed != self.expires_at {
@@ -338,6 +349,14 @@ impl Connection {
                 self.handle.close_with(reason, Some(&last));
                 return;
             }
+        }
+    }
+
+    /// nats-server's `-V` line for an op the client sent.
+    fn trace_op(&self, op: &ClientOp) {
+        if let Some(text) = proto::describe::describe(op) {
+            let h = &self.handle;
+            tracing::trace!("{} - cid:{} - <<- {text}", h.addr, h.cid);
         }
     }
 
@@ -371,6 +390,9 @@ impl Connection {
                 && !matches!(op, ClientOp::Connect(_))
             {
                 return Err(auth_violation());
+            }
+            if self.trace {
+                self.trace_op(&op);
             }
             self.apply(op)?;
         }
@@ -480,6 +502,7 @@ impl Connection {
             .and_then(|p| p.responses)
             .map(crate::client::Responses::new);
         self.perms = identity.perms;
+        self.account_expires = identity.account_expires;
         self.expires_at = identity.expires_unix_s.map(|exp| {
             let left_s = (exp - crate::jwt::unix_now_s()).max(0) as u64;
             tokio::time::Instant::now() + Duration::from_secs(left_s)

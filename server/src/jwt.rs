@@ -170,6 +170,8 @@ pub struct UserLogin {
     pub perms: Option<Permissions>,
     /// Unix seconds after which the connection must be closed.
     pub expires_unix_s: Option<i64>,
+    /// That end is the account JWT's, not the user's.
+    pub account_expires: bool,
 }
 
 impl Trust {
@@ -248,7 +250,10 @@ impl Trust {
             .into_iter()
             .filter(|e| *e > 0)
             .min();
+        let account_expires =
+            account.exp > 0 && Some(account.exp) == expires && account.exp != claims.exp;
         Ok(UserLogin {
+            account_expires,
             user: claims.sub.clone(),
             name: claims.name.clone(),
             account: account_key.to_string(),

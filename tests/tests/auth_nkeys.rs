@@ -108,16 +108,21 @@ struct Operator {
 }
 
 fn operator() -> Operator {
+    operator_with_account_exp(None)
+}
+
+fn operator_with_account_exp(exp: Option<i64>) -> Operator {
     let op = KeyPair::new_operator();
     let account = KeyPair::new_account();
     let op_jwt = encode(
         &op,
         json!({"iss": op.public_key(), "sub": op.public_key(), "name": "O", "nats": {"type": "operator", "version": 2}}),
     );
-    let acc_jwt = encode(
-        &op,
-        json!({"iss": op.public_key(), "sub": account.public_key(), "name": "A", "nats": {"type": "account", "version": 2, "limits": {"conn": -1, "subs": -1, "leaf": -1, "imports": -1, "exports": -1, "data": -1, "payload": -1, "wildcards": true}}}),
-    );
+    let mut acc_claims = json!({"iss": op.public_key(), "sub": account.public_key(), "name": "A", "nats": {"type": "account", "version": 2, "limits": {"conn": -1, "subs": -1, "leaf": -1, "imports": -1, "exports": -1, "data": -1, "payload": -1, "wildcards": true}}});
+    if let Some(exp) = exp {
+        acc_claims["exp"] = exp.into();
+    }
+    let acc_jwt = encode(&op, acc_claims);
     let config = format!(
         "operator: {op_jwt}\nresolver: MEMORY\nresolver_preload {{\n  {}: \"{acc_jwt}\"\n}}\n",
         account.public_key()
@@ -243,4 +248,19 @@ fn operator_jwt_that_does_not_verify_stops_start_up() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("operator"), "{err}");
+}
+
+#[test]
+fn expiring_account_jwt_disconnects_its_users() {
+    // Long enough for start-up on a loaded machine, short enough to wait for.
+    let op = operator_with_account_exp(Some(now_s() + 5));
+    let nile = Nile::start_with_config(&op.config, &[]);
+    let user = KeyPair::new_user();
+    let jwt = user_jwt(&op.account, &user, json!({"bearer_token": true}), None);
+    let (mut raw, got) = raw_login(&nile, None, json!({"jwt": jwt}));
+    assert_eq!(got, "OK");
+    let got = raw.read_for(Duration::from_secs(10));
+    // nats-server may PING first (about 2 s after CONNECT).
+    let got = got.trim_start_matches("PING\r\n");
+    assert_eq!(got, "-ERR 'Account Authentication Expired'\r\n<EOF>");
 }

@@ -66,3 +66,25 @@ fn traced_publish_reports_ingress_and_egress() {
     assert_eq!(ev["events"].as_array().unwrap().len(), 1);
     assert_eq!(c.read_for(Duration::from_millis(200)), "<OPEN>");
 }
+
+/// `-V` traces each op a client sends, in nats-server's bracketed form
+/// (nats.js's doublesubs test greps the log for `[SUB foo 1]`).
+#[test]
+fn protocol_trace_logs_client_ops() {
+    let nile = Nile::start(&["-V"]);
+    let mut c = nile.raw_connected(r#"{"verbose":false,"pedantic":false}"#);
+    assert_eq!(
+        c.roundtrip(b"SUB foo 1\r\nSUB bar q 2\r\nPUB foo 2\r\nhi\r\nUNSUB 1\r\n"),
+        "MSG foo 1 2\r\nhi\r\n"
+    );
+    let log = nile.log_text();
+    for want in [
+        "<<- [SUB foo 1]",
+        "<<- [SUB bar q 2]",
+        "<<- [PUB foo 2]",
+        "<<- [UNSUB 1]",
+        "<<- [CONNECT {",
+    ] {
+        assert!(log.contains(want), "no {want:?} in\n{log}");
+    }
+}

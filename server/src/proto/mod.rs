@@ -3,6 +3,7 @@
 //! Sans-IO: nothing here touches a socket, so it can be fuzzed and tested
 //! byte for byte. `connection.rs` owns the buffers and the socket.
 
+pub mod describe;
 pub mod encode;
 pub mod parse;
 
