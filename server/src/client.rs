@@ -207,7 +207,7 @@ impl ClientHandle {
 
     /// Swap the pending output into `spare` (which must be empty).
     /// Returns the close reason once everything has been handed out.
-    pub(crate) fn take_output(&self, spare: &mut BytesMut) -> Option<CloseReason> {
+    pub fn take_output(&self, spare: &mut BytesMut) -> Option<CloseReason> {
         let mut out = self.out.lock();
         std::mem::swap(&mut out.buf, spare);
         if spare.is_empty() {

@@ -17,7 +17,12 @@ const ROUTE_CACHE_LEN_MAX: usize = 1024;
 #[derive(Default)]
 pub struct RouteCache {
     generation: u64,
-    routes: HashMap<Bytes, Arc<SubResult>>,
+    routes: HashMap<Bytes, Arc<SubResult>, foldhash::fast::RandomState>,
+    /// The last one-off subject looked up (see [`is_one_off`]) and its result:
+    /// the messages of one pull batch share an inbox and hit it without
+    /// hashing; the next one-off subject reuses its memory.
+    last_subject: Vec<u8>,
+    last: Option<Arc<SubResult>>,
 }
 
 impl RouteCache {
@@ -25,7 +30,11 @@ impl RouteCache {
         let generation = sublist.generation();
         if generation != self.generation {
             self.routes.clear();
+            self.last = None;
             self.generation = generation;
+        }
+        if is_one_off(subject) {
+            return self.lookup_one_off(sublist, subject);
         }
         if let Some(r) = self.routes.get(subject) {
             return r.clone();
@@ -39,6 +48,36 @@ impl RouteCache {
             .insert(Bytes::copy_from_slice(subject), result.clone());
         result
     }
+
+    /// Match without caching: a reply or ack subject is used once or for one
+    /// batch, so caching it would cost an allocation and evict useful routes.
+    fn lookup_one_off(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<SubResult> {
+        if let Some(r) = &self.last {
+            if self.last_subject == subject {
+                return r.clone();
+            }
+        }
+        let mut result = self.last.take().unwrap_or_default();
+        match Arc::get_mut(&mut result) {
+            // Nobody else holds the previous result: refill it in place.
+            Some(r) => {
+                r.clear();
+                sublist.match_into(subject, r);
+            }
+            None => result = Arc::new(sublist.match_subject(subject)),
+        }
+        self.last_subject.clear();
+        self.last_subject.extend_from_slice(subject);
+        self.last = Some(result.clone());
+        result
+    }
+}
+
+/// Subjects that are (almost) never published to twice: request inboxes
+/// (`_INBOX.` is every client library's default prefix) and JetStream acks,
+/// which carry the message's sequence numbers.
+fn is_one_off(subject: &[u8]) -> bool {
+    subject.starts_with(b"_INBOX.") || subject.starts_with(b"$JS.ACK.")
 }
 
 /// Deliver `d` to all matching subscriptions. Returns how many got it.

@@ -27,12 +27,21 @@ impl SubResult {
     pub fn is_empty(&self) -> bool {
         self.psubs.is_empty() && self.qsubs.is_empty()
     }
+
+    /// Empty, keeping the plain subscribers' capacity for reuse.
+    pub fn clear(&mut self) {
+        self.psubs.clear();
+        self.qsubs.clear();
+    }
 }
+
+/// Subject tokens and queue names key the trie's maps: a fast seeded hash.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 struct Node {
     psubs: Vec<Arc<Subscription>>,
-    qsubs: HashMap<Bytes, Vec<Arc<Subscription>>>,
+    qsubs: Map<Bytes, Vec<Arc<Subscription>>>,
     next: Option<Box<Level>>,
 }
 
@@ -46,7 +55,7 @@ impl Node {
 
 #[derive(Default)]
 struct Level {
-    literal: HashMap<Bytes, Node>,
+    literal: Map<Bytes, Node>,
     pwc: Option<Box<Node>>,
     fwc: Option<Box<Node>>,
 }
@@ -145,16 +154,22 @@ impl Sublist {
 
     /// All subscriptions matching the literal `subject`.
     pub fn match_subject(&self, subject: &[u8]) -> SubResult {
-        self.matches.fetch_add(1, Ordering::Relaxed);
-        let root = self.root.read();
-        let tokens: smallvec_tokens::Tokens = smallvec_tokens::split(subject);
         let mut result = SubResult::default();
+        self.match_into(subject, &mut result);
+        result
+    }
+
+    /// As [`Sublist::match_subject`], into `out` (which must be empty), so a
+    /// caller matching many one-off subjects reuses one result's memory.
+    pub fn match_into(&self, subject: &[u8], out: &mut SubResult) {
+        self.matches.fetch_add(1, Ordering::Relaxed);
+        let tokens: smallvec_tokens::Tokens = smallvec_tokens::split(subject);
         // As nats-server: a subject with an empty token (`a..b`, `.a`, `a.`) matches nothing.
         if tokens.as_slice().iter().any(|t| t.is_empty()) {
-            return result;
+            return;
         }
-        match_level(&root, tokens.as_slice(), &mut result);
-        result
+        let root = self.root.read();
+        match_level(&root, tokens.as_slice(), out);
     }
 }
 
@@ -278,11 +293,15 @@ mod smallvec_tokens {
     pub fn split(subject: &[u8]) -> Tokens<'_> {
         let mut arr: [&[u8]; INLINE] = [&[]; INLINE];
         let mut n = 0;
-        for token in subject.split(|b| *b == b'.') {
+        let mut start = 0;
+        // memchr skips long tokens (inbox ids) a word at a time.
+        let ends = memchr::memchr_iter(b'.', subject).chain(std::iter::once(subject.len()));
+        for end in ends {
             if n == INLINE {
                 return Tokens::Heap(subject.split(|b| *b == b'.').collect());
             }
-            arr[n] = token;
+            arr[n] = &subject[start..end];
+            start = end + 1;
             n += 1;
         }
         Tokens::Inline(arr, n)

@@ -53,6 +53,11 @@ pub async fn run(a: &BenchArgs, progress: &Progress) -> Result<Vec<Row>> {
     }
 
     let _ticker = progress.start("pubsub (received)", a.msgs * a.subs as u64);
+    // Publishers stay connected until every subscriber is done: a client that
+    // closes with unread replies queued resets the connection, and the kernel
+    // then discards whatever the server had not read yet (seen with a server
+    // slowed by a profiler), which looks like lost messages.
+    let _keep_pubs = pubs.clone();
     let mut pub_tasks = Vec::new();
     for (i, client) in pubs.into_iter().enumerate() {
         let n = share(a.msgs, a.pubs, i);

@@ -413,18 +413,23 @@ impl Stream {
         Ok(())
     }
 
+    /// `{"stream":..,"seq":..}`, written straight into the buffer that
+    /// becomes the PubAck's payload: it is on every publish's path.
     fn pub_ack(&self, seq: u64, duplicate: bool) -> Vec<u8> {
-        let domain = self.server.options().jetstream.domain.clone();
-        let mut ack = format!("{{\"stream\":{}", json_str(&self.name));
-        if let Some(d) = domain {
-            ack.push_str(&format!(",\"domain\":{}", json_str(&d)));
+        use std::io::Write;
+        let mut ack = Vec::with_capacity(48 + self.name.len());
+        ack.extend_from_slice(b"{\"stream\":");
+        let _ = serde_json::to_writer(&mut ack, &self.name);
+        if let Some(d) = &self.server.options().jetstream.domain {
+            ack.extend_from_slice(b",\"domain\":");
+            let _ = serde_json::to_writer(&mut ack, d);
         }
-        ack.push_str(&format!(",\"seq\":{seq}"));
+        let _ = write!(ack, ",\"seq\":{seq}");
         if duplicate {
-            ack.push_str(",\"duplicate\": true");
+            ack.extend_from_slice(b",\"duplicate\": true");
         }
-        ack.push('}');
-        ack.into_bytes()
+        ack.push(b'}');
+        ack
     }
 
     fn error_ack(&self, e: &ApiError) -> Vec<u8> {
@@ -479,7 +484,7 @@ async fn ack_loop(
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         let mut advanced = false;
-        while let Some(ack) = next.take() {
+        while let Some(mut ack) = next.take() {
             let durable = match ack.ticket {
                 Some(t) => {
                     let seq = t.seq();
@@ -508,7 +513,9 @@ async fn ack_loop(
                 );
             }
             if let (true, Some(reply)) = (durable, &ack.reply) {
-                server.publish_with(&mut routes, &mut flush, reply, None, &[], &ack.body);
+                // The ack's own buffer goes out as the payload: no copy.
+                let body = Bytes::from(std::mem::take(&mut ack.body));
+                server.publish_routed(&mut routes, &mut flush, reply, reply, None, &[], &body);
             }
             next = rx.try_recv().ok();
         }

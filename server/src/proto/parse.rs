@@ -155,6 +155,10 @@ fn check_line(line_bytes: usize, limits: &ParseLimits) -> Result<(), ParseError>
 
 /// The op and where its arguments start.
 fn split_op(line: &[u8]) -> (Option<Op>, usize) {
+    // Nearly every op on a busy connection is a PUB as clients write it.
+    if line.starts_with(b"PUB ") {
+        return (Some(Op::Pub), 3);
+    }
     let start = line
         .iter()
         .position(|b| !is_space(*b))
@@ -187,15 +191,14 @@ fn split_args<const N: usize>(args: &[u8]) -> Option<([(usize, usize); N], usize
             i += 1;
             continue;
         }
-        let start = i;
-        while i < args.len() && !is_space(args[i]) {
-            i += 1;
-        }
+        // Tokens (subjects, inboxes) are long; separators are single bytes.
+        let end = memchr::memchr2(b' ', b'\t', &args[i..]).map_or(args.len(), |e| i + e);
         if count == N {
             return None;
         }
-        out[count] = (start, i);
+        out[count] = (i, end);
         count += 1;
+        i = end;
     }
     Some((out, count))
 }
