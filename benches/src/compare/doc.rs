@@ -163,6 +163,9 @@ fn markdown(ctx: &Context, results: &[CaseResult], rows: &[Row]) -> String {
     }
     let chart = relative(Path::new(&a.doc), &a.svg);
     let _ = writeln!(md, "\n![Ratios Nile / nats-server]({chart})\n");
+    md += "Why a ratio falls short, and what each data-path fix saved, in instructions \
+           per message under callgrind (repeatable where these wall-clock numbers are \
+           not): [profiles.md](profiles.md).\n\n";
     // Group by reason: before Nile serves anything, one reason covers all.
     let mut by_reason: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for r in rows.iter().filter(|r| !r.note.is_empty()) {

@@ -78,7 +78,25 @@ pub struct Segment {
     pending: Vec<u8>,
     /// File offset of `pending[0]`.
     pending_off: u64,
+    /// The last block read ahead for a sequential reader.
+    read_ahead: parking_lot::Mutex<ReadAhead>,
 }
+
+/// Read-ahead for a sequential reader (a consumer replaying the stream): one
+/// `pread` fills a block the following records are sliced from, instead of
+/// one `pread` and one allocation per record. Random reads (direct get, KV)
+/// read just their record, as before.
+#[derive(Default)]
+struct ReadAhead {
+    /// File offset of `block[0]`.
+    off: u64,
+    block: Bytes,
+    /// End of the last record read: a read starting here is sequential.
+    last_end: u64,
+}
+
+/// Bytes one read-ahead fetches: a few hundred small records.
+const READ_AHEAD_BYTES: u64 = 64 * 1024;
 
 /// Buffered bytes that force a write before the flusher's next round.
 const PENDING_BYTES_MAX: usize = 1 << 20;
@@ -118,6 +136,7 @@ impl Segment {
             live_headers: 0,
             pending: Vec::new(),
             pending_off: 0,
+            read_ahead: parking_lot::Mutex::new(ReadAhead::default()),
         }
     }
 
@@ -297,22 +316,68 @@ impl Segment {
             return Ok(None);
         }
         let len = self.record_bytes(seq) as usize;
-        let mut buf = vec![0u8; len];
-        self.read_bytes(&mut buf, u64::from(e.offset))?;
+        let buf = self.record_at(u64::from(e.offset), len)?;
         let bad = |d: String| StoreError::corrupted(&self.path, u64::from(e.offset), d);
         let (frame, _) = RecordFrame::decode_from(&buf).map_err(|d| bad(d.detail()))?;
         if frame.seq != seq {
             return Err(bad(format!("expected seq {seq}, found {}", frame.seq)));
         }
-        Ok(Some(ReadRecord {
-            frame,
-            buf: Bytes::from(buf),
-        }))
+        Ok(Some(ReadRecord { frame, buf }))
+    }
+
+    /// The `len` record bytes at `offset`: sliced from the read-ahead block
+    /// when it holds them, else read (with a block ahead if sequential).
+    fn record_at(&self, offset: u64, len: usize) -> Result<Bytes> {
+        if !self.pending.is_empty() && offset >= self.pending_off {
+            let mut buf = vec![0u8; len];
+            self.read_bytes(&mut buf, offset)?;
+            return Ok(Bytes::from(buf));
+        }
+        let end = offset + len as u64;
+        let mut ra = self.read_ahead.lock();
+        let block_end = ra.off + ra.block.len() as u64;
+        if offset >= ra.off && end <= block_end {
+            ra.last_end = end;
+            let at = usize::try_from(offset - ra.off).unwrap_or(usize::MAX);
+            return Ok(ra.block.slice(at..at + len));
+        }
+        let sequential = offset == ra.last_end;
+        ra.last_end = end;
+        // Only bytes already in the file: the buffered tail is not there yet.
+        let file_end = if self.pending.is_empty() {
+            self.len
+        } else {
+            self.pending_off
+        };
+        let want = READ_AHEAD_BYTES.min(file_end.saturating_sub(offset));
+        if !sequential || want <= len as u64 {
+            drop(ra);
+            let mut buf = vec![0u8; len];
+            self.read_bytes(&mut buf, offset)?;
+            return Ok(Bytes::from(buf));
+        }
+        let mut buf = vec![0u8; usize::try_from(want).unwrap_or(len)];
+        let got = self.file.read_at(&mut buf, offset)?;
+        if got < len {
+            self.file.read_exact_at(&mut buf[..len], offset)?;
+        }
+        buf.truncate(got.max(len));
+        let block = Bytes::from(buf);
+        ra.off = offset;
+        ra.block = block.clone();
+        Ok(block.slice(..len))
     }
 
     /// Overwrites the record at `seq` with an erased copy (same length,
     /// headers and payload zeroed, new CRC).
     pub fn erase(&mut self, seq: u64) -> Result<()> {
+        let r = self.overwrite_erased(seq);
+        // The record changed in place: no stale copy may be served.
+        *self.read_ahead.get_mut() = ReadAhead::default();
+        r
+    }
+
+    fn overwrite_erased(&mut self, seq: u64) -> Result<()> {
         let Some(r) = self.read(seq)? else {
             return Ok(());
         };

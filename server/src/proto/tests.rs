@@ -210,3 +210,18 @@ proptest! {
         prop_assert_eq!(p.payload.as_ref(), &payload[..]);
     }
 }
+
+proptest! {
+    #[test]
+    fn decimals_match_display(n in any::<u64>(), small in 0u64..1000) {
+        for v in [n, small, u64::MAX, 0, 9, 10, 99, 100] {
+            let want = v.to_string();
+            let mut out = BytesMut::new();
+            encode::put_decimal(&mut out, v);
+            prop_assert_eq!(&out[..], want.as_bytes());
+            let mut vec = Vec::new();
+            encode::push_decimal(&mut vec, v);
+            prop_assert_eq!(&vec[..], want.as_bytes());
+        }
+    }
+}

@@ -296,10 +296,8 @@ fn take(
             });
     }
     st.dirty = true;
-    let reply = format!(
-        "$JS.ACK.{}.{}.{}.{}.{}.{}.{}",
-        c.stream_name, c.name, deliveries, m.seq, st.dseq, m.timestamp_ns, pending_left
-    );
+    let nums = [u64::from(deliveries), m.seq, st.dseq];
+    let reply = ack_reply(c, nums, m.timestamp_ns, *pending_left);
     let (headers, body) = if cfg.headers_only {
         let h = HeaderBuilder::extend(&m.headers)
             .add("Nats-Msg-Size", &m.payload.len().to_string())
@@ -311,7 +309,7 @@ fn take(
     Out {
         to: to.clone(),
         subject: m.subject.clone(),
-        reply: Some(Bytes::from(reply)),
+        reply: Some(reply),
         headers,
         body,
     }
@@ -390,6 +388,30 @@ impl Next {
             Next::Redeliver(_) => None,
         }
     }
+}
+
+/// `$JS.ACK.<stream>.<consumer>.<deliveries>.<sseq>.<dseq>.<ts>.<pending>`,
+/// written directly: through `format!` it was the most expensive step of a
+/// delivery (callgrind: ~2,900 of ~7,100 instructions per message).
+fn ack_reply(c: &Consumer, nums: [u64; 3], ts: i64, pending: u64) -> Bytes {
+    use crate::proto::encode::push_decimal;
+    let mut r = Vec::with_capacity(8 + c.stream_name.len() + c.name.len() + 5 * 20);
+    r.extend_from_slice(b"$JS.ACK.");
+    r.extend_from_slice(c.stream_name.as_bytes());
+    r.push(b'.');
+    r.extend_from_slice(c.name.as_bytes());
+    for n in nums {
+        r.push(b'.');
+        push_decimal(&mut r, n);
+    }
+    r.push(b'.');
+    if ts < 0 {
+        r.push(b'-');
+    }
+    push_decimal(&mut r, ts.unsigned_abs());
+    r.push(b'.');
+    push_decimal(&mut r, pending);
+    Bytes::from(r)
 }
 
 fn msg_size(m: &StoredMsg) -> u64 {
