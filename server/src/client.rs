@@ -78,6 +78,13 @@ pub struct ClientHandle {
     /// publish to, whatever its publish permissions say.
     pub(crate) responses: Mutex<Option<Responses>>,
     pending_bytes_max: usize,
+    /// Pending output past this stalls the publishers feeding it (nats-server's
+    /// fast-producer stall: half of `max_pending`).
+    stall_bytes: usize,
+    /// Set when pending output passed `stall_bytes`; cleared (waking the
+    /// stalled publishers through `drained`) once the writer is back under it.
+    stalled: AtomicBool,
+    pub(crate) drained: Notify,
 }
 
 impl ClientHandle {
@@ -101,6 +108,9 @@ impl ClientHandle {
             headers: AtomicBool::new(false),
             responses: Mutex::new(None),
             pending_bytes_max,
+            stall_bytes: pending_bytes_max / 2,
+            stalled: AtomicBool::new(false),
+            drained: Notify::new(),
         }
     }
 
@@ -113,12 +123,16 @@ impl ClientHandle {
             return false;
         }
         f(&mut out.buf);
+        if out.buf.len() > self.stall_bytes && !self.stalled.load(Ordering::Relaxed) {
+            self.stalled.store(true, Ordering::Release);
+        }
         if out.buf.len() > self.pending_bytes_max {
             // Drop what the client could not take; tell it why, then close.
             out.buf.clear();
             encode::err(&mut out.buf, "Slow Consumer");
             out.closed = Some(CloseReason::SlowConsumerPendingBytes);
             drop(out);
+            self.release_stalled();
             self.closing.notify_one();
             self.wake.notify_one();
             return false;
@@ -174,8 +188,15 @@ impl ClientHandle {
             out.closed = Some(reason);
         }
         drop(out);
+        self.release_stalled();
         self.closing.notify_one();
         self.wake.notify_one();
+    }
+
+    /// A closing client holds no publisher back.
+    fn release_stalled(&self) {
+        self.stalled.store(false, Ordering::Release);
+        self.drained.notify_waiters();
     }
 
     pub fn close_reason(&self) -> Option<CloseReason> {
@@ -203,6 +224,34 @@ impl ClientHandle {
             0 => self.start,
             ns => clock_to_system(ns),
         }
+    }
+
+    /// Is this client's output backed up past the stall threshold?
+    pub fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Acquire)
+    }
+
+    /// After a write: once pending output is back under the threshold, the
+    /// publishers waiting on this client go on.
+    pub(crate) fn wrote(&self) {
+        if !self.stalled.load(Ordering::Acquire) {
+            return;
+        }
+        if self.out.lock().buf.len() <= self.stall_bytes {
+            self.release_stalled();
+        }
+    }
+
+    /// Wait until `wrote` says the output drained, at most `max`. The waiter is
+    /// registered before the check, so a drain in between is not missed.
+    pub async fn wait_drained(&self, max: std::time::Duration) {
+        let notified = self.drained.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if !self.is_stalled() {
+            return;
+        }
+        let _ = tokio::time::timeout(max, notified).await;
     }
 
     /// Swap the pending output into `spare` (which must be empty).
@@ -264,6 +313,20 @@ impl FlushList {
             c.flush_owed.store(false, Ordering::Release);
             c.signal();
         }
+    }
+
+    /// As [`FlushList::flush`], returning a client whose output is backed up
+    /// (the publisher should wait for it before reading more).
+    pub fn flush_find_stalled(&mut self) -> Option<std::sync::Arc<ClientHandle>> {
+        let mut stalled = None;
+        for c in self.owed.drain(..) {
+            c.flush_owed.store(false, Ordering::Release);
+            c.signal();
+            if stalled.is_none() && c.is_stalled() {
+                stalled = Some(c);
+            }
+        }
+        stalled
     }
 }
 

@@ -22,6 +22,8 @@ use crate::trace;
 
 /// Read buffer size: one read can carry many small messages.
 const READ_BYTES_MIN: usize = 64 * 1024;
+/// Longest a publisher waits, per read, for a backed-up subscriber to drain.
+const STALL_WAIT_MAX: Duration = Duration::from_millis(50);
 /// Output buffer kept between writes; larger ones are released.
 const WRITE_BUFFER_KEEP_BYTES_MAX: usize = 1024 * 1024;
 
@@ -211,6 +213,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             spare.clear();
+            handle.wrote();
             if spare.capacity() > WRITE_BUFFER_KEEP_BYTES_MAX {
                 spare = BytesMut::with_capacity(4096);
             }
@@ -340,7 +343,11 @@ impl Connection {
                     expiry.as_mut().reset(at);
                 }
             }
-            self.flush.flush();
+            if let Some(slow) = self.flush.flush_find_stalled() {
+                // Fast-producer stall: let a backed-up subscriber drain
+                // before reading more from this publisher.
+                slow.wait_drained(STALL_WAIT_MAX).await;
+            }
             if let Some(Stop::Close(reason, err)) = stop {
                 let mut last = BytesMut::new();
                 if let Some(text) = err {

@@ -321,3 +321,61 @@ fn write_deadline_cuts_a_stuck_subscriber() {
     );
     nile.assert_serves();
 }
+
+/// Fast-producer stall (nats-server's): a client that floods a subject it is
+/// itself subscribed to, and only starts reading a moment later, is slowed
+/// down while its output is backed up instead of being cut as a slow consumer
+/// (nats.js's "clobber - buffers don't clobber" does this from one thread).
+#[test]
+fn fast_producer_is_stalled_not_cut() {
+    use std::io::{Read, Write};
+    let nile = Nile::start_with_config("max_pending: 4MB\n", &[]);
+    let mut c = nile.raw_connected(QUIET);
+    assert_eq!(c.roundtrip(b"SUB loop 1\r\n"), "");
+    const N: usize = 16 * 1024;
+    const SIZE: usize = 1024;
+    let mut wr = c.stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut chunk = Vec::new();
+        for i in 0..N {
+            chunk.extend_from_slice(format!("PUB loop {SIZE}\r\n{i:08}").as_bytes());
+            chunk.extend(std::iter::repeat_n(b'.', SIZE - 8));
+            chunk.extend_from_slice(b"\r\n");
+            if chunk.len() >= 64 * 1024 {
+                wr.write_all(&chunk).unwrap();
+                chunk.clear();
+            }
+        }
+        wr.write_all(&chunk).unwrap();
+        wr.write_all(b"PING\r\n").unwrap();
+    });
+    // Busy elsewhere for a while: nothing is read.
+    std::thread::sleep(Duration::from_millis(300));
+    let frame_len = format!("MSG loop 1 {SIZE}\r\n").len() + SIZE + 2;
+    let want = N * frame_len + "PONG\r\n".len();
+    let mut got = Vec::with_capacity(want);
+    let mut buf = vec![0u8; 256 * 1024];
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    while got.len() < want {
+        let n = c.stream.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "closed after {} bytes: {:?}",
+            got.len(),
+            String::from_utf8_lossy(&got[got.len().saturating_sub(200)..])
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    writer.join().unwrap();
+    assert!(got.ends_with(b"PONG\r\n"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("-ERR"), "cut as a slow consumer");
+    for (i, msg) in text.split("MSG loop 1 1024\r\n").skip(1).enumerate() {
+        assert!(
+            msg.starts_with(&format!("{i:08}")),
+            "message {i} out of order"
+        );
+    }
+}
