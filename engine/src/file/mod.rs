@@ -25,6 +25,7 @@ use parking_lot::{Condvar, Mutex};
 use state::State;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -43,7 +44,11 @@ pub(crate) struct Shared {
 /// simulated files in memory).
 pub struct FileStore {
     shared: Arc<Shared>,
+    /// Started by the first append (or at open when there are messages):
+    /// an empty store has nothing to sync or expire, and servers create
+    /// hundreds of streams that may never see a message.
     flusher: Mutex<Option<JoinHandle<()>>>,
+    flusher_started: AtomicBool,
     memory: bool,
 }
 
@@ -71,20 +76,39 @@ impl FileStore {
         state.persist_tombs = !memory;
         tracing::info!(dir = %dir.display(), msgs = state.msgs, last_seq = state.last_seq,
             segments = state.segs.len(), io = io_name, "stream store opened");
+        let has_msgs = state.msgs > 0;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             work: Condvar::new(),
             dur,
         });
-        let s2 = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("nile-flusher".into())
-            .spawn(move || flusher::run(s2))?;
-        Ok(Self {
+        let store = Self {
             shared,
-            flusher: Mutex::new(Some(handle)),
+            flusher: Mutex::new(None),
+            flusher_started: AtomicBool::new(false),
             memory,
-        })
+        };
+        if has_msgs {
+            store.ensure_flusher()?;
+        }
+        Ok(store)
+    }
+
+    /// Starts the flusher thread if it is not running yet.
+    fn ensure_flusher(&self) -> Result<()> {
+        if self.flusher_started.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = self.flusher.lock();
+        if slot.is_none() {
+            let shared = self.shared.clone();
+            let handle = std::thread::Builder::new()
+                .name("nile-flusher".into())
+                .spawn(move || flusher::run(shared))?;
+            *slot = Some(handle);
+        }
+        self.flusher_started.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn checkpoint(&self) -> Result<()> {
@@ -124,7 +148,10 @@ impl StreamStore for FileStore {
         payload: &[u8],
         ts: i64,
     ) -> Result<(u64, DurableTicket)> {
+        self.ensure_flusher()?;
         let mut st = self.shared.state.lock();
+        st.check_writable()?;
+        st.sync_new_files()?;
         let seq = st.append(subject, headers, payload, ts)?;
         let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
         drop(st);

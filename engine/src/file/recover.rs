@@ -6,6 +6,7 @@ use super::state::{State, Tomb};
 use super::subjects::Subjects;
 use super::tomblog::TombLog;
 use crate::error::{Result, StoreError};
+use crate::format::segment::SEGMENT_HEADER_BYTES;
 use crate::format::tomb::TombRange;
 use crate::io::Io;
 use crate::rangeset::RangeSet;
@@ -71,6 +72,13 @@ fn load_sealed(
 
 fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> Result<Segment> {
     let mut intern = |s: &[u8]| subjects.intern(s);
+    let path = dir.join(seg_name(base));
+    if io.open(&path, false)?.len()? < SEGMENT_HEADER_BYTES as u64 {
+        // Created but never synced (a new store's files wait for their
+        // first append): it held no record, so write its header again.
+        tracing::warn!(segment = %seg_name(base), "segment shorter than its header; rewriting it");
+        Segment::write_new(io, dir, base)?;
+    }
     let out = Segment::scan(io, dir, base, &mut intern)?;
     if out.valid_len < out.file_len {
         let (from, to) = (out.file_len, out.valid_len);
@@ -79,6 +87,22 @@ fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> R
         out.seg.file.sync_data()?;
     }
     Ok(out.seg)
+}
+
+/// A new store's first segment and, if missing, its tombstone log,
+/// written but not synced: an empty store loses nothing if they vanish in
+/// a crash (opening recreates them), so their syncs wait for the first
+/// append (`State::sync_new_files`). Creating a stream then costs no
+/// journal commit of the engine's, which dominated creating many streams.
+fn create_fresh(io: &dyn Io, dir: &Path, base: u64) -> Result<()> {
+    Segment::write_new(io, dir, base)?;
+    match io.open(&dir.join(super::tomblog::TOMB_FILE), false) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            TombLog::write_new(io, dir).map(|_| ())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens or creates the store in `dir`.
@@ -91,7 +115,7 @@ pub fn open_state(
     io.create_dir_all(dir)?;
     let mut bases = list_segments(io.as_ref(), dir)?;
     if bases.is_empty() {
-        Segment::create(io.as_ref(), dir, cfg.first_seq.max(1))?;
+        create_fresh(io.as_ref(), dir, cfg.first_seq.max(1))?;
         bases.push(cfg.first_seq.max(1));
     }
     let mut subjects = Subjects::default();
@@ -140,6 +164,10 @@ pub fn open_state(
         closed: false,
         maybe_dead: true,
         scratch: Vec::new(),
+        // Also for a store that already existed: a previous process may
+        // have created its files and closed without an append (which
+        // syncs them), so nothing says they are durable.
+        files_unsynced: true,
     };
     st.load_counts();
     st.replay_tombs(&ranges);

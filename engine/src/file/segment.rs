@@ -113,13 +113,19 @@ impl Segment {
     /// Creates an empty segment: header written and fsynced, directory
     /// fsynced, so a segment that exists after a crash has a valid header.
     pub fn create(io: &dyn Io, dir: &Path, base: u64) -> Result<Self> {
+        let (path, file) = Self::write_new(io, dir, base)?;
+        file.sync_data()?;
+        io.sync_dir(dir)?;
+        Ok(Self::empty(base, path, file))
+    }
+
+    /// Creates the file with its header, synced by the caller.
+    pub fn write_new(io: &dyn Io, dir: &Path, base: u64) -> Result<(PathBuf, Arc<dyn IoFile>)> {
         let path = dir.join(seg_name(base));
         let file = io.open(&path, true)?;
         file.set_len(0)?;
         file.write_all_at(&SegmentHeader { base_seq: base }.encode_to_vec(), 0)?;
-        file.sync_data()?;
-        io.sync_dir(dir)?;
-        Ok(Self::empty(base, path, file))
+        Ok((path, file))
     }
 
     fn empty(base: u64, path: PathBuf, file: Arc<dyn IoFile>) -> Self {

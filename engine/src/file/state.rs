@@ -60,9 +60,30 @@ pub struct State {
     /// (keeps the per-append `settle` from walking every segment).
     pub maybe_dead: bool,
     pub scratch: Vec<u8>,
+    /// Until the first append after opening: the store's files may not be
+    /// durable yet (see `sync_new_files`).
+    pub files_unsynced: bool,
 }
 
 impl State {
+    /// Before the first append after opening: sync the active segment,
+    /// the tombstone log and the directory, so the record that follows
+    /// lands in files a crash cannot take away (a new store's files are
+    /// created unsynced).
+    pub fn sync_new_files(&mut self) -> Result<()> {
+        if !self.files_unsynced {
+            return Ok(());
+        }
+        let seg = self.active()?.file.clone();
+        let res = seg
+            .sync_data()
+            .and_then(|()| self.tombs.file().sync_data())
+            .and_then(|()| self.io.sync_dir(&self.dir));
+        res.map_err(|e| self.poison(e.into()))?;
+        self.files_unsynced = false;
+        Ok(())
+    }
+
     /// Everything written up to `upto` is now fsynced. Counts the records
     /// that sync made durable, for the group-commit statistics (memory
     /// stores issue no fsync, so they count nothing).

@@ -19,6 +19,16 @@ pub struct TombLog {
 }
 
 impl TombLog {
+    /// Writes an empty log where there is none, synced by the caller. A
+    /// new store needs no atomic replace: a torn header is reset on open
+    /// and there is nothing to lose.
+    pub fn write_new(io: &dyn Io, dir: &Path) -> Result<Arc<dyn IoFile>> {
+        let file = io.open(&dir.join(TOMB_FILE), true)?;
+        file.set_len(0)?;
+        file.write_all_at(&TombHeader.encode_to_vec(), 0)?;
+        Ok(file)
+    }
+
     /// Opens (or creates) the log and returns its valid ranges. A torn or
     /// corrupt tail is cut off: ranges before it are kept.
     pub fn open(io: &dyn Io, dir: &Path) -> Result<(Self, Vec<TombRange>)> {

@@ -241,6 +241,17 @@ impl JetStream {
             .map_err(|e| errors::err::stream_general(e.to_string()))
     }
 
+    /// Make a new stream's directory entry durable: `save_meta` syncs the
+    /// stream's own directory, not the one that lists it.
+    pub fn sync_store_dir(&self, stream: &Stream) -> Result<(), errors::ApiError> {
+        if stream.dir.is_none() {
+            return Ok(());
+        }
+        std::fs::File::open(&self.store_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| errors::err::stream_general(e.to_string()))
+    }
+
     pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {
         self.streams.read().get(name).cloned()
     }

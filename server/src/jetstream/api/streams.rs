@@ -153,7 +153,10 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
         Ok(s) => s,
         Err(e) => return error(KIND, e, json!({})),
     };
-    if let Err(e) = js.save_meta(&stream) {
+    if let Err(e) = js
+        .save_meta(&stream)
+        .and_then(|()| js.sync_store_dir(&stream))
+    {
         delete_stream(js, &stream);
         return error(KIND, e, json!({}));
     }
