@@ -73,6 +73,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         }
     };
     match (&server.tls, &opts.tls) {
+        (Some(Ok(acceptor)), Some(tls)) if opts.allow_non_tls => {
+            serve_tls_or_plain(conn, stream, acceptor.clone(), tls, &info).await
+        }
         (Some(Ok(acceptor)), Some(tls)) => {
             serve_tls(conn, stream, acceptor.clone(), tls, &info).await
         }
@@ -158,6 +161,40 @@ async fn serve_tls(
     };
     let (rd, wr) = tokio::io::split(tls_stream);
     run(conn, rd, wr, first.then_some(info)).await
+}
+
+/// `allow_non_tls`: INFO in clear (saying `tls_available`), then the client
+/// either starts a handshake or goes on in plain text.
+async fn serve_tls_or_plain(
+    conn: Connection,
+    mut stream: TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    tls: &crate::options::TlsOptions,
+    info: &[u8],
+) {
+    let mut out = BytesMut::new();
+    encode::info(&mut out, info);
+    if stream.write_all(&out).await.is_err() {
+        return;
+    }
+    let wait = conn
+        .server
+        .options()
+        .auth
+        .timeout
+        .unwrap_or(crate::options::AUTH_TIMEOUT_DEFAULT);
+    if !client_hello_within(&stream, wait).await {
+        let (rd, wr) = stream.into_split();
+        return run(conn, rd, wr, None).await;
+    }
+    let cid = conn.handle.cid;
+    match tokio::time::timeout(tls.timeout, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => {
+            let (rd, wr) = tokio::io::split(s);
+            run(conn, rd, wr, None).await
+        }
+        _ => tracing::debug!(cid, "TLS handshake failed or timed out"),
+    }
 }
 
 /// Does the client open with a TLS record (a ClientHello) within `wait`?

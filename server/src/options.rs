@@ -229,6 +229,8 @@ pub struct Options {
     pub auth: AuthOptions,
     /// TLS for client connections; `None`: plain TCP.
     pub tls: Option<TlsOptions>,
+    /// `allow_non_tls`: with TLS configured, clients may also stay in clear.
+    pub allow_non_tls: bool,
     pub websocket: Option<WebsocketOptions>,
     pub jetstream: JetStreamOptions,
     pub log: LogOptions,
@@ -264,6 +266,7 @@ impl Default for Options {
             lame_duck_grace: LAME_DUCK_GRACE_DEFAULT,
             auth: AuthOptions::default(),
             tls: None,
+            allow_non_tls: false,
             websocket: None,
             jetstream: JetStreamOptions::default(),
             log: LogOptions::default(),

@@ -153,7 +153,12 @@ impl Server {
             map.insert("jetstream".into(), true.into());
         }
         if let Some(tls) = &opts.tls {
-            map.insert("tls_required".into(), true.into());
+            let key = if opts.allow_non_tls {
+                "tls_available"
+            } else {
+                "tls_required"
+            };
+            map.insert(key.into(), true.into());
             if tls.verify {
                 map.insert("tls_verify".into(), true.into());
             }

@@ -132,3 +132,25 @@ fn unreadable_certificate_stops_start_up() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent.pem"), "{err}");
 }
+
+/// `allow_non_tls`: INFO says `tls_available`, and a client may either
+/// upgrade or stay in clear.
+#[tokio::test]
+async fn allow_non_tls_serves_both() {
+    let config = format!(
+        "allow_non_tls: true\ntls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+        cert("server-cert.pem"),
+        cert("server-key.pem")
+    );
+    let nile = Nile::start_with_config(&config, &[]);
+    let info = nile.raw().info;
+    assert_eq!(info["tls_available"], true, "{info}");
+    assert!(info.get("tls_required").is_none(), "{info}");
+    nile.assert_serves();
+    let nc = trusting().connect(nile.url()).await.expect("TLS connect");
+    echo_works(&nc).await;
+    let plain = async_nats::connect(nile.url())
+        .await
+        .expect("plain connect");
+    echo_works(&plain).await;
+}

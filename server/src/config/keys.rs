@@ -40,7 +40,6 @@ const IGNORED_TOP: &[(&str, &str)] = &[
     ("mqtt", "Nile has no MQTT listener"),
     ("ocsp", WHY_TLS),
     ("ocsp_cache", WHY_TLS),
-    ("allow_non_tls", WHY_TLS),
     ("https", WHY_TLS),
     ("https_port", WHY_TLS),
     ("resolver_tls", WHY_TLS),
@@ -367,6 +366,7 @@ impl Mapper {
             }
             "resolver" => resolver(e, k)?,
             "tls" => opts.tls = Some(self.tls(e, k)?),
+            "allow_non_tls" => opts.allow_non_tls = boolean(e, k)?,
             "websocket" | "ws" => opts.websocket = Some(self.websocket(e, k)?),
             "resolver_preload" => {
                 let preload = resolver_preload(e, k)?;
