@@ -72,15 +72,17 @@ pub struct AckTokens {
 /// Delivery count, stream and consumer sequence from an ack subject
 /// `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`.
 pub fn seqs(subject: &[u8]) -> Option<AckTokens> {
-    let tokens: Vec<&[u8]> = subject.split(|b| *b == b'.').collect();
-    if tokens.len() < 9 {
-        return None;
-    }
-    let num = |t: &[u8]| std::str::from_utf8(t).ok()?.parse::<u64>().ok();
+    // Walks the tokens without collecting them: this runs for every ack, and
+    // the Vec with its regrowth was most of its cost (callgrind).
+    let num = |t: Option<&[u8]>| std::str::from_utf8(t?).ok()?.parse::<u64>().ok();
+    let mut tokens = subject.split(|b| *b == b'.').skip(4);
+    let (deliveries, sseq, dseq) = (tokens.next(), tokens.next(), tokens.next());
+    // `<ts>.<pending>` must follow, as in nats-server's ack subjects.
+    tokens.nth(1)?;
     Some(AckTokens {
-        deliveries: num(tokens[4])?,
-        sseq: num(tokens[5])?,
-        dseq: num(tokens[6])?,
+        deliveries: num(deliveries)?,
+        sseq: num(sseq)?,
+        dseq: num(dseq)?,
     })
 }
 
@@ -116,5 +118,8 @@ mod tests {
             })
         );
         assert_eq!(seqs(b"$JS.ACK.S.C.1"), None);
+        // One token short (no pending count).
+        assert_eq!(seqs(b"$JS.ACK.S.C.1.42.7.123"), None);
+        assert_eq!(seqs(b"$JS.ACK.S.C.x.42.7.123.0"), None);
     }
 }
