@@ -82,7 +82,9 @@ pub fn check_republish(rp: &Republish, subjects: &[String]) -> Result<(), ApiErr
 fn as_pattern(dest: &str) -> String {
     dest.split('.')
         .map(|t| {
-            if t.starts_with('$') || t.starts_with("{{") {
+            let positional =
+                t.len() > 1 && t.starts_with('$') && t[1..].bytes().all(|b| b.is_ascii_digit());
+            if positional || t.starts_with("{{") {
                 "*"
             } else {
                 t
@@ -166,6 +168,8 @@ mod tests {
         assert_eq!(check("v.>", "w"), cycle);
         assert_eq!(check("v.*", ">"), cycle);
         for ok in [
+            // `$KV` is a literal token, not a `$N` reference (nats.js kv test).
+            (">", "$KV.b.>"),
             ("baz", "q"),
             ("v.*", "q"),
             ("v.*", "q.$1"),
