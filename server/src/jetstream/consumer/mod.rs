@@ -277,10 +277,14 @@ impl Consumer {
         }
     }
 
-    /// Internal subscriptions for acks and flow-control replies.
+    /// Internal subscriptions for acks and flow-control replies. As
+    /// nats-server, an ack-none consumer has no ack subscription, so a
+    /// double ack gets no responders (ack policy cannot change on update).
     fn subscribe(self: &Arc<Self>) {
         let mut subs = self.subs.lock();
-        for (prefix, sid) in [("$JS.ACK", "ack"), ("$JS.FC", "fc")] {
+        let acks = self.config.read().ack_policy != AckPolicy::None;
+        let wanted = [("$JS.ACK", "ack", acks), ("$JS.FC", "fc", true)];
+        for (prefix, sid, _) in wanted.into_iter().filter(|w| w.2) {
             let subject = format!("{prefix}.{}.{}.>", self.stream_name, self.name);
             let target: Arc<dyn InternalSubscriber> = Arc::new(Listener {
                 consumer: Arc::downgrade(self),
