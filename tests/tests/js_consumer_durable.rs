@@ -108,7 +108,7 @@ fn consumer_state_survives_kill_9() {
     let mut w = Wire::connect(&nile);
     let before = build_state(&mut w);
     // Deliveries and NAKs are saved within 100 ms; double acks before they are confirmed.
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_secs(1));
     drop(w);
     let nile = Nile::start_in(nile.kill(), &["-js"]);
     let mut w = Wire::connect(&nile);
@@ -139,7 +139,7 @@ fn last_per_subject_start_survives_kill_9() {
     let confirm = w.inbox();
     w.publish(first.reply.as_deref().unwrap(), Some(&confirm), b"+ACK");
     w.next_on(&confirm);
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_secs(1));
     drop(w);
     let nile = Nile::start_in(nile.kill(), &["-js"]);
     let mut w = Wire::connect(&nile);
@@ -167,7 +167,7 @@ fn ack_none_position_survives_kill_9() {
     for _ in 0..3 {
         w.next_on(&inbox);
     }
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_secs(1));
     drop(w);
     let nile = Nile::start_in(nile.kill(), &["-js"]);
     let mut w = Wire::connect(&nile);
