@@ -34,3 +34,107 @@ fn omitted_ack_policy_is_none_and_acks_get_no_responders() {
     let f = w.next_on(&reply);
     assert!(f.headers.starts_with("NATS/1.0 503"), "{f:?}");
 }
+
+fn create(w: &mut Wire, stream: &str, name: &str, request: serde_json::Value) -> serde_json::Value {
+    let mut body = request;
+    body["stream_name"] = stream.into();
+    w.api(
+        &format!("$JS.API.CONSUMER.CREATE.{stream}.{name}"),
+        &body.to_string(),
+    )
+}
+
+fn stream_body(limits: serde_json::Value) -> String {
+    json!({"name": "L", "subjects": ["l"], "consumer_limits": limits}).to_string()
+}
+
+/// Stream `consumer_limits` (async-nats `jetstream::limits`): consumers
+/// without values take them, larger values are refused, and an update may
+/// not put an existing consumer over the new limits.
+#[test]
+fn stream_consumer_limits_fill_refuse_and_guard_updates() {
+    let (_nile, mut w) = setup();
+    let limits = json!({"inactive_threshold": 10_000_000_000u64, "max_ack_pending": 500});
+    let r = w.api("$JS.API.STREAM.CREATE.L", &stream_body(limits.clone()));
+    assert_eq!(r["config"]["consumer_limits"], limits, "{r}");
+
+    let explicit = json!({"config": {"durable_name": "d", "ack_policy": "explicit"}});
+    let r = create(&mut w, "L", "d", explicit);
+    assert_eq!(r["config"]["max_ack_pending"], 500, "{r}");
+    assert_eq!(r["config"]["inactive_threshold"], 10_000_000_000u64, "{r}");
+    let none = json!({"config": {"name": "n", "ack_policy": "none"}});
+    let r = create(&mut w, "L", "n", none);
+    assert_eq!(r["config"]["max_ack_pending"], 500, "{r}");
+
+    let big = json!({"config": {"name": "b", "ack_policy": "explicit", "max_ack_pending": 1000}});
+    let r = create(&mut w, "L", "b", big);
+    let want = json!({"code": 400, "err_code": 10121, "description": "consumer max ack pending exceeds system limit of 500"});
+    assert_eq!(r["error"], want, "{r}");
+    let long = json!({"config": {"name": "b", "ack_policy": "explicit", "inactive_threshold": 20_000_000_000u64}});
+    let r = create(&mut w, "L", "b", long);
+    let want = json!({"code": 400, "err_code": 10153, "description": "consumer inactive threshold exceeds system limit of 10s"});
+    assert_eq!(r["error"], want, "{r}");
+
+    let lower = json!({"inactive_threshold": 10_000_000_000u64, "max_ack_pending": 50});
+    let r = w.api("$JS.API.STREAM.UPDATE.L", &stream_body(lower));
+    assert_eq!(r["error"]["code"], 500, "{r}");
+    assert_eq!(r["error"]["err_code"], 10069, "{r}");
+    // nats-server lists the consumers in map order.
+    let text = r["error"]["description"].as_str().unwrap_or_default();
+    let names = text.strip_prefix("change to limits violates consumers: ");
+    let mut names: Vec<&str> = names.expect(text).split(", ").collect();
+    names.sort();
+    assert_eq!(names, ["d", "n"], "{r}");
+    let same = json!({"inactive_threshold": 10_000_000_000u64, "max_ack_pending": 500});
+    let r = w.api("$JS.API.STREAM.UPDATE.L", &stream_body(same));
+    assert!(r.get("error").is_none(), "{r}");
+}
+
+/// A durable made before any limits has no inactive threshold: a later
+/// threshold limit leaves it alone, a max ack pending limit below its
+/// default does not.
+#[test]
+fn limits_added_later_check_only_what_is_set() {
+    let (_nile, mut w) = setup();
+    let r = w.api("$JS.API.STREAM.CREATE.L", &stream_body(json!({})));
+    assert!(r.get("error").is_none(), "{r}");
+    let r = create(
+        &mut w,
+        "L",
+        "d",
+        json!({"config": {"durable_name": "d", "ack_policy": "explicit"}}),
+    );
+    assert_eq!(r["config"]["max_ack_pending"], 1000, "{r}");
+    let r = w.api(
+        "$JS.API.STREAM.UPDATE.L",
+        &stream_body(json!({"inactive_threshold": 2_000_000_000u64})),
+    );
+    assert!(r.get("error").is_none(), "{r}");
+    let r = w.api(
+        "$JS.API.STREAM.UPDATE.L",
+        &stream_body(json!({"inactive_threshold": 2_000_000_000u64, "max_ack_pending": 10})),
+    );
+    let want = json!({"code": 500, "err_code": 10069, "description": "change to limits violates consumers: d"});
+    assert_eq!(r["error"], want, "{r}");
+}
+
+/// 2.11's `pedantic` (nats.js "jsm - consumer pedantic"): a consumer that
+/// leaves out a value the stream limits would fill is refused; the field is
+/// accepted on stream requests too.
+#[test]
+fn pedantic_consumer_must_set_limited_values() {
+    let (_nile, mut w) = setup();
+    let body = json!({"name": "L", "subjects": ["l"], "consumer_limits": {"max_ack_pending": 10}, "pedantic": true});
+    let r = w.api("$JS.API.STREAM.CREATE.L", &body.to_string());
+    assert!(r.get("error").is_none(), "{r}");
+    let plain = json!({"config": {"name": "a", "ack_policy": "explicit"}});
+    let r = create(&mut w, "L", "a", plain);
+    assert_eq!(r["config"]["max_ack_pending"], 10, "{r}");
+    let pedantic = json!({"config": {"name": "b", "ack_policy": "explicit", "max_ack_pending": 0}, "pedantic": true});
+    let r = create(&mut w, "L", "b", pedantic);
+    let want = json!({"code": 400, "err_code": 10157, "description": "pedantic mode: max_ack_pending must be set if it's configured in stream limits"});
+    assert_eq!(r["error"], want, "{r}");
+    let set = json!({"config": {"name": "c", "ack_policy": "explicit", "max_ack_pending": 5}, "pedantic": true});
+    let r = create(&mut w, "L", "c", set);
+    assert_eq!(r["config"]["max_ack_pending"], 5, "{r}");
+}

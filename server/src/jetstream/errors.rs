@@ -99,6 +99,13 @@ pub mod err {
     pub fn max_streams() -> ApiError {
         ApiError::new(400, 10027, "maximum number of streams reached")
     }
+    pub fn consumer_limits_violated(names: &str) -> ApiError {
+        ApiError::new(
+            500,
+            10069,
+            format!("change to limits violates consumers: {names}"),
+        )
+    }
     pub fn max_consumers() -> ApiError {
         ApiError::new(400, 10026, "maximum consumers limit reached")
     }

@@ -96,7 +96,7 @@ pub fn rtt(d: std::time::Duration) -> String {
 }
 
 /// Go's `time.Duration.String()` for a non-negative duration in nanoseconds.
-fn go_duration(ns: u64) -> String {
+pub(crate) fn go_duration(ns: u64) -> String {
     const SEC: u64 = 1_000_000_000;
     match ns {
         0 => "0s".to_string(),

@@ -110,7 +110,7 @@ fn create_inner(js: &JetStream, req: &Request<'_>) -> Result<Value, ApiError> {
         }
     }
     let stream_cfg = stream.config.read().clone();
-    let mut cfg = cfg.normalize(&stream_cfg)?;
+    let mut cfg = cfg.normalize(&stream_cfg, body.pedantic)?;
     if cfg.name.is_none() {
         cfg.name = Some(ephemeral_name());
     }

@@ -167,6 +167,22 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
     Reply::Json(typed(KIND, v))
 }
 
+/// New `consumer_limits` may not put an existing consumer over them.
+fn check_consumer_limits(stream: &Stream, cfg: &StreamConfig) -> Result<(), ApiError> {
+    let mut over: Vec<String> = stream
+        .consumers
+        .read()
+        .iter()
+        .filter(|(_, c)| c.config.read().violates(&cfg.consumer_limits))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    over.sort();
+    Err(err::consumer_limits_violated(&over.join(", ")))
+}
+
 pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_update_response";
     let mut cfg = match config_resolved(js, req) {
@@ -183,6 +199,7 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     if let Err(e) = cfg
         .check_update(&old)
         .and_then(|()| check_overlap(js, &cfg))
+        .and_then(|()| check_consumer_limits(&stream, &cfg))
     {
         return error(KIND, e, json!({}));
     }

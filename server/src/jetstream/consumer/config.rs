@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::jetstream::config::{is_valid_name, Retention, StreamConfig};
+use crate::jetstream::config::{is_valid_name, ConsumerLimits, Retention, StreamConfig};
 use crate::jetstream::errors::{err, ApiError};
 use crate::subject;
 
@@ -131,6 +131,8 @@ pub struct CreateRequest {
     pub stream_name: String,
     pub config: ConsumerConfig,
     pub action: String,
+    /// 2.11's pedantic mode: refuse what would otherwise be defaulted.
+    pub pedantic: bool,
 }
 
 impl ConsumerConfig {
@@ -154,7 +156,11 @@ impl ConsumerConfig {
     }
 
     /// Fill defaults and check nats-server's rules against the stream.
-    pub fn normalize(mut self, stream: &StreamConfig) -> Result<ConsumerConfig, ApiError> {
+    pub fn normalize(
+        mut self,
+        stream: &StreamConfig,
+        pedantic: bool,
+    ) -> Result<ConsumerConfig, ApiError> {
         self.check_names()?;
         self.check_sizes()?;
         self.check_filters()?;
@@ -182,6 +188,7 @@ impl ConsumerConfig {
                 ));
             }
         }
+        self.apply_stream_limits(&stream.consumer_limits, pedantic)?;
         if self.max_ack_pending == 0 && self.ack_policy != AckPolicy::None {
             self.max_ack_pending = MAX_ACK_PENDING_DEFAULT;
         }
@@ -190,6 +197,59 @@ impl ConsumerConfig {
         }
         self.check_policies(stream)?;
         Ok(self)
+    }
+
+    /// The stream's `consumer_limits` (2.10): unset values take them (even
+    /// for ack-none consumers and durables, as nats-server), larger ones
+    /// are refused.
+    fn apply_stream_limits(
+        &mut self,
+        limits: &ConsumerLimits,
+        pedantic: bool,
+    ) -> Result<(), ApiError> {
+        let max_ack_pending_limit = limits.max_ack_pending.filter(|m| *m > 0);
+        let inactive_limit_ns = limits.inactive_threshold.filter(|t| *t > 0);
+        if let Some(limit) = max_ack_pending_limit {
+            if self.max_ack_pending == 0 {
+                if pedantic {
+                    return Err(bad(
+                        10157,
+                        "pedantic mode: max_ack_pending must be set if it's configured in stream limits",
+                    ));
+                }
+                self.max_ack_pending = limit;
+            }
+            if self.max_ack_pending > limit {
+                return Err(bad(
+                    10121,
+                    &format!("consumer max ack pending exceeds system limit of {limit}"),
+                ));
+            }
+        }
+        if let Some(limit) = inactive_limit_ns {
+            let threshold = self.inactive_threshold.filter(|t| *t > 0).unwrap_or(limit);
+            if threshold > limit {
+                return Err(bad(
+                    10153,
+                    &format!(
+                        "consumer inactive threshold exceeds system limit of {}",
+                        crate::monitor::go_duration(limit as u64)
+                    ),
+                ));
+            }
+            self.inactive_threshold = Some(threshold);
+        }
+        Ok(())
+    }
+
+    /// Would this (existing) consumer break the stream's new limits?
+    pub fn violates(&self, limits: &ConsumerLimits) -> bool {
+        let over = |limit: Option<i64>, v: i64| limit.is_some_and(|l| l > 0 && v > l);
+        over(limits.max_ack_pending, self.max_ack_pending)
+            || over(
+                limits.inactive_threshold,
+                self.inactive_threshold.unwrap_or(0),
+            )
     }
 
     fn check_names(&mut self) -> Result<(), ApiError> {
