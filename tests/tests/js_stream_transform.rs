@@ -176,3 +176,26 @@ async fn republish_errors_as_nats_server() {
         assert_eq!(v["error"], api_err(500, 10052, &why), "{rp}");
     }
 }
+
+/// A republish destination is compared with the stream's subjects as
+/// written (`$KV` is a plain token), and the copy is stored by a stream that
+/// captures it, as nats.js's "kv - republish header handling" does.
+#[tokio::test]
+async fn republish_into_another_stream() {
+    let nile = start();
+    let c = connect(&nile).await;
+    create(&c, "KV_B", json!({"name": "KV_B", "subjects": ["$KV.B.>"]})).await;
+    let cfg =
+        json!({"name": "A", "subjects": ["A.>"], "republish": {"src": ">", "dest": "$KV.B.>"}});
+    create(&c, "A", cfg).await;
+    publish(&c, "A.orange", &[], "hey").await;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while info(&c, "KV_B").await["state"]["messages"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "republished copy not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored_subject(&c, "KV_B", 1).await, "$KV.B.A.orange");
+}

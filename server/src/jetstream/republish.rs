@@ -54,11 +54,12 @@ pub fn check_transform(t: &SubjectTransformConfig) -> Result<(), ApiError> {
 /// A stream's `republish`: the destination may not feed the stream again,
 /// and `src` → `dest` must be a valid transform (500 10052, as nats-server).
 pub fn check_republish(rp: &Republish, subjects: &[String]) -> Result<(), ApiError> {
-    let dest_pattern = as_pattern(&rp.dest);
+    // As nats-server, the destination is compared as written: `$1` and
+    // `{{wildcard(1)}}` are plain tokens here.
     if !rp.dest.is_empty()
         && subjects
             .iter()
-            .any(|s| crate::subject::overlaps(s.as_bytes(), dest_pattern.as_bytes()))
+            .any(|s| crate::subject::overlaps(s.as_bytes(), rp.dest.as_bytes()))
     {
         return Err(err::invalid_config(
             "stream configuration for republish destination forms a cycle",
@@ -75,23 +76,6 @@ pub fn check_republish(rp: &Republish, subjects: &[String]) -> Result<(), ApiErr
         "stream configuration for republish with transform from '{src}' to '{}' not valid",
         rp.dest
     )))
-}
-
-/// A destination with its `$N` and `{{...}}` tokens as `*`, to see what it
-/// can publish to.
-fn as_pattern(dest: &str) -> String {
-    dest.split('.')
-        .map(|t| {
-            let positional =
-                t.len() > 1 && t.starts_with('$') && t[1..].bytes().all(|b| b.is_ascii_digit());
-            if positional || t.starts_with("{{") {
-                "*"
-            } else {
-                t
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 pub struct Republisher {
@@ -167,9 +151,11 @@ mod tests {
         assert_eq!(check(">", "v.x"), cycle);
         assert_eq!(check("v.>", "w"), cycle);
         assert_eq!(check("v.*", ">"), cycle);
+        assert_eq!(check("v.*", "v.$1"), cycle);
+        // Tokens are compared as written (nats.js kv test republishes to `$KV`).
+        assert_eq!(check(">", "$KV.b.>"), Ok(()));
+        assert_eq!(check("v.*", "w.{{wildcard(1)}}"), Ok(()));
         for ok in [
-            // `$KV` is a literal token, not a `$N` reference (nats.js kv test).
-            (">", "$KV.b.>"),
             ("baz", "q"),
             ("v.*", "q"),
             ("v.*", "q.$1"),
