@@ -138,3 +138,42 @@ fn pedantic_consumer_must_set_limited_values() {
     let r = create(&mut w, "L", "c", set);
     assert_eq!(r["config"]["max_ack_pending"], 5, "{r}");
 }
+
+/// A pull with a heartbeat but no expiry is refused (async-nats
+/// `pull_stream_error`), and one asking to wait longer than the consumer's
+/// `max_expires` gets 409 (nats.js "409 - max expires").
+#[test]
+fn pull_heartbeat_without_expires_and_max_expires_are_refused() {
+    let (_nile, mut w) = setup();
+    w.create_consumer(
+        "S",
+        "p",
+        json!({"durable_name": "p", "max_expires": 1_000_000_000u64}),
+    );
+    let cases = [
+        (
+            r#"{"batch":25,"idle_heartbeat":100000000}"#,
+            "NATS/1.0 400 Bad Request - heartbeat value too large\r\n",
+        ),
+        (
+            r#"{"batch":1,"expires":30000000000,"idle_heartbeat":20000000000}"#,
+            "NATS/1.0 400 Bad Request - heartbeat value too large\r\n",
+        ),
+        (
+            r#"{"batch":1,"expires":30000000000}"#,
+            "NATS/1.0 409 Exceeded MaxRequestExpires of 1s\r\n",
+        ),
+    ];
+    for (request, status) in cases {
+        let inbox = w.pull("S", "p", request);
+        let f = w.next_on(&inbox);
+        assert_eq!(f.headers, format!("{status}\r\n"), "{request}");
+    }
+    // Within the limit the request waits and times out as asked.
+    let inbox = w.pull("S", "p", r#"{"batch":1,"expires":500000000}"#);
+    let f = w.next_on(&inbox);
+    assert!(
+        f.headers.starts_with("NATS/1.0 408 Request Timeout\r\n"),
+        "{f:?}"
+    );
+}

@@ -618,6 +618,15 @@ fn limits_violation(cfg: &ConsumerConfig, req: &WaitingRequest) -> Option<Vec<u8
             ));
         }
     }
+    if let Some(max) = cfg.max_expires.filter(|m| *m > 0) {
+        if req.expires.is_some_and(|e| e.as_nanos() > max as u128) {
+            let max = crate::monitor::go_duration(max as u64);
+            return Some(pull::status(
+                &format!("409 Exceeded MaxRequestExpires of {max}"),
+                &[],
+            ));
+        }
+    }
     if let Some(max) = cfg.max_bytes.filter(|m| *m > 0) {
         if req.bytes_left > max as u64 {
             return Some(pull::status(

@@ -16,6 +16,8 @@ pub struct WaitingRequest {
     pub bytes_left: u64,
     pub has_byte_budget: bool,
     pub expires_at: Option<Instant>,
+    /// As asked, for the consumer's `max_expires` check.
+    pub expires: Option<Duration>,
     pub no_wait: bool,
     pub heartbeat: Option<Duration>,
     pub next_heartbeat: Option<Instant>,
@@ -60,8 +62,10 @@ pub fn parse(reply: Bytes, body: &[u8], now: Instant) -> Result<WaitingRequest, 
     let expires = (json.expires > 0).then(|| Duration::from_nanos(json.expires as u64));
     let heartbeat =
         (json.idle_heartbeat > 0).then(|| Duration::from_nanos(json.idle_heartbeat as u64));
-    if let (Some(hb), Some(exp)) = (heartbeat, expires) {
-        if hb * 2 > exp {
+    // As nats-server: a heartbeat needs an expiry at least twice as long,
+    // so a request that never expires may not ask for one.
+    if let Some(hb) = heartbeat {
+        if expires.is_none_or(|exp| hb * 2 > exp) {
             return Err(PullError::BadRequest("heartbeat value too large".into()));
         }
     }
@@ -71,6 +75,7 @@ pub fn parse(reply: Bytes, body: &[u8], now: Instant) -> Result<WaitingRequest, 
         bytes_left: json.max_bytes.max(0) as u64,
         has_byte_budget: json.max_bytes > 0,
         expires_at: expires.map(|e| now + e),
+        expires,
         no_wait: json.no_wait,
         heartbeat,
         next_heartbeat: heartbeat.map(|h| now + h),
@@ -120,6 +125,12 @@ mod tests {
         assert!(parse(
             Bytes::new(),
             br#"{"batch":1,"expires":1000,"idle_heartbeat":1000}"#,
+            now
+        )
+        .is_err());
+        assert!(parse(
+            Bytes::new(),
+            br#"{"batch":1,"idle_heartbeat":100000000}"#,
             now
         )
         .is_err());
