@@ -177,3 +177,42 @@ fn pull_heartbeat_without_expires_and_max_expires_are_refused() {
         "{f:?}"
     );
 }
+
+/// `Nats-Expected-Last-Subject-Sequence-Subject` (2.11; nats.js "last
+/// subject sequence subject"): the expected sequence is checked against the
+/// last message on that wildcard subject, not the published one.
+#[test]
+fn last_subject_sequence_checked_on_the_given_subject() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    let body = json!({"name": "A", "subjects": ["a.>"], "max_msgs_per_subject": 1});
+    let r = w.api("$JS.API.STREAM.CREATE.A", &body.to_string());
+    assert!(r.get("error").is_none(), "{r}");
+    for s in [
+        "a.1.foo", "a.1.bar", "a.2.foo", "a.3.bar", "a.1.baz", "a.1.bar", "a.2.baz",
+    ] {
+        w.js_publish(s, b"x");
+    }
+    // a.1.* was last stored at 6 (a.1.bar); a.2.* at 7.
+    let publish = |w: &mut Wire, subject: &str, filter: &str, seq: u64| {
+        let inbox = w.inbox();
+        let seq = seq.to_string();
+        let headers = [
+            ("Nats-Expected-Last-Subject-Sequence", seq.as_str()),
+            ("Nats-Expected-Last-Subject-Sequence-Subject", filter),
+        ];
+        w.hpublish(subject, &inbox, &headers, b"data");
+        w.next_on(&inbox).json()
+    };
+    let wrong = |seq: u64| json!({"code": 400, "err_code": 10071, "description": format!("wrong last sequence: {seq}")});
+    for (subject, seq) in [("a.1.foo", 0), ("a.1.xxx", 1), ("a.1.bar", 5)] {
+        let r = publish(&mut w, subject, "a.1.*", seq);
+        assert_eq!(r["error"], wrong(6), "{subject} {seq}: {r}");
+    }
+    let r = publish(&mut w, "a.2.xxx", "a.2.*", 1);
+    assert_eq!(r["error"], wrong(7), "{r}");
+    let r = publish(&mut w, "a.1.bar", "a.1.*", 6);
+    assert_eq!(r["seq"], 8, "{r}");
+    let r = publish(&mut w, "a.1.xxx", "a.1.*", 8);
+    assert_eq!(r["seq"], 9, "{r}");
+}

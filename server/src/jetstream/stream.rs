@@ -399,7 +399,10 @@ impl Stream {
             }
         }
         if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SUBJ_SEQ) {
-            let last = self.last_seq_of(subject)?;
+            let on = headers::get(hdrs, headers::EXPECTED_LAST_SUBJ_SEQ_SUBJ)
+                .filter(|s| !s.is_empty())
+                .unwrap_or(subject);
+            let last = self.last_seq_of(on)?;
             if expected != Ok(last) {
                 return Err(err::wrong_last_sequence(last));
             }

@@ -141,6 +141,21 @@ impl Wire {
         self.raw.send(&frame);
     }
 
+    /// HPUB with `headers` (`Name: value` lines, without the NATS/1.0 line).
+    pub fn hpublish(&mut self, subject: &str, reply: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let mut hdr = String::from("NATS/1.0\r\n");
+        for (k, v) in headers {
+            hdr.push_str(&format!("{k}: {v}\r\n"));
+        }
+        hdr.push_str("\r\n");
+        let total = hdr.len() + body.len();
+        let mut frame =
+            format!("HPUB {subject} {reply} {} {total}\r\n{hdr}", hdr.len()).into_bytes();
+        frame.extend_from_slice(body);
+        frame.extend_from_slice(b"\r\n");
+        self.raw.send(&frame);
+    }
+
     /// A fresh reply subject under this connection's `_R.>` subscription.
     pub fn inbox(&mut self) -> String {
         self.next_inbox += 1;
