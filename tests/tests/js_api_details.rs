@@ -216,3 +216,45 @@ fn last_subject_sequence_checked_on_the_given_subject() {
     let r = publish(&mut w, "a.1.xxx", "a.1.*", 8);
     assert_eq!(r["seq"], 9, "{r}");
 }
+
+/// A pull's `max_bytes` counts each message with its ack subject, and a
+/// request whose next message does not fit ends with 409 and what it still
+/// wanted (nats.js "consumers - threshold_messages bytes").
+#[test]
+fn pull_max_bytes_counts_the_ack_subject_and_ends_with_409() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    w.create_stream("T", &["t.a"]);
+    for _ in 0..3 {
+        w.js_publish("t.a", b"");
+    }
+    w.create_consumer(
+        "T",
+        "a",
+        json!({"ack_policy": "none", "inactive_threshold": 60_000_000_000u64}),
+    );
+    let pull = |w: &mut Wire, max_bytes: u64| {
+        let body = json!({"batch": 100, "max_bytes": max_bytes, "expires": 1_000_000_000u64});
+        w.pull("T", "a", &body.to_string())
+    };
+    let exceeded = |messages: u64, bytes: u64| {
+        format!("NATS/1.0 409 Message Size Exceeds MaxBytes\r\nNats-Pending-Messages: {messages}\r\nNats-Pending-Bytes: {bytes}\r\n\r\n")
+    };
+    // Each delivery is "t.a" plus a 39-byte ack subject: 42 bytes.
+    let inbox = pull(&mut w, 10);
+    assert_eq!(w.next_on(&inbox).headers, exceeded(100, 10));
+    let inbox = pull(&mut w, 43);
+    let m = w.next_on(&inbox);
+    assert_eq!(
+        (m.subject.as_str(), m.reply.as_ref().map(|r| r.len())),
+        ("t.a", Some(39))
+    );
+    assert_eq!(w.next_on(&inbox).headers, exceeded(99, 1));
+    let inbox = pull(&mut w, 86);
+    for _ in 0..2 {
+        assert!(w.next_on(&inbox).headers.is_empty());
+    }
+    let f = w.next_on(&inbox);
+    let timeout = "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 98\r\nNats-Pending-Bytes: 2\r\n\r\n";
+    assert_eq!(f.headers, timeout);
+}

@@ -414,6 +414,32 @@ fn ack_reply(c: &Consumer, nums: [u64; 3], ts: i64, pending: u64) -> Bytes {
     Bytes::from(r)
 }
 
+/// What a delivery costs against a pull request's `max_bytes`: as
+/// nats-server, the message plus the ack subject it will carry.
+fn pull_size(c: &Consumer, st: &State, next: &Next, pending_left: u64) -> u64 {
+    let m = next.msg();
+    let (deliveries, pending) = match next {
+        Next::Redeliver(_) => (
+            st.pending
+                .get(&m.seq)
+                .map_or(1, |p| u64::from(p.deliveries) + 1),
+            pending_left,
+        ),
+        Next::Fresh(..) => (1, pending_left.saturating_sub(1)),
+    };
+    let nums = [deliveries, m.seq, st.dseq + 1];
+    msg_size(m) + ack_reply_len(c, nums, m.timestamp_ns, pending) as u64
+}
+
+/// The length of what [`ack_reply`] writes, without writing it.
+fn ack_reply_len(c: &Consumer, nums: [u64; 3], ts: i64, pending: u64) -> usize {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let fixed = "$JS.ACK.".len() + c.stream_name.len() + 1 + c.name.len();
+    let numbers: usize = nums.iter().map(|n| 1 + digits(*n)).sum();
+    let sign = usize::from(ts < 0);
+    fixed + numbers + 1 + sign + digits(ts.unsigned_abs()) + 1 + digits(pending)
+}
+
 fn msg_size(m: &StoredMsg) -> u64 {
     (m.subject.len() + m.headers.len() + m.payload.len()) as u64
 }
@@ -447,19 +473,22 @@ fn pull_turn(
             st.hold_until = Some(t);
             return false;
         }
-        let size = msg_size(next.msg());
+        let size = pull_size(c, st, &next, pending_left);
         let Some(w) = st.waiting.front_mut() else {
             return false;
         };
         if w.has_byte_budget && size > w.bytes_left {
-            let first = w.delivered == 0;
+            // As nats-server: the request ends with what it still wanted,
+            // whether or not something was delivered before.
+            let left = [
+                ("Nats-Pending-Messages", w.batch_left.to_string()),
+                ("Nats-Pending-Bytes", w.bytes_left.to_string()),
+            ];
             st.waiting.pop_front();
-            if first {
-                out.push(status_out(
-                    &reply,
-                    status("409 Message Size Exceeds MaxBytes", &[]),
-                ));
-            }
+            out.push(status_out(
+                &reply,
+                status("409 Message Size Exceeds MaxBytes", &left),
+            ));
             continue;
         }
         w.batch_left -= 1;
