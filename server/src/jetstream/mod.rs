@@ -256,9 +256,13 @@ impl JetStream {
         self.streams.read().get(name).cloned()
     }
 
-    /// Flush and close every store (clean shutdown).
+    /// Flush and close every store (clean shutdown). Consumer logs first:
+    /// deliveries and acks since their last periodic sync are only buffered.
     pub fn shutdown(&self) {
         for s in self.streams.read().values() {
+            for c in s.consumers.read().values() {
+                consumer::persist::save(c);
+            }
             let _ = s.store.close();
         }
     }
