@@ -365,7 +365,8 @@ impl Segment {
         let mut buf = vec![0u8; usize::try_from(want).unwrap_or(len)];
         let got = self.file.read_at(&mut buf, offset)?;
         if got < len {
-            self.file.read_exact_at(&mut buf[..len], offset)?;
+            buf.truncate(len);
+            self.file.read_exact_at(&mut buf, offset)?;
         }
         buf.truncate(got.max(len));
         let block = Bytes::from(buf);
