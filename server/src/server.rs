@@ -324,6 +324,8 @@ impl Server {
 
     fn spawn_client(self: Arc<Self>, stream: TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
+        // An IPv4 client of the dual-stack listener shows as itself, not `::ffff:a.b.c.d`.
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
         tokio::spawn(crate::connection::serve(self, stream, addr));
     }
 }

@@ -64,7 +64,7 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         let _ = server.jetstream.set(js);
     }
     let addr = format!("{}:{}", opts.host, opts.port.bind_port());
-    let listener = TcpListener::bind(&addr)
+    let listener = bind_clients(&opts.host, opts.port.bind_port())
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     let client_addr = listener.local_addr().map_err(|source| StartError::Listen {
@@ -88,6 +88,18 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         client_addr,
         ports_file,
     })
+}
+
+/// The client listener. nats-server (Go) serves both IPv4 and IPv6 on the
+/// wildcard `0.0.0.0`, so clients dialling `localhost` reach it over `::1`
+/// too: bind `[::]` dual-stack there, falling back to IPv4 only.
+async fn bind_clients(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    if host == "0.0.0.0" {
+        if let Ok(l) = TcpListener::bind(("::", port)).await {
+            return Ok(l);
+        }
+    }
+    TcpListener::bind(format!("{host}:{port}")).await
 }
 
 /// The `websocket {}` listener, when configured with a port.
