@@ -425,10 +425,7 @@ impl Mapper {
             self.warn(e, k, why);
             return Ok(());
         }
-        if e.referenced {
-            return Ok(());
-        }
-        Err(key_error(e, &e.key, format!("unknown field {:?}", e.key)))
+        unknown_key(e, &e.key)
     }
 
     fn store_dir(&mut self, e: &Entry, path: &str, js: &mut JetStreamOptions) -> Result<()> {
@@ -484,8 +481,7 @@ impl Mapper {
             "domain" => js.domain = Some(string(e, p)?),
             "enable" | "enabled" => js.enabled = boolean(e, p)?,
             k if IGNORED_JETSTREAM.contains(&k) => self.warn(e, p, WHY_OTHER),
-            _ if e.referenced => {}
-            _ => return Err(key_error(e, p, format!("unknown field {:?}", e.key))),
+            _ => unknown_key(e, p)?,
         }
         Ok(())
     }
@@ -553,14 +549,7 @@ impl Mapper {
                     opts.auth.default_permissions = Some(permissions(entry, p)?)
                 }
                 "auth_callout" | "auth_hook" | "proxy_required" => self.warn(entry, p, WHY_OTHER),
-                _ if entry.referenced => {}
-                _ => {
-                    return Err(key_error(
-                        entry,
-                        p,
-                        format!("unknown field {:?}", entry.key),
-                    ))
-                }
+                _ => unknown_key(entry, p)?,
             }
         }
         Ok(block)
@@ -638,14 +627,7 @@ impl Mapper {
                 "allowed_connection_types" | "connection_types" | "clients" | "proxy_required" => {
                     self.warn(entry, &p, WHY_OTHER)
                 }
-                _ if entry.referenced => {}
-                _ => {
-                    return Err(key_error(
-                        entry,
-                        &p,
-                        format!("unknown field {:?}", entry.key),
-                    ))
-                }
+                _ => unknown_key(entry, &p)?,
             }
         }
         if user.nkey.is_some() {
@@ -700,14 +682,7 @@ impl Mapper {
                         &p,
                         "Nile does not implement per-account settings yet",
                     ),
-                    _ if entry.referenced => {}
-                    _ => {
-                        return Err(key_error(
-                            entry,
-                            &p,
-                            format!("unknown field {:?}", entry.key),
-                        ))
-                    }
+                    _ => unknown_key(entry, &p)?,
                 }
             }
         }
@@ -783,14 +758,7 @@ impl Mapper {
                 "tls" => ws.tls = Some(self.tls(entry, &p)?),
                 "handshake_timeout" => ws.handshake_timeout = self.duration(entry, &p)?,
                 k if IGNORED_WEBSOCKET.contains(&k) => self.warn(entry, &p, WHY_OTHER),
-                _ if entry.referenced => {}
-                _ => {
-                    return Err(key_error(
-                        entry,
-                        &p,
-                        format!("unknown field {:?}", entry.key),
-                    ))
-                }
+                _ => unknown_key(entry, &p)?,
             }
         }
         if ws.tls.is_none() && !no_tls {
@@ -839,14 +807,7 @@ impl Mapper {
                     }
                 }
                 k if IGNORED_TLS.contains(&k) => self.warn(entry, &p, WHY_OTHER),
-                _ if entry.referenced => {}
-                _ => {
-                    return Err(key_error(
-                        entry,
-                        &p,
-                        format!("unknown field {:?}", entry.key),
-                    ))
-                }
+                _ => unknown_key(entry, &p)?,
             }
         }
         Ok(tls)
@@ -919,6 +880,15 @@ fn nkey_user(e: &Entry, path: &str) -> Result<String> {
         ));
     }
     Ok(key)
+}
+
+/// A key no table knows: fine when it was only `include`d or referenced
+/// (`$var`), an error otherwise.
+fn unknown_key(e: &Entry, path: &str) -> Result<()> {
+    if e.referenced {
+        return Ok(());
+    }
+    Err(key_error(e, path, format!("unknown field {:?}", e.key)))
 }
 
 /// An error about one element of an array: the element's position, the array key's path.
