@@ -281,29 +281,48 @@ impl Stream {
         }
         inner.last_msg_id = msg_id.map(str::to_string);
         drop(inner);
+        let stored = StoredFacts {
+            stream: &self.name,
+            subject: std::str::from_utf8(subject).unwrap_or(""),
+            seq,
+            timestamp_ns: now,
+            subject_last_seq,
+        };
+        let republished = self.after_store(&stored, subject, rollup, &cfg, &rules, hdrs, body)?;
+        Ok(Stored::New(seq, ticket, republished))
+    }
+
+    /// What follows every append, published or copied: the roll-up purge,
+    /// retention and consumer wake-ups, and the RePublish copy (if any).
+    #[allow(clippy::too_many_arguments)]
+    fn after_store(
+        &self,
+        stored: &StoredFacts<'_>,
+        subject: &[u8],
+        rollup: Option<bool>,
+        cfg: &StreamConfig,
+        rules: &Rules,
+        hdrs: &[u8],
+        body: &[u8],
+    ) -> Result<Option<Republished>, ApiError> {
         if let Some(all) = rollup {
             let subject = (!all).then(|| String::from_utf8_lossy(subject).into_owned());
             let req = PurgeRequest {
                 subject,
                 keep: None,
-                up_to_seq: Some(seq),
+                up_to_seq: Some(stored.seq),
             };
             self.store
                 .purge(&req)
                 .map_err(|e| err::rollup_failed(e.to_string()))?;
         }
-        self.after_append(seq, subject, cfg.retention);
-        let republished = rules.republish.as_ref().and_then(|r| {
-            let facts = StoredFacts {
-                stream: &self.name,
-                subject: std::str::from_utf8(subject).ok()?,
-                seq,
-                timestamp_ns: now,
-                subject_last_seq,
-            };
-            r.message(&facts, hdrs, body)
-        });
-        Ok(Stored::New(seq, ticket, republished))
+        self.after_append(stored.seq, subject, cfg.retention);
+        // A subject that is not UTF-8 cannot be republished (nor stored by clients).
+        let republish = rules
+            .republish
+            .as_ref()
+            .filter(|_| !stored.subject.is_empty());
+        Ok(republish.and_then(|r| r.message(stored, hdrs, body)))
     }
 
     /// Last stored sequence of `subject`, 0 if none.
@@ -345,28 +364,14 @@ impl Stream {
             .store
             .append(subject, hdrs, body, timestamp_ns)
             .map_err(|e| store_error(&e))?;
-        if let Some(all) = rollup {
-            let subject = (!all).then(|| String::from_utf8_lossy(subject).into_owned());
-            let req = PurgeRequest {
-                subject,
-                keep: None,
-                up_to_seq: Some(seq),
-            };
-            self.store
-                .purge(&req)
-                .map_err(|e| err::rollup_failed(e.to_string()))?;
-        }
-        self.after_append(seq, subject, cfg.retention);
-        let republish = rules.republish.as_ref().and_then(|r| {
-            let facts = StoredFacts {
-                stream: &self.name,
-                subject: std::str::from_utf8(subject).ok()?,
-                seq,
-                timestamp_ns,
-                subject_last_seq,
-            };
-            r.message(&facts, hdrs, body)
-        });
+        let stored = StoredFacts {
+            stream: &self.name,
+            subject: std::str::from_utf8(subject).unwrap_or(""),
+            seq,
+            timestamp_ns,
+            subject_last_seq,
+        };
+        let republish = self.after_store(&stored, subject, rollup, &cfg, &rules, hdrs, body)?;
         let _ = self.acks.send(PendingAck {
             ticket: Some(ticket),
             reply: None,
