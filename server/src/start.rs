@@ -90,6 +90,18 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     })
 }
 
+/// Bind `addr` (`host:port`, port 0 for any) and say which address it got;
+/// errors name the address, as nats-server's do.
+pub(crate) async fn bind_listener(addr: &str) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listen_err = |source| StartError::Listen {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(listen_err)?;
+    let bound = listener.local_addr().map_err(listen_err)?;
+    Ok((listener, bound))
+}
+
 /// The client listener. nats-server (Go) serves both IPv4 and IPv6 on the
 /// wildcard `0.0.0.0`, so clients dialling `localhost` reach it over `::1`
 /// too: bind `[::]` dual-stack there, falling back to IPv4 only.
@@ -122,15 +134,7 @@ async fn start_websocket(
         })?),
         None => None,
     };
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let (listener, bound) = bind_listener(&addr).await?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!(
         "Listening for websocket clients on {scheme}://{host}:{}",

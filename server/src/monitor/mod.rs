@@ -30,8 +30,6 @@ pub use state::{ClosedConn, MonitorState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
-
 use crate::server::Server;
 use crate::start::StartError;
 
@@ -43,15 +41,7 @@ pub async fn start(server: &Arc<Server>) -> Result<Option<SocketAddr>, StartErro
     };
     let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
     let addr = format!("{host}:{}", port.bind_port());
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| StartError::Listen { addr, source })?;
+    let (listener, local) = crate::start::bind_listener(&addr).await?;
     *server.http_addr.lock() = Some(local);
     tracing::info!("Starting http monitor on {host}:{}", local.port());
     tokio::spawn(http::serve(server.clone(), listener));
