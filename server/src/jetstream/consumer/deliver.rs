@@ -160,19 +160,7 @@ fn collect_redeliveries(c: &Consumer, cfg: &ConsumerConfig, st: &mut State, now:
 }
 
 fn advisory_max_deliveries(c: &Consumer, sseq: u64, p: &Pending) {
-    let subject = format!(
-        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
-        c.stream_name, c.name
-    );
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.max_deliver",
-        "id": super::nuid(),
-        "timestamp": crate::logging::rfc3339_ns(crate::jetstream::stream::now_ns()),
-        "stream": c.stream_name,
-        "consumer": c.name,
-        "stream_seq": sseq,
-        "deliveries": p.deliveries,
-    });
+    let (subject, body) = c.msg_advisory("MAX_DELIVERIES", "max_deliver", None, sseq, p.deliveries);
     c.server
         .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
 }

@@ -527,20 +527,13 @@ impl Consumer {
         p: &Pending,
         reason: Option<&str>,
     ) -> (String, serde_json::Value) {
-        let subject = format!(
-            "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{}.{}",
-            self.stream_name, self.name
+        let (subject, mut body) = self.msg_advisory(
+            "MSG_TERMINATED",
+            "terminated",
+            Some(t.dseq),
+            t.sseq,
+            p.deliveries,
         );
-        let mut body = serde_json::json!({
-            "type": "io.nats.jetstream.advisory.v1.terminated",
-            "id": nuid(),
-            "timestamp": crate::logging::rfc3339_ns(now_ns()),
-            "stream": self.stream_name,
-            "consumer": self.name,
-            "consumer_seq": t.dseq,
-            "stream_seq": t.sseq,
-            "deliveries": p.deliveries,
-        });
         // nats-server leaves an empty reason out.
         if let Some(r) = reason.filter(|r| !r.is_empty()) {
             body["reason"] = r.into();
@@ -551,25 +544,42 @@ impl Consumer {
 
     /// `MSG_NAKED`: subject and body, published after the state lock.
     fn advisory_nak(&self, t: &ack::AckTokens, deliveries: u32) -> (String, serde_json::Value) {
-        let subject = format!(
-            "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.{}.{}",
-            self.stream_name, self.name
-        );
-        let mut body = serde_json::json!({
-            "type": "io.nats.jetstream.advisory.v1.nak",
-            "id": nuid(),
-            "timestamp": crate::logging::rfc3339_ns(now_ns()),
-            "stream": self.stream_name,
-            "consumer": self.name,
-            "consumer_seq": t.dseq,
-            "stream_seq": t.sseq,
-            "deliveries": deliveries,
-        });
+        let (subject, mut body) =
+            self.msg_advisory("MSG_NAKED", "nak", Some(t.dseq), t.sseq, deliveries);
         self.with_domain(&mut body);
         (subject, body)
     }
 
     /// Advisories and metrics name the JetStream domain when there is one.
+    /// A per-message advisory: `$JS.EVENT.ADVISORY.CONSUMER.<event>.<stream>.<consumer>`
+    /// and the fields they all carry, in nats-server's order.
+    pub(crate) fn msg_advisory(
+        &self,
+        event: &str,
+        kind: &str,
+        consumer_seq: Option<u64>,
+        stream_seq: u64,
+        deliveries: u32,
+    ) -> (String, serde_json::Value) {
+        let subject = format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.{event}.{}.{}",
+            self.stream_name, self.name
+        );
+        let mut body = serde_json::json!({
+            "type": format!("io.nats.jetstream.advisory.v1.{kind}"),
+            "id": nuid(),
+            "timestamp": crate::logging::rfc3339_ns(now_ns()),
+            "stream": self.stream_name,
+            "consumer": self.name,
+        });
+        if let Some(dseq) = consumer_seq {
+            body["consumer_seq"] = dseq.into();
+        }
+        body["stream_seq"] = stream_seq.into();
+        body["deliveries"] = deliveries.into();
+        (subject, body)
+    }
+
     fn with_domain(&self, body: &mut serde_json::Value) {
         if let Some(d) = self.server.options().jetstream.domain.clone() {
             body["domain"] = d.into();
