@@ -15,13 +15,16 @@ async fn state_bytes(c: &async_nats::Client, stream: &str) -> u64 {
     info(c, stream).await["state"]["bytes"].as_u64().unwrap()
 }
 
+/// (subject, headers, payload, file bytes, memory bytes)
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, u64, u64);
+
 #[tokio::test]
 async fn file_and_memory_streams_count_like_nats_server() {
     let nile = start();
     let c = connect(&nile).await;
     // (subject, headers, payload, file bytes, memory bytes); subjects are
     // `<storage>.a` / `<storage>.abc` so the names differ by storage only.
-    let cases: &[(&str, &[(&str, &str)], &str, u64, u64)] = &[
+    let cases: &[Case] = &[
         ("a", &[], "", 30 + 6, 16 + 8),
         ("a", &[], "hello", 30 + 6 + 5, 16 + 8 + 5),
         (
