@@ -13,6 +13,8 @@ pub struct Context {
     pub nats_bin: PathBuf,
     pub nats_version: String,
     pub nile_bin: Option<PathBuf>,
+    /// One-minute load average when the run started: others' work on the machine.
+    pub load_before: String,
     pub args: CompareArgs,
 }
 
@@ -135,11 +137,14 @@ fn markdown(ctx: &Context, results: &[CaseResult], rows: &[Row]) -> String {
         a.pairs,
         a.scale
     );
-    md += "**Read with care:** client and server share the machine's cores, and while this \
-           was measured other engineers were compiling on the same 2 cores, so absolute \
-           numbers are noisy and low. The runs alternate Nile and nats-server (A B A B) so \
-           that load drift hits both; the min–max column shows how much the ratio moved \
-           between pairs.\n\n";
+    let _ = write!(
+        md,
+        "**Read with care:** client and server share the machine's cores (load average \
+         at the start of the run: {}), so absolute numbers move with whatever else \
+         runs. The runs alternate Nile and nats-server (A B A B) so that load drift hits \
+         both; the min–max column shows how much the ratio moved between pairs.\n\n",
+        ctx.load_before
+    );
     md += "Ratio = Nile / nats-server, median over pairs, min–max across pairs. For msgs/s \
            higher is better; for p50 latency and RSS lower is better. RSS columns are the peak \
            resident set (VmHWM) of each server over its run, max over runs.\n\n";
@@ -222,4 +227,12 @@ fn relative(doc: &Path, svg: &Path) -> String {
     }
     let depth = doc.parent().map(|p| p.components().count()).unwrap_or(0);
     format!("{}{}", "../".repeat(depth), svg.display())
+}
+
+/// The one-minute load average, from `/proc/loadavg` ("unknown" elsewhere).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -76,6 +76,7 @@ pub async fn run(a: &CompareArgs) -> i32 {
         a.scenarios.clone()
     };
     let cases = plan::cases(&chosen, a.scale);
+    let load_before = doc::load_average();
     let mut results = Vec::new();
     for case in &cases {
         let mut nile = Side::default();
@@ -118,6 +119,7 @@ pub async fn run(a: &CompareArgs) -> i32 {
         nats_version: server::version(&nats_bin),
         nats_bin,
         nile_bin,
+        load_before,
         args: a.clone(),
     };
     if let Err(e) = doc::write_all(&ctx, &results, &rows) {
