@@ -69,6 +69,8 @@ pub struct ClientHandle {
     pub(crate) wake: Notify,
     /// Wakes the reader when someone else closes the connection.
     pub(crate) closing: Notify,
+    /// Wakes the reader after a configuration reload to re-check its login.
+    pub(crate) reauth: Notify,
     /// Set when a publisher queued output and owes the writer a wake-up.
     flush_owed: AtomicBool,
     /// CONNECT said `headers: true`; otherwise messages go out as MSG without
@@ -104,6 +106,7 @@ impl ClientHandle {
             }),
             wake: Notify::new(),
             closing: Notify::new(),
+            reauth: Notify::new(),
             flush_owed: AtomicBool::new(false),
             headers: AtomicBool::new(false),
             responses: Mutex::new(None),

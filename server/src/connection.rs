@@ -21,6 +21,8 @@ use crate::subscription::{Delivery, SubTarget, Subscription};
 use crate::trace;
 
 /// Read buffer size: one read can carry many small messages.
+mod reauth;
+
 const READ_BYTES_MIN: usize = 64 * 1024;
 /// Longest a publisher waits, per read, for a backed-up subscriber to drain.
 const STALL_WAIT_MAX: Duration = Duration::from_millis(50);
@@ -295,6 +297,8 @@ struct Connection {
     account_expires: bool,
     /// `-V`: log every op the client sends.
     trace: bool,
+    /// What CONNECT offered, re-checked when the configuration is reloaded.
+    creds: reauth::SavedCredentials,
 }
 
 impl Connection {
@@ -323,6 +327,7 @@ impl Connection {
             flush: FlushList::default(),
             pings_out: 0,
             trace: o.log.trace,
+            creds: reauth::SavedCredentials::default(),
             nonce,
             expires_at: None,
             account_expires: false,
@@ -362,6 +367,7 @@ impl Connection {
                     Err(_) => Some(Stop::Close(CloseReason::ReadError, None)),
                 },
                 _ = ping.tick() => self.server_ping().err(),
+                _ = self.handle.reauth.notified() => self.reauthorize().err(),
                 _ = &mut auth_deadline, if auth_armed && !self.connected => {
                     Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
                 }
@@ -511,6 +517,7 @@ impl Connection {
             tracing::debug!(cid = self.handle.cid, "authorization violation");
             return Err(auth_violation());
         };
+        self.creds = reauth::SavedCredentials::save(&creds);
         if !matches!(c.protocol, None | Some(0) | Some(1)) {
             return Err(Stop::Close(
                 CloseReason::ProtocolViolation,

@@ -265,6 +265,11 @@ impl Running {
             host: old.host.clone(),
             ..new
         });
+        // Every client re-checks its login and subscriptions (notify_one
+        // keeps the wake-up for a reader busy elsewhere).
+        for c in self.server.clients.lock().values() {
+            c.reauth.notify_one();
+        }
         tracing::info!("Reloaded server configuration");
     }
 

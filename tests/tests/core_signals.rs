@@ -36,6 +36,68 @@ fn sighup_reloads_authorization() {
     nile.raw_connected(r#"{"verbose":false,"auth_token":"second"}"#);
 }
 
+/// Rewrites the config file and waits for the reload to be logged.
+fn reload(nile: &Nile, conf_text: &str) {
+    let conf = nile.dir.path().join("nile.conf");
+    let before = nile
+        .log_text()
+        .matches("Reloaded server configuration")
+        .count();
+    std::fs::write(&conf, conf_text).unwrap();
+    kill("HUP", nile.pid());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while nile
+        .log_text()
+        .matches("Reloaded server configuration")
+        .count()
+        == before
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload in log:\n{}",
+            nile.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+const USER_A: &str = "authorization { users: [ { user: a, password: a } ] }\n";
+
+#[test]
+fn reload_drops_subscriptions_the_new_permissions_deny() {
+    let nile = Nile::start_with_config(USER_A, &[]);
+    let mut c = nile.raw_connected(r#"{"verbose":false,"user":"a","pass":"a"}"#);
+    c.send(b"SUB _INBOX.x 1\r\nSUB q 2\r\nPING\r\n");
+    assert_eq!(c.line(), "PONG\r\n");
+    reload(
+        &nile,
+        "authorization { users: [ { user: a, password: a, \
+         permissions: { subscribe: { deny: \"_INBOX.>\" } } } ] }\n",
+    );
+    assert_eq!(
+        c.line(),
+        "-ERR 'Permissions Violation for Subscription to \"_INBOX.x\" (sid \"1\")'\r\n"
+    );
+    // The denied one is gone, the other still delivers.
+    c.send(b"PUB _INBOX.x 1\r\na\r\nPUB q 1\r\nb\r\nPING\r\n");
+    assert_eq!(c.line(), "MSG q 2 1\r\n");
+    assert_eq!(c.line(), "b\r\n");
+    assert_eq!(c.line(), "PONG\r\n");
+}
+
+#[test]
+fn reload_closes_a_client_whose_user_is_gone() {
+    let nile = Nile::start_with_config(USER_A, &[]);
+    let mut gone = nile.raw_connected(r#"{"verbose":false,"user":"a","pass":"a"}"#);
+    reload(
+        &nile,
+        "authorization { users: [ { user: b, password: b } ] }\n",
+    );
+    // Closed without an -ERR, as nats-server does.
+    assert_eq!(gone.until_close(), "");
+    nile.raw_connected(r#"{"verbose":false,"user":"b","pass":"b"}"#);
+}
+
 #[test]
 fn lame_duck_via_signal_flag_sends_ldm_info_then_closes() {
     let nile = Nile::start_with_config(
