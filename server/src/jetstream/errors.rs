@@ -229,4 +229,60 @@ pub mod err {
             format!("stream external delivery prefix {prefix} must not contain wildcards"),
         )
     }
+    pub fn priority_policy_without_group() -> ApiError {
+        ApiError::new(
+            400,
+            10159,
+            "Setting PriorityPolicy requires at least one PriorityGroup to be set",
+        )
+    }
+    pub fn invalid_priority_group() -> ApiError {
+        ApiError::new(
+            400,
+            10160,
+            "Provided priority group does not exist for this consumer",
+        )
+    }
+    pub fn empty_group_name() -> ApiError {
+        ApiError::new(400, 10161, "Group name cannot be an empty string")
+    }
+    pub fn invalid_group_name() -> ApiError {
+        ApiError::new(
+            400,
+            10162,
+            "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters",
+        )
+    }
+    pub fn push_with_priority_group() -> ApiError {
+        ApiError::new(
+            400,
+            10178,
+            "priority groups can not be used with push consumers",
+        )
+    }
+    pub fn priority_groups_without_policy() -> ApiError {
+        ApiError::new(
+            400,
+            10196,
+            "consumer can not have priority groups when policy is none",
+        )
+    }
+    pub fn pinned_ttl_without_policy() -> ApiError {
+        ApiError::new(
+            400,
+            10197,
+            "PinnedTTL cannot be set when PriorityPolicy is none",
+        )
+    }
+    pub fn consumer_store_failed(text: &str) -> ApiError {
+        ApiError::new(
+            500,
+            10104,
+            format!("error creating store for consumer: {text}"),
+        )
+    }
+    /// CONSUMER.RESET to a sequence the consumer's deliver policy rules out.
+    pub fn invalid_reset(why: &str) -> ApiError {
+        ApiError::new(400, 10204, format!("invalid reset: {why}"))
+    }
 }

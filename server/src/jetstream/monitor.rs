@@ -13,7 +13,7 @@ use crate::monitor::jetstream::{
 };
 
 /// The only account Nile has today.
-const GLOBAL_ACCOUNT: &str = "$G";
+pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
 
 fn time_of(ns: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64)

@@ -29,7 +29,8 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     };
     let days = days_from_civil(y, mo as u32, d as u32);
     let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    Some(secs * 1_000_000_000 + nanos)
+    // Outside 1678..2262 the count of ns does not fit (Go's zero time is year 1).
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {

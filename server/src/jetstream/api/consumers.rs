@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use super::{error, typed, Reply, Request};
 use crate::jetstream::config::Retention;
-use crate::jetstream::consumer::config::{ConsumerConfig, CreateRequest};
+use crate::jetstream::consumer::config::{is_valid_group_name, pause_deadline_ns, ConsumerConfig, CreateRequest};
+use crate::jetstream::consumer::pause;
 use crate::jetstream::consumer::persist::{self, Meta};
 use crate::jetstream::consumer::Consumer;
 use crate::jetstream::errors::{err, ApiError};
@@ -62,8 +63,28 @@ pub fn info_json(js: &JetStream, c: &Consumer) -> Value {
             v["push_bound"] = true.into();
         }
     }
+    if let Some(left) = pause::remaining(&cfg) {
+        v["paused"] = true.into();
+        v["pause_remaining"] = (left.as_nanos() as u64).into();
+    }
     v["ts"] = rfc3339_ns(now_ns()).into();
+    if let Some(group) = cfg.priority_groups.as_ref().and_then(|g| g.first()) {
+        v["priority_groups"] = json!([group_state(c, group)]);
+    }
     v
+}
+
+/// As nats-server, only the first group is reported, with its pin.
+fn group_state(c: &Consumer, group: &str) -> Value {
+    let mut g = json!({"group": group});
+    match c.state.lock().pin.as_ref() {
+        Some(pin) => {
+            g["pinned_client_id"] = pin.id.clone().into();
+            g["pinned_ts"] = rfc3339_ns(pin.ts_ns).into();
+        }
+        None => g["pinned_ts"] = pause::ZERO_TIME.into(),
+    }
+    g
 }
 
 /// What the subject says about the consumer: (stream, name, filter).
@@ -143,6 +164,10 @@ fn create_inner(js: &JetStream, req: &Request<'_>) -> Result<Value, ApiError> {
     let c = Consumer::create(&stream, cfg, dir);
     persist::save(&c);
     stream.consumers.write().insert(cname, c.clone());
+    let cfg = c.config.read().clone();
+    if pause::remaining(&cfg).is_some() {
+        c.send_pause_advisory(&cfg);
+    }
     Ok(info_json(js, &c))
 }
 
@@ -219,7 +244,10 @@ fn update_existing(
     cfg: ConsumerConfig,
     action: &str,
 ) -> Result<Value, ApiError> {
+    let mut cfg = cfg;
     let old = c.config.read().clone();
+    // As nats-server, an update cannot pause or resume: that is CONSUMER.PAUSE.
+    cfg.pause_until = old.pause_until.clone();
     if old == cfg {
         return Ok(info_json(js, c));
     }
@@ -360,4 +388,120 @@ pub fn delete(js: &JetStream, req: &Request<'_>) -> Reply {
         return error(KIND, err::consumer_not_found(), json!({}));
     }
     Reply::Json(typed(KIND, json!({"success": true})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PauseRequest {
+    pause_until: Option<String>,
+}
+
+/// CONSUMER.PAUSE: pause until a time, or resume (no or zero time).
+pub fn pause(js: &JetStream, req: &Request<'_>) -> Reply {
+    const KIND: &str = "consumer_pause_response";
+    // nats-server's response carries these fields even with an error.
+    let unpaused = json!({"paused": false, "pause_until": pause::ZERO_TIME});
+    let body: PauseRequest = match req.json() {
+        Ok(b) => b,
+        Err(e) => return error(KIND, e, unpaused),
+    };
+    let until_ns = match body.pause_until.as_deref().map(pause_deadline_ns) {
+        None => None,
+        Some(Ok(ns)) => ns,
+        Some(Err(e)) => return error(KIND, e, unpaused),
+    };
+    let Some(stream) = js.stream(req.token(4)) else {
+        return error(KIND, err::stream_not_found(), unpaused);
+    };
+    let Some(c) = stream.consumer(req.token(5)) else {
+        return error(KIND, err::consumer_not_found(), unpaused);
+    };
+    let until = until_ns.map(rfc3339_ns);
+    let mut cfg = c.config.read().clone();
+    cfg.pause_until = until.clone();
+    if let Some(d) = &c.dir {
+        let meta = Meta {
+            config: cfg.clone(),
+            created_ns: c.created_ns,
+        };
+        if let Err(e) = persist::save_meta(d, &meta) {
+            return error(KIND, err::consumer_store_failed(&e.to_string()), unpaused);
+        }
+    }
+    c.set_pause(until.clone());
+    let mut v = json!({"paused": false, "pause_until": until.as_deref().unwrap_or(pause::ZERO_TIME)});
+    if let Some(left) = pause::remaining(&cfg) {
+        v["paused"] = true.into();
+        v["pause_remaining"] = (left.as_nanos() as u64).into();
+    }
+    Reply::Json(typed(KIND, v))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UnpinRequest {
+    group: String,
+}
+
+/// CONSUMER.UNPIN: the pinned client of a group loses its pin.
+pub fn unpin(js: &JetStream, req: &Request<'_>) -> Reply {
+    const KIND: &str = "consumer_unpin_response";
+    match unpin_inner(js, req) {
+        Ok(()) => Reply::Json(typed(KIND, json!({}))),
+        Err(e) => error(KIND, e, json!({})),
+    }
+}
+
+fn unpin_inner(js: &JetStream, req: &Request<'_>) -> Result<(), ApiError> {
+    // Go's decoder refuses an empty body.
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(err::invalid_json("unexpected end of JSON input"));
+    }
+    let body: UnpinRequest = req.json()?;
+    if body.group.is_empty() {
+        return Err(err::invalid_json("consumer group not specified"));
+    }
+    if !is_valid_group_name(&body.group) {
+        return Err(err::invalid_group_name());
+    }
+    let stream = js.stream(req.token(4)).ok_or_else(err::stream_not_found)?;
+    let c = stream
+        .consumer(req.token(5))
+        .ok_or_else(err::consumer_not_found)?;
+    if !c.config.read().has_group(&body.group) {
+        return Err(err::invalid_priority_group());
+    }
+    c.unpin(&body.group);
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResetRequest {
+    seq: u64,
+}
+
+/// CONSUMER.RESET (2.14): restart delivery at a sequence (0: past the ack
+/// floor). nats-server answers from the consumer itself, so a missing
+/// consumer gets no answer.
+pub fn reset(js: &JetStream, req: &Request<'_>) -> Reply {
+    const KIND: &str = "consumer_reset_response";
+    let Some(c) = js
+        .stream(req.token(4))
+        .and_then(|s| s.consumer(req.token(5)))
+    else {
+        return Reply::None;
+    };
+    let body: ResetRequest = match req.json() {
+        Ok(b) => b,
+        Err(e) => return error(KIND, e, json!({"reset_seq": 0})),
+    };
+    match c.reset(body.seq) {
+        Ok(seq) => {
+            let mut v = info_json(js, &c);
+            v["reset_seq"] = seq.into();
+            Reply::Json(typed(KIND, v))
+        }
+        Err(e) => error(KIND, e, json!({"reset_seq": 0})),
+    }
 }

@@ -98,6 +98,9 @@ const API: &[(&str, Handler)] = &[
     ("$JS.API.CONSUMER.NAMES.*", consumers::names),
     ("$JS.API.CONSUMER.LIST.*", consumers::list),
     ("$JS.API.CONSUMER.DELETE.*.*", consumers::delete),
+    ("$JS.API.CONSUMER.PAUSE.*.*", consumers::pause),
+    ("$JS.API.CONSUMER.UNPIN.*.*", consumers::unpin),
+    ("$JS.API.CONSUMER.RESET.*.*", consumers::reset),
     ("$JS.API.DIRECT.GET.*", direct::get),
     ("$JS.API.DIRECT.GET.*.>", direct::get_last_for_subject),
 ];
@@ -174,9 +177,10 @@ pub fn error(kind: &str, e: ApiError, extra: serde_json::Value) -> Reply {
     let mut v = typed(kind, extra);
     if let serde_json::Value::Object(m) = &mut v {
         let mut ordered = serde_json::Map::new();
-        ordered.insert("type".into(), m.remove("type").unwrap_or_default());
+        // Map::remove would swap the last field into its place: keep the order.
+        ordered.insert("type".into(), m.get("type").cloned().unwrap_or_default());
         ordered.insert("error".into(), serde_json::to_value(e).unwrap_or_default());
-        ordered.append(m);
+        ordered.extend(std::mem::take(m).into_iter().filter(|(k, _)| k != "type"));
         return Reply::Json(serde_json::Value::Object(ordered));
     }
     Reply::Json(v)

@@ -18,6 +18,9 @@ const HEARTBEAT_MIN_NS: i64 = 100_000_000;
 const MAX_EXPIRES_MIN_NS: i64 = 1_000_000;
 const DESCRIPTION_LEN_MAX: usize = 4096;
 const METADATA_BYTES_MAX: usize = 128 * 1024;
+/// A pin lasts this long after the pinned client's last request unless set.
+pub const PINNED_TTL_DEFAULT_NS: i64 = 120_000_000_000;
+const GROUP_NAME_LEN_MAX: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +49,42 @@ pub enum ReplayPolicy {
     #[default]
     Instant,
     Original,
+}
+
+/// How a pull consumer picks among waiting requests (2.11 priority groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityPolicy {
+    #[default]
+    None,
+    /// Requests with `min_pending` / `min_ack_pending` wait until the backlog is that large.
+    Overflow,
+    /// One client at a time, named by the `Nats-Pin-Id` it was given.
+    PinnedClient,
+    /// Requests with a lower `priority` are served first.
+    Prioritized,
+}
+
+impl<'de> Deserialize<'de> for PriorityPolicy {
+    /// nats-server's wording for an unknown policy.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "none" => Ok(PriorityPolicy::None),
+            "overflow" => Ok(PriorityPolicy::Overflow),
+            "pinned_client" => Ok(PriorityPolicy::PinnedClient),
+            "prioritized" => Ok(PriorityPolicy::Prioritized),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown priority policy: {s:?}"
+            ))),
+        }
+    }
+}
+
+impl PriorityPolicy {
+    fn is_none(&self) -> bool {
+        *self == PriorityPolicy::None
+    }
 }
 
 /// A 400 error with nats-server's code and text.
@@ -122,6 +161,16 @@ pub struct ConsumerConfig {
     pub mem_storage: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// RFC 3339 in UTC: no deliveries before then (2.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "PriorityPolicy::is_none")]
+    pub priority_policy: PriorityPolicy,
+    /// How long a pin outlives its client's last pull request (ns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_timeout: Option<i64>,
 }
 
 /// The body of CONSUMER.CREATE.
@@ -196,7 +245,95 @@ impl ConsumerConfig {
             self.inactive_threshold = Some(INACTIVE_THRESHOLD_EPHEMERAL_NS);
         }
         self.check_policies(stream)?;
+        self.check_priority(pedantic)?;
+        self.normalize_pause()?;
         Ok(self)
+    }
+
+    /// The pause deadline in ns since the epoch (None: not set, or long past).
+    pub fn pause_until_ns(&self) -> Option<i64> {
+        pause_deadline_ns(self.pause_until.as_deref()?).ok().flatten()
+    }
+
+    /// Paused now, and until when (ns since the epoch)?
+    pub fn paused_at(&self, now_ns: i64) -> Option<i64> {
+        self.pause_until_ns().filter(|t| *t > now_ns)
+    }
+
+    /// As nats-server, the deadline is kept in UTC.
+    fn normalize_pause(&mut self) -> Result<(), ApiError> {
+        let Some(text) = self.pause_until.as_deref() else {
+            return Ok(());
+        };
+        if let Some(ns) = pause_deadline_ns(text)? {
+            self.pause_until = Some(crate::logging::rfc3339_ns(ns));
+        }
+        Ok(())
+    }
+
+    /// Priority groups: pull consumers only, named groups, a policy that uses them.
+    fn check_priority(&mut self, pedantic: bool) -> Result<(), ApiError> {
+        if self.priority_timeout.is_some_and(|t| t < 0) {
+            if pedantic {
+                return Err(bad(
+                    10157,
+                    "pedantic mode: priority_timeout must not be negative",
+                ));
+            }
+            self.priority_timeout = None;
+        }
+        if self.priority_timeout == Some(0) {
+            self.priority_timeout = None;
+        }
+        if self.priority_groups.as_ref().is_some_and(|g| g.is_empty()) {
+            self.priority_groups = None;
+        }
+        let groups = self.priority_groups.as_deref().unwrap_or_default();
+        if self.priority_policy.is_none() {
+            if !groups.is_empty() {
+                return Err(err::priority_groups_without_policy());
+            }
+            if self.priority_timeout.is_some() {
+                return Err(err::pinned_ttl_without_policy());
+            }
+            return Ok(());
+        }
+        if self.is_push() {
+            return Err(err::push_with_priority_group());
+        }
+        if groups.is_empty() {
+            return Err(err::priority_policy_without_group());
+        }
+        for g in groups {
+            if g.is_empty() {
+                return Err(err::empty_group_name());
+            }
+            if !is_valid_group_name(g) {
+                return Err(err::invalid_group_name());
+            }
+        }
+        if self.priority_policy == PriorityPolicy::PinnedClient && self.priority_timeout.is_none() {
+            self.priority_timeout = Some(PINNED_TTL_DEFAULT_NS);
+        }
+        Ok(())
+    }
+
+    /// The pin timeout of a pinned-client consumer.
+    pub fn pinned_ttl(&self) -> std::time::Duration {
+        let ns = self.priority_timeout.unwrap_or(PINNED_TTL_DEFAULT_NS).max(1);
+        std::time::Duration::from_nanos(ns as u64)
+    }
+
+    pub fn is_pinned(&self) -> bool {
+        self.priority_policy == PriorityPolicy::PinnedClient
+    }
+
+    /// Is `group` one of this consumer's priority groups?
+    pub fn has_group(&self, group: &str) -> bool {
+        self.priority_groups
+            .iter()
+            .flatten()
+            .any(|g| g == group)
     }
 
     /// The stream's `consumer_limits` (2.10): unset values take them (even
@@ -496,6 +633,26 @@ impl ConsumerConfig {
         }
         Ok(())
     }
+}
+
+/// A pause deadline: ns since the epoch, or None for a time before 1970
+/// (Go's zero time means no deadline; any past time pauses nothing).
+pub fn pause_deadline_ns(text: &str) -> Result<Option<i64>, ApiError> {
+    let year = text.get(0..4).and_then(|y| y.parse::<i32>().ok());
+    if year.is_some_and(|y| y < 1970) {
+        return Ok(None);
+    }
+    crate::jetstream::time::parse_rfc3339(text)
+        .map(Some)
+        .ok_or_else(|| err::invalid_json(&format!("parsing time {text:?}: invalid time")))
+}
+
+/// nats-server's group names: 1 to 16 of `A-Z a-z 0-9 / _ = -`.
+pub fn is_valid_group_name(g: &str) -> bool {
+    (1..=GROUP_NAME_LEN_MAX).contains(&g.len())
+        && g
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_=-".contains(&b))
 }
 
 /// `sample_freq` as a percentage ("50" or "50%"); `None` when unset or 0.

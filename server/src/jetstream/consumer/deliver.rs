@@ -14,7 +14,7 @@ use nile_engine::{StoreError, StoredMsg};
 
 use super::config::{AckPolicy, ConsumerConfig, ReplayPolicy};
 use super::pull::status;
-use super::{ack_wait, persist, Consumer, Pending, RateBucket, State};
+use super::{ack_wait, persist, priority, Consumer, Pending, RateBucket, State};
 use crate::client::FlushList;
 use crate::jetstream::headers::HeaderBuilder;
 use crate::router::RouteCache;
@@ -35,12 +35,26 @@ const SAVE_INTERVAL: Duration = Duration::from_millis(100);
 /// One message or status to publish after the lock is released: routed to
 /// the subscribers of `to`, shown with `subject` (a consumer delivers the
 /// stored message's own subject to the inbox or deliver subject).
-struct Out {
-    to: Bytes,
-    subject: Bytes,
-    reply: Option<Bytes>,
-    headers: Vec<u8>,
-    body: Bytes,
+pub struct Out {
+    pub to: Bytes,
+    pub subject: Bytes,
+    pub reply: Option<Bytes>,
+    pub headers: Vec<u8>,
+    pub body: Bytes,
+}
+
+impl Out {
+    /// An advisory, published like the rest once the lock is released.
+    pub(crate) fn event(subject: String, body: String) -> Out {
+        let subject = Bytes::from(subject);
+        Out {
+            to: subject.clone(),
+            subject,
+            reply: None,
+            headers: Vec::new(),
+            body: Bytes::from(body),
+        }
+    }
 }
 
 pub async fn run(c: Arc<Consumer>) {
@@ -98,11 +112,14 @@ fn turn(c: &Consumer, now: Instant) -> (Vec<Out>, Option<Instant>, bool) {
     let mut st = c.state.lock();
     let mut out = Vec::new();
     expire_requests(&mut st, now, &mut out);
+    priority::expire_pin(c, &mut st, now, &mut out);
     collect_redeliveries(c, &cfg, &mut st, now);
     // Set again below if the next message must still wait; a stale hold
     // would make the task wake at once, over and over.
     st.hold_until = None;
-    let busy = if cfg.is_push() {
+    let busy = if c.check_pause(&cfg, &mut st, now, &mut out) {
+        false
+    } else if cfg.is_push() {
         push_turn(c, &cfg, &mut st, now, &mut out)
     } else {
         pull_turn(c, &cfg, &mut st, now, &mut out)
@@ -122,7 +139,7 @@ fn expire_requests(st: &mut State, now: Instant, out: &mut Vec<Out>) {
     });
 }
 
-fn status_out(reply: &Bytes, headers: Vec<u8>) -> Out {
+pub(crate) fn status_out(reply: &Bytes, headers: Vec<u8>) -> Out {
     Out {
         to: reply.clone(),
         subject: reply.clone(),
@@ -443,13 +460,8 @@ fn pull_turn(
     let mut pending_left = c.num_pending(st);
     let mut sent = 0;
     while sent < TURN_MSGS_MAX {
-        let Some(front) = st.waiting.front() else {
+        if st.waiting.is_empty() {
             return false;
-        };
-        let reply = front.reply.clone();
-        if front.delivered == 0 && !has_interest(c, &reply) {
-            st.waiting.pop_front();
-            continue;
         }
         let fresh = has_capacity(cfg, st);
         let next = peek_next(c, st, fresh);
@@ -461,8 +473,24 @@ fn pull_turn(
             st.hold_until = Some(t);
             return false;
         }
+        let backlog = priority::Backlog {
+            // A new message is still counted in `pending_left`; a redelivery is not.
+            num_pending: pending_left + u64::from(matches!(next, Next::Redeliver(_))),
+            ack_pending: st.pending.len() as u64,
+        };
+        let Some(idx) = priority::choose(c, cfg, st, backlog, now, out) else {
+            return false;
+        };
+        let Some(w) = st.waiting.get(idx) else {
+            return false;
+        };
+        let reply = w.reply.clone();
+        if w.delivered == 0 && !has_interest(c, &reply) {
+            st.waiting.remove(idx);
+            continue;
+        }
         let size = pull_size(c, st, &next, pending_left);
-        let Some(w) = st.waiting.front_mut() else {
+        let Some(w) = st.waiting.get_mut(idx) else {
             return false;
         };
         if w.has_byte_budget && size > w.bytes_left {
@@ -472,7 +500,7 @@ fn pull_turn(
                 ("Nats-Pending-Messages", w.batch_left.to_string()),
                 ("Nats-Pending-Bytes", w.bytes_left.to_string()),
             ];
-            st.waiting.pop_front();
+            st.waiting.remove(idx);
             out.push(status_out(
                 &reply,
                 status("409 Message Size Exceeds MaxBytes", &left),
@@ -487,9 +515,13 @@ fn pull_turn(
         }
         let done = w.batch_left == 0 || (w.has_byte_budget && w.bytes_left == 0);
         record_sent(st, next.fresh_ts(), rate_size(next.msg()), now);
-        out.push(take(c, cfg, st, next, &mut pending_left, now, &reply));
+        let mut o = take(c, cfg, st, next, &mut pending_left, now, &reply);
+        if let Some(pin) = st.pin.as_ref().filter(|_| cfg.is_pinned()) {
+            o.headers = priority::with_pin_header(&o.headers, &pin.id);
+        }
+        out.push(o);
         if done {
-            st.waiting.pop_front();
+            st.waiting.remove(idx);
         }
         sent += 1;
     }
@@ -639,6 +671,12 @@ fn next_deadline(cfg: &ConsumerConfig, st: &State, now: Instant, durable: bool) 
     }
     if let Some(t) = st.hold_until {
         consider(t.max(now));
+    }
+    if let Some(t) = st.resume_at {
+        consider(t.max(now));
+    }
+    if let Some(p) = &st.pin {
+        consider(p.expires.max(now));
     }
     if let Some(hb) = cfg.idle_heartbeat.filter(|h| *h > 0) {
         consider(st.last_send + Duration::from_nanos(hb as u64));

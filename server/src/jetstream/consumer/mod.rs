@@ -7,6 +7,9 @@
 //! - [`pull`]: MSG.NEXT requests and their statuses.
 //! - [`ack`]: ack bodies.
 //! - [`persist`]: the durable state snapshot.
+//! - [`pause`]: `pause_until` and CONSUMER.PAUSE.
+//! - [`priority`]: priority groups (overflow, pinned client, prioritized).
+//! - [`reset`]: CONSUMER.RESET.
 //!
 //! Locking: `state` is a short mutex taken by the delivery task and by acks
 //! (which arrive on the acker's connection task). Nothing awaits under it;
@@ -15,8 +18,11 @@
 pub mod ack;
 pub mod config;
 pub mod deliver;
+pub mod pause;
 pub mod persist;
+pub mod priority;
 pub mod pull;
+pub mod reset;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -128,6 +134,10 @@ pub struct State {
     pub rate: Option<RateBucket>,
     /// The next message waits for replay timing or the rate limit until then.
     pub hold_until: Option<Instant>,
+    /// Paused: the resume advisory is due then.
+    pub resume_at: Option<Instant>,
+    /// The pinned client of a `pinned_client` consumer.
+    pub pin: Option<priority::Pin>,
 }
 
 impl State {
@@ -155,6 +165,8 @@ impl State {
             replay_prev: None,
             rate: None,
             hold_until: None,
+            resume_at: None,
+            pin: None,
         }
     }
 
@@ -236,6 +248,8 @@ impl Consumer {
         dir: Option<PathBuf>,
         log: Option<ConsumerStore>,
     ) -> Arc<Consumer> {
+        let mut state = state;
+        state.resume_at = pause::resume_at(&config, Instant::now());
         let name = config.name.clone().unwrap_or_default();
         let c = Arc::new(Consumer {
             name,
@@ -364,6 +378,11 @@ impl Consumer {
         }
         let mut st = self.state.lock();
         st.last_request = now;
+        if let Err(status) = priority::check_request(&cfg, &mut st, req.group.as_ref(), now) {
+            drop(st);
+            self.server.publish_internal(&reply, None, &status, &[]);
+            return;
+        }
         let max_waiting = cfg
             .max_waiting
             .unwrap_or(config::MAX_WAITING_DEFAULT)
@@ -376,7 +395,7 @@ impl Consumer {
             }
             return;
         }
-        st.waiting.push_back(req);
+        priority::enqueue(&cfg, &mut st.waiting, req);
         drop(st);
         self.wake.notify_one();
     }

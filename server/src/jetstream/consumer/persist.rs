@@ -185,6 +185,22 @@ pub fn create_log(dir: &Path, st: &State) -> Option<ConsumerStore> {
     Some(log)
 }
 
+/// A reset consumer: the log holds the new starting point at once, and a
+/// `last_per_subject` start no longer applies.
+pub fn reset_log(c: &Consumer, st: &State) {
+    let (Some(dir), Some(log)) = (&c.dir, &c.log) else {
+        return;
+    };
+    match std::fs::remove_file(dir.join(POSITION_FILE)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::error!("consumer {}: cannot drop its start: {e}", c.name),
+    }
+    if let Err(e) = log.set_state(Saved::of_state(st).to_log()) {
+        tracing::error!("consumer {}: cannot save state: {e}", c.name);
+    }
+}
+
 fn open_log(dir: &Path) -> Option<ConsumerStore> {
     match ConsumerStore::open(dir, LOG_NAME) {
         Ok(log) => Some(log),

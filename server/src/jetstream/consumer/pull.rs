@@ -22,6 +22,27 @@ pub struct WaitingRequest {
     pub heartbeat: Option<Duration>,
     pub next_heartbeat: Option<Instant>,
     pub delivered: u64,
+    /// The priority-group fields; only a JSON request carries them, as nats-server.
+    pub group: Option<GroupRequest>,
+}
+
+/// A pull request's priority-group fields (ADR-42).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupRequest {
+    pub group: String,
+    pub min_pending: i64,
+    pub min_ack_pending: i64,
+    /// The pin id the client holds (pinned_client).
+    pub id: String,
+    /// 0 (first) to 9 (prioritized).
+    pub priority: i64,
+}
+
+impl GroupRequest {
+    /// Priority for ordering; a request without group fields goes last.
+    pub fn rank(g: Option<&GroupRequest>) -> i64 {
+        g.map_or(i64::MAX, |g| g.priority)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -32,6 +53,11 @@ struct RequestJson {
     no_wait: bool,
     max_bytes: i64,
     idle_heartbeat: i64,
+    group: String,
+    min_pending: i64,
+    min_ack_pending: i64,
+    id: String,
+    priority: i64,
 }
 
 /// Why a pull request was refused outright.
@@ -46,6 +72,7 @@ pub fn parse(reply: Bytes, body: &[u8], now: Instant) -> Result<WaitingRequest, 
     let text = std::str::from_utf8(body)
         .map_err(|_| PullError::BadRequest("invalid request".into()))?
         .trim();
+    let is_json = text.starts_with('{');
     let json = if text.is_empty() {
         RequestJson {
             batch: 1,
@@ -59,6 +86,13 @@ pub fn parse(reply: Bytes, body: &[u8], now: Instant) -> Result<WaitingRequest, 
     } else {
         serde_json::from_str(text).map_err(|e| PullError::BadRequest(e.to_string()))?
     };
+    let group = is_json.then(|| GroupRequest {
+        group: json.group.clone(),
+        min_pending: json.min_pending,
+        min_ack_pending: json.min_ack_pending,
+        id: json.id.clone(),
+        priority: json.priority,
+    });
     let expires = (json.expires > 0).then(|| Duration::from_nanos(json.expires as u64));
     let heartbeat =
         (json.idle_heartbeat > 0).then(|| Duration::from_nanos(json.idle_heartbeat as u64));
@@ -80,6 +114,7 @@ pub fn parse(reply: Bytes, body: &[u8], now: Instant) -> Result<WaitingRequest, 
         heartbeat,
         next_heartbeat: heartbeat.map(|h| now + h),
         delivered: 0,
+        group,
     })
 }
 
