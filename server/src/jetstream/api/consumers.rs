@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use super::{error, typed, Reply, Request};
 use crate::jetstream::config::Retention;
-use crate::jetstream::consumer::config::{is_valid_group_name, pause_deadline_ns, ConsumerConfig, CreateRequest};
+use crate::jetstream::consumer::config::{
+    is_valid_group_name, pause_deadline_ns, ConsumerConfig, CreateRequest,
+};
 use crate::jetstream::consumer::pause;
 use crate::jetstream::consumer::persist::{self, Meta};
 use crate::jetstream::consumer::Consumer;
@@ -429,7 +431,8 @@ pub fn pause(js: &JetStream, req: &Request<'_>) -> Reply {
         }
     }
     c.set_pause(until.clone());
-    let mut v = json!({"paused": false, "pause_until": until.as_deref().unwrap_or(pause::ZERO_TIME)});
+    let mut v =
+        json!({"paused": false, "pause_until": until.as_deref().unwrap_or(pause::ZERO_TIME)});
     if let Some(left) = pause::remaining(&cfg) {
         v["paused"] = true.into();
         v["pause_remaining"] = (left.as_nanos() as u64).into();

@@ -252,7 +252,9 @@ impl ConsumerConfig {
 
     /// The pause deadline in ns since the epoch (None: not set, or long past).
     pub fn pause_until_ns(&self) -> Option<i64> {
-        pause_deadline_ns(self.pause_until.as_deref()?).ok().flatten()
+        pause_deadline_ns(self.pause_until.as_deref()?)
+            .ok()
+            .flatten()
     }
 
     /// Paused now, and until when (ns since the epoch)?
@@ -320,7 +322,10 @@ impl ConsumerConfig {
 
     /// The pin timeout of a pinned-client consumer.
     pub fn pinned_ttl(&self) -> std::time::Duration {
-        let ns = self.priority_timeout.unwrap_or(PINNED_TTL_DEFAULT_NS).max(1);
+        let ns = self
+            .priority_timeout
+            .unwrap_or(PINNED_TTL_DEFAULT_NS)
+            .max(1);
         std::time::Duration::from_nanos(ns as u64)
     }
 
@@ -330,10 +335,7 @@ impl ConsumerConfig {
 
     /// Is `group` one of this consumer's priority groups?
     pub fn has_group(&self, group: &str) -> bool {
-        self.priority_groups
-            .iter()
-            .flatten()
-            .any(|g| g == group)
+        self.priority_groups.iter().flatten().any(|g| g == group)
     }
 
     /// The stream's `consumer_limits` (2.10): unset values take them (even
@@ -650,8 +652,7 @@ pub fn pause_deadline_ns(text: &str) -> Result<Option<i64>, ApiError> {
 /// nats-server's group names: 1 to 16 of `A-Z a-z 0-9 / _ = -`.
 pub fn is_valid_group_name(g: &str) -> bool {
     (1..=GROUP_NAME_LEN_MAX).contains(&g.len())
-        && g
-            .bytes()
+        && g.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_=-".contains(&b))
 }
 

@@ -7,9 +7,9 @@
 //! - [`pull`]: MSG.NEXT requests and their statuses.
 //! - [`ack`]: ack bodies.
 //! - [`persist`]: the durable state snapshot.
-//! - [`pause`]: `pause_until` and CONSUMER.PAUSE.
+//! - [`pause`]: `pause_until` and the CONSUMER.PAUSE request.
 //! - [`priority`]: priority groups (overflow, pinned client, prioritized).
-//! - [`reset`]: CONSUMER.RESET.
+//! - [`reset`]: moving a consumer to another sequence (CONSUMER.RESET).
 //!
 //! Locking: `state` is a short mutex taken by the delivery task and by acks
 //! (which arrive on the acker's connection task). Nothing awaits under it;

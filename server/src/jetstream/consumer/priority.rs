@@ -154,8 +154,17 @@ fn wrong_pin_status(w: &WaitingRequest) -> Vec<u8> {
 }
 
 /// Pin the request at `i`: it gets a new id, which its messages carry.
-fn pin(c: &Consumer, cfg: &ConsumerConfig, st: &mut State, i: usize, now: Instant, out: &mut Vec<Out>) {
-    let Some(w) = st.waiting.get_mut(i) else { return };
+fn pin(
+    c: &Consumer,
+    cfg: &ConsumerConfig,
+    st: &mut State,
+    i: usize,
+    now: Instant,
+    out: &mut Vec<Out>,
+) {
+    let Some(w) = st.waiting.get_mut(i) else {
+        return;
+    };
     let Some(g) = w.group.as_mut() else { return };
     let id = nuid();
     g.id = id.clone();

@@ -45,19 +45,38 @@ impl GroupRequest {
     }
 }
 
+/// Clients send `null` for unset fields (async-nats); Go reads that as zero.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RequestJson {
+    #[serde(deserialize_with = "null_is_default")]
     batch: i64,
+    #[serde(deserialize_with = "null_is_default")]
     expires: i64,
+    #[serde(deserialize_with = "null_is_default")]
     no_wait: bool,
+    #[serde(deserialize_with = "null_is_default")]
     max_bytes: i64,
+    #[serde(deserialize_with = "null_is_default")]
     idle_heartbeat: i64,
+    #[serde(deserialize_with = "null_is_default")]
     group: String,
+    #[serde(deserialize_with = "null_is_default")]
     min_pending: i64,
+    #[serde(deserialize_with = "null_is_default")]
     min_ack_pending: i64,
+    #[serde(deserialize_with = "null_is_default")]
     id: String,
+    #[serde(deserialize_with = "null_is_default")]
     priority: i64,
+}
+
+fn null_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Why a pull request was refused outright.
