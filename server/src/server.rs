@@ -23,6 +23,16 @@ use crate::subscription::Delivery;
 /// The nats-server version whose client protocol and API Nile implements;
 /// clients gate features on it (spec §4.6).
 pub const NATS_VERSION: &str = "2.10.0";
+/// The JetStream API level (ADR-44) of the nats-server release Nile matches:
+/// 1 is 2.11's. Reported only when [`advertises_api_level`].
+pub const JS_API_LEVEL: u32 = 1;
+
+/// Servers before 2.11 report no API level; clients gate on the version.
+pub fn advertises_api_level() -> bool {
+    let mut parts = NATS_VERSION.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 11)
+}
 /// Reported in INFO `go`: clients only display it.
 pub const GO_VERSION: &str = "go1.22.0";
 
@@ -177,6 +187,9 @@ impl Server {
         }
         if let Some(domain) = &opts.jetstream.domain {
             map.insert("domain".into(), domain.clone().into());
+        }
+        if advertises_api_level() {
+            map.insert("api_lvl".into(), JS_API_LEVEL.into());
         }
         let mut bytes = serde_json::to_vec(&info).unwrap_or_default();
         bytes.push(b' ');

@@ -131,6 +131,10 @@ pub mod err {
     pub fn bad_request_text(text: impl Into<String>) -> ApiError {
         ApiError::new(400, 10003, text)
     }
+    /// ADR-44: the request's `Nats-Required-Api-Level` is above the server's.
+    pub fn required_api_level() -> ApiError {
+        ApiError::new(412, 10185, "JetStream minimum api level required")
+    }
     pub fn stream_general(text: impl Into<String>) -> ApiError {
         ApiError::new(500, 10051, text)
     }

@@ -49,7 +49,8 @@ pub struct ApiRequest {
     pub reply: Option<Bytes>,
     /// The request body (headers stripped).
     pub body: Bytes,
-    pub has_body_headers: bool,
+    /// The request's header block, empty when it has none.
+    pub headers: Bytes,
 }
 
 /// Counters for `$JS.API.INFO` and `/jsz`.
@@ -324,18 +325,22 @@ impl InternalSubscriber for ApiListener {
                 return false;
             };
             let Some(reply) = d.reply else { return true };
+            if api::level::too_high(&d.payload[..d.headers_len.min(d.payload.len())]) {
+                api::level::reject_raw(&js, reply);
+                return true;
+            }
             c.add_request(reply, &d.payload[d.headers_len.min(d.payload.len())..]);
             return true;
         }
         if !api::would_answer(&js, &subject) {
             return false;
         }
-        let body = d.payload.slice(d.headers_len.min(d.payload.len())..);
+        let split = d.headers_len.min(d.payload.len());
         let req = ApiRequest {
             subject,
             reply: d.reply.map(Bytes::copy_from_slice),
-            body,
-            has_body_headers: d.headers_len > 0,
+            body: d.payload.slice(split..),
+            headers: d.payload.slice(..split),
         };
         if js.api_tx.try_send(req).is_err() {
             tracing::warn!("JetStream API queue full, dropping request");

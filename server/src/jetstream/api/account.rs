@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{typed, Reply, Request};
 use crate::jetstream::config::Storage;
 use crate::jetstream::JetStream;
+use crate::server::JS_API_LEVEL;
 
 pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
     let (mut memory, mut storage) = (0u64, 0u64);
@@ -55,6 +56,11 @@ pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
     });
     if let Some(d) = &opts.jetstream.domain {
         v["domain"] = d.clone().into();
+    }
+    if crate::server::advertises_api_level() {
+        // nats-server lists the level first.
+        let api = v["api"].take();
+        v["api"] = json!({"level": JS_API_LEVEL, "total": api["total"], "errors": api["errors"]});
     }
     Reply::Json(typed("account_info_response", v))
 }

@@ -3,6 +3,7 @@
 mod account;
 mod consumers;
 mod direct;
+pub mod level;
 mod msg;
 mod streams;
 
@@ -23,6 +24,8 @@ pub enum Reply {
         headers: Vec<u8>,
         body: Vec<u8>,
     },
+    /// Several raw messages, sent in order (batched direct get).
+    Many(Vec<(Vec<u8>, Vec<u8>)>),
     None,
 }
 
@@ -122,6 +125,14 @@ pub fn would_answer(js: &JetStream, subj: &str) -> bool {
     true
 }
 
+/// Requests whose body is a stream or consumer config.
+fn is_config_write(subj: &str) -> bool {
+    ["$JS.API.STREAM.CREATE.", "$JS.API.STREAM.UPDATE.", "$JS.API.CONSUMER."]
+        .iter()
+        .any(|p| subj.starts_with(p))
+        && (subj.contains(".CREATE.") || subj.contains(".UPDATE."))
+}
+
 /// The API thread: one request at a time, in arrival order.
 pub fn run(js: Arc<JetStream>, rx: std::sync::mpsc::Receiver<ApiRequest>) {
     while let Ok(req) = rx.recv() {
@@ -131,27 +142,40 @@ pub fn run(js: Arc<JetStream>, rx: std::sync::mpsc::Receiver<ApiRequest>) {
         let Some(handler) = handler_for(&req.subject) else {
             continue;
         };
+        let stripped = is_config_write(&req.subject)
+            .then(|| level::strip_request_metadata(&req.body))
+            .flatten();
         let request = Request {
             subject: &req.subject,
             tokens: req.subject.split('.').collect(),
-            body: &req.body,
+            body: stripped.as_deref().unwrap_or(&req.body),
         };
-        let reply = handler(&js, &request);
+        let reply = if level::too_high(&req.headers) {
+            level::reject(&request)
+        } else {
+            handler(&js, &request)
+        };
         // Counted once handled, so an account INFO reports the requests before
         // it (as nats-server); direct gets are left out of the counters.
         if !req.subject.starts_with("$JS.API.DIRECT.GET.") {
             js.api_stats.total.fetch_add(1, Ordering::Relaxed);
         }
         match reply {
-            Reply::Json(v) => {
+            Reply::Json(mut v) => {
                 if v.get("error").is_some() {
                     js.api_stats.errors.fetch_add(1, Ordering::Relaxed);
                 }
+                level::stamp_response(&mut v);
                 let body = serde_json::to_vec(&v).unwrap_or_default();
                 js.server.publish_internal(&reply_to, None, &[], &body);
             }
             Reply::Raw { headers, body } => {
                 js.server.publish_internal(&reply_to, None, &headers, &body);
+            }
+            Reply::Many(msgs) => {
+                for (headers, body) in msgs {
+                    js.server.publish_internal(&reply_to, None, &headers, &body);
+                }
             }
             Reply::None => {}
         }
