@@ -29,7 +29,9 @@ pub const JS_API_LEVEL: u32 = 1;
 
 /// Servers before 2.11 report no API level; clients gate on the version.
 pub fn advertises_api_level() -> bool {
-    let mut parts = NATS_VERSION.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = NATS_VERSION
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (major, minor) >= (2, 11)
 }

@@ -27,7 +27,9 @@ const SERVER_LEVEL_KEY: &str = "_nats.level";
 pub fn too_high(header_block: &[u8]) -> bool {
     match headers::get_str(header_block, REQUIRED_API_LEVEL) {
         None | Some("") => false,
-        Some(v) => v.parse::<i64>().map_or(true, |l| l > i64::from(JS_API_LEVEL)),
+        Some(v) => v
+            .parse::<i64>()
+            .map_or(true, |l| l > i64::from(JS_API_LEVEL)),
     }
 }
 
@@ -159,7 +161,10 @@ fn stamp(cfg: &mut Value, level: fn(&Value) -> u32, dynamic: bool) {
     }
     // Go writes map keys in sorted order.
     meta.sort_by(|a, b| a.0.cmp(&b.0));
-    obj.insert("metadata".into(), Value::Object(meta.into_iter().collect::<Map<_, _>>()));
+    obj.insert(
+        "metadata".into(),
+        Value::Object(meta.into_iter().collect::<Map<_, _>>()),
+    );
 }
 
 fn is_set(cfg: &Value, key: &str) -> bool {

@@ -127,9 +127,13 @@ pub fn would_answer(js: &JetStream, subj: &str) -> bool {
 
 /// Requests whose body is a stream or consumer config.
 fn is_config_write(subj: &str) -> bool {
-    ["$JS.API.STREAM.CREATE.", "$JS.API.STREAM.UPDATE.", "$JS.API.CONSUMER."]
-        .iter()
-        .any(|p| subj.starts_with(p))
+    [
+        "$JS.API.STREAM.CREATE.",
+        "$JS.API.STREAM.UPDATE.",
+        "$JS.API.CONSUMER.",
+    ]
+    .iter()
+    .any(|p| subj.starts_with(p))
         && (subj.contains(".CREATE.") || subj.contains(".UPDATE."))
 }
 
