@@ -69,12 +69,9 @@ fn conflicting(p: &Parsed) -> bool {
     let last = !r.last_by_subj.is_empty();
     let next = !r.next_by_subj.is_empty();
     let multi = !r.multi_last.is_empty();
-    (r.seq > 0 && last)
-        || (r.seq > 0 && p.start_ns.is_some())
-        || (p.start_ns.is_some() && last)
-        || (last && next)
-        || (last && r.batch > 0)
-        || (last && multi)
+    let start = p.start_ns.is_some();
+    (r.seq > 0 && (last || start))
+        || (last && (start || next || r.batch > 0 || multi))
         || (next && multi)
         || (r.up_to_seq > 0 && p.up_to_ns.is_some())
 }
