@@ -225,3 +225,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn msg_parts_writes_what_msg_writes(subject in "[a-z]{1,8}(\\.[a-z]{1,8}){0,3}",
+                                        reply in proptest::option::of("[A-Z_.]{1,12}"),
+                                        cut in 0usize..12,
+                                        headers in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+                                        body in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let joined = [headers.clone().unwrap_or_default(), body.clone()].concat();
+        let mut want = BytesMut::new();
+        let headers_len = headers.as_ref().map_or(0, Vec::len);
+        encode::msg(&mut want, subject.as_bytes(), b"7", reply.as_deref().map(str::as_bytes),
+                    headers_len, headers.is_some(), &joined);
+        // The reply in two pieces, cut anywhere.
+        let r = reply.as_deref().unwrap_or_default().as_bytes();
+        let (a, b) = r.split_at(cut.min(r.len()));
+        let mut got = BytesMut::new();
+        encode::msg_parts(&mut got, subject.as_bytes(), b"7", [a, b], headers.as_deref(), &body);
+        prop_assert_eq!(&got[..], &want[..]);
+    }
+}

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use nile_engine::{StoreError, StoredMsg};
 
 use super::config::{AckPolicy, ConsumerConfig, ReplayPolicy};
+use super::handoff::{self, AckReply};
 use super::pull::status;
 use super::{ack_wait, persist, priority, Consumer, Pending, RateBucket, State};
 use crate::client::FlushList;
@@ -39,6 +40,9 @@ pub struct Out {
     pub to: Bytes,
     pub subject: Bytes,
     pub reply: Option<Bytes>,
+    /// A delivered message's `$JS.ACK` reply (then `reply` is `None`),
+    /// written only into the frame that carries it.
+    pub(crate) ack: Option<AckReply>,
     pub headers: Vec<u8>,
     pub body: Bytes,
 }
@@ -51,6 +55,7 @@ impl Out {
             to: subject.clone(),
             subject,
             reply: None,
+            ack: None,
             headers: Vec::new(),
             body: Bytes::from(body),
         }
@@ -66,17 +71,7 @@ pub async fn run(c: Arc<Consumer>) {
         }
         let now = Instant::now();
         let (out, next, busy) = turn(&c, now);
-        for o in &out {
-            c.server.publish_routed(
-                &mut routes,
-                &mut flush,
-                &o.to,
-                &o.subject,
-                o.reply.as_deref(),
-                &o.headers,
-                &o.body,
-            );
-        }
+        handoff::publish(&c, &mut routes, &mut flush, &out);
         flush.flush();
         let save_due = {
             let st = c.state.lock();
@@ -144,6 +139,7 @@ pub(crate) fn status_out(reply: &Bytes, headers: Vec<u8>) -> Out {
         to: reply.clone(),
         subject: reply.clone(),
         reply: None,
+        ack: None,
         headers,
         body: Bytes::new(),
     }
@@ -301,8 +297,11 @@ fn take(
             });
     }
     st.dirty = true;
-    let nums = [u64::from(deliveries), m.seq, st.dseq];
-    let reply = ack_reply(c, nums, m.timestamp_ns, *pending_left);
+    let ack = AckReply {
+        nums: [u64::from(deliveries), m.seq, st.dseq],
+        ts: m.timestamp_ns,
+        pending: *pending_left,
+    };
     let (headers, body) = if cfg.headers_only {
         let h = HeaderBuilder::extend(&m.headers)
             .add("Nats-Msg-Size", &m.payload.len().to_string())
@@ -313,8 +312,9 @@ fn take(
     };
     Out {
         to: to.clone(),
-        subject: m.subject.clone(),
-        reply: Some(reply),
+        subject: m.subject,
+        reply: None,
+        ack: Some(ack),
         headers,
         body,
     }
@@ -395,30 +395,6 @@ impl Next {
     }
 }
 
-/// `$JS.ACK.<stream>.<consumer>.<deliveries>.<sseq>.<dseq>.<ts>.<pending>`,
-/// written directly: through `format!` it was the most expensive step of a
-/// delivery (callgrind: ~2,900 of ~7,100 instructions per message).
-fn ack_reply(c: &Consumer, nums: [u64; 3], ts: i64, pending: u64) -> Bytes {
-    use crate::proto::encode::push_decimal;
-    let mut r = Vec::with_capacity(8 + c.stream_name.len() + c.name.len() + 5 * 20);
-    r.extend_from_slice(b"$JS.ACK.");
-    r.extend_from_slice(c.stream_name.as_bytes());
-    r.push(b'.');
-    r.extend_from_slice(c.name.as_bytes());
-    for n in nums {
-        r.push(b'.');
-        push_decimal(&mut r, n);
-    }
-    r.push(b'.');
-    if ts < 0 {
-        r.push(b'-');
-    }
-    push_decimal(&mut r, ts.unsigned_abs());
-    r.push(b'.');
-    push_decimal(&mut r, pending);
-    Bytes::from(r)
-}
-
 /// What a delivery costs against a pull request's `max_bytes`: as
 /// nats-server, the message plus the ack subject it will carry.
 fn pull_size(c: &Consumer, st: &State, next: &Next, pending_left: u64) -> u64 {
@@ -436,7 +412,7 @@ fn pull_size(c: &Consumer, st: &State, next: &Next, pending_left: u64) -> u64 {
     msg_size(m) + ack_reply_len(c, nums, m.timestamp_ns, pending) as u64
 }
 
-/// The length of what [`ack_reply`] writes, without writing it.
+/// The length of the ack reply the hand-off writes, without writing it.
 fn ack_reply_len(c: &Consumer, nums: [u64; 3], ts: i64, pending: u64) -> usize {
     let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
     let fixed = "$JS.ACK.".len() + c.stream_name.len() + 1 + c.name.len();
@@ -593,6 +569,7 @@ fn push_turn(
                     to: to.clone(),
                     subject: to.clone(),
                     reply: Some(Bytes::from(fc.clone())),
+                    ack: None,
                     headers: status("100 FlowControl Request", &[]),
                     body: Bytes::new(),
                 });

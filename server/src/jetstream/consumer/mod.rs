@@ -18,6 +18,7 @@
 pub mod ack;
 pub mod config;
 pub mod deliver;
+mod handoff;
 pub mod pause;
 pub mod persist;
 pub mod priority;
