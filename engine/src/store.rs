@@ -19,7 +19,29 @@ pub trait StreamStore: Send + Sync {
         headers: &[u8],
         payload: &[u8],
         timestamp_ns: i64,
+    ) -> Result<(u64, DurableTicket)> {
+        self.append_expiring(subject, headers, payload, timestamp_ns, None)
+    }
+
+    /// Appends a message that is removed at `expires_ns` (nanoseconds
+    /// since the epoch, as timestamps) whatever `age_max` says;
+    /// `EXPIRES_NEVER` keeps it from both. The time is stored with the
+    /// record, so expiry survives restarts and crashes. `None` is `append`.
+    fn append_expiring(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        timestamp_ns: i64,
+        expires_ns: Option<i64>,
     ) -> Result<(u64, DurableTicket)>;
+
+    /// The last messages of subjects that expiry has emptied since the
+    /// previous call, oldest first (kept only with
+    /// `StoreConfig::report_expired_last`).
+    fn take_expired_last(&self) -> Vec<StoredMsg> {
+        Vec::new()
+    }
 
     /// Moves the next append's sequence up to `next_seq`, leaving
     /// everything between as deleted (a mirror keeps its origin's gaps).

@@ -51,19 +51,25 @@ impl SizeRule {
         parts + self.overhead_bytes(headers > 0)
     }
 
-    /// Accounted size of a stored record, from its length on disk.
-    pub(crate) fn record_msg_bytes(&self, record_bytes: u64, headers: bool) -> u64 {
-        let parts =
-            record_bytes.saturating_sub(crate::format::record::RECORD_OVERHEAD_BYTES as u64);
+    /// Accounted size of a stored record, from its length on disk. A
+    /// record's expiry time is not part of the message: not counted.
+    pub(crate) fn record_msg_bytes(&self, record_bytes: u64, headers: bool, expires: bool) -> u64 {
+        let fixed = crate::format::record::RECORD_OVERHEAD_BYTES
+            + crate::format::record::expires_len(expires);
+        let parts = record_bytes.saturating_sub(fixed as u64);
         parts + self.overhead_bytes(headers)
     }
 
-    /// Accounted size of `count` records totalling `record_bytes` on disk,
-    /// `with_headers` of which have headers.
-    pub(crate) fn records_bytes(&self, record_bytes: u64, count: u64, with_headers: u64) -> u64 {
+    /// Accounted size of the records of `counts` totalling `record_bytes`
+    /// on disk.
+    pub(crate) fn records_bytes(&self, record_bytes: u64, counts: RecordCounts) -> u64 {
         let record_overhead = crate::format::record::RECORD_OVERHEAD_BYTES as u64;
-        let parts = record_bytes.saturating_sub(count * record_overhead);
-        parts + count * self.msg_overhead_bytes + with_headers * self.headers_overhead_bytes
+        let expires = crate::format::record::EXPIRES_BYTES as u64;
+        let parts = record_bytes
+            .saturating_sub(counts.records * record_overhead + counts.expiring * expires);
+        parts
+            + counts.records * self.msg_overhead_bytes
+            + counts.with_headers * self.headers_overhead_bytes
     }
 
     fn overhead_bytes(&self, headers: bool) -> u64 {
@@ -73,6 +79,17 @@ impl SizeRule {
             self.msg_overhead_bytes
         }
     }
+}
+
+/// How many records a byte total covers, for [`SizeRule::records_bytes`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RecordCounts {
+    /// Records.
+    pub records: u64,
+    /// Of them, with headers.
+    pub with_headers: u64,
+    /// Of them, with an expiry time.
+    pub expiring: u64,
 }
 
 impl Default for SizeRule {
@@ -112,6 +129,10 @@ pub struct StoreConfig {
     /// record timestamps), so `age_max` retention can free whole segments
     /// of slow streams.
     pub segment_age_max: Option<Duration>,
+    /// Keep a copy of the last message of every subject that expiry
+    /// (`age_max` or a message's own expiry time) empties, for
+    /// `StreamStore::take_expired_last` (a server writes a marker for it).
+    pub report_expired_last: bool,
 }
 
 impl Default for StoreConfig {
@@ -129,6 +150,7 @@ impl Default for StoreConfig {
             sync: SyncPolicy::Always,
             segment_bytes_max: SEGMENT_BYTES_DEFAULT,
             segment_age_max: None,
+            report_expired_last: false,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! round takes the highest written sequence, runs one `fdatasync` for
 //! everything written since the previous round, then completes all those
 //! tickets with one watermark update. Appends that arrive during the
-//! fdatasync go into the next round. It also runs the `age_max` timer.
+//! fdatasync go into the next round. It also runs the expiry timer
+//! (`age_max` and messages' own expiry times).
 
 use super::Shared;
 use crate::error::StoreError;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Upper bound of the group-commit linger (see [`linger`]).
 const LINGER_MAX: Duration = Duration::from_millis(2);
 
-/// How often expiry runs when `age_max` is set.
+/// How often expiry runs when `age_max` is set or messages expire.
 const EXPIRE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Wall clock in nanoseconds since the epoch.
@@ -47,7 +48,7 @@ pub fn run(shared: Arc<Shared>) {
         if !wait_for_work(&shared, &mut st, &r) {
             return;
         }
-        if st.cfg.age_max.is_some() && r.last_expire.elapsed() >= EXPIRE_INTERVAL {
+        if expiry_wanted(&st) && r.last_expire.elapsed() >= EXPIRE_INTERVAL {
             r.last_expire = Instant::now();
             if st.poisoned.is_none() {
                 st.expire_at(now_ns());
@@ -81,6 +82,11 @@ pub fn run(shared: Arc<Shared>) {
     }
 }
 
+/// Is there anything the expiry timer may remove?
+fn expiry_wanted(st: &super::state::State) -> bool {
+    st.cfg.age_max.is_some() || st.expiries.has_timed()
+}
+
 /// Waits until a sync or an expiry is due. False once the store closed.
 fn wait_for_work(shared: &Shared, st: &mut Guard<'_>, r: &Rounds) -> bool {
     loop {
@@ -93,7 +99,7 @@ fn wait_for_work(shared: &Shared, st: &mut Guard<'_>, r: &Rounds) -> bool {
             SyncPolicy::Always => dirty,
             SyncPolicy::Interval(d) => dirty && r.last_sync.elapsed() >= d,
         };
-        let expire_due = st.cfg.age_max.is_some() && r.last_expire.elapsed() >= EXPIRE_INTERVAL;
+        let expire_due = expiry_wanted(st) && r.last_expire.elapsed() >= EXPIRE_INTERVAL;
         if sync_due || expire_due {
             return true;
         }

@@ -4,6 +4,7 @@
 //! `<base>.seg` segments, `<base>.idx` indexes of sealed segments,
 //! `deleted.tomb` the tombstone log.
 
+mod expiry;
 mod flusher;
 mod ops;
 mod query;
@@ -141,18 +142,19 @@ fn check_config(cfg: &StoreConfig) -> Result<()> {
 }
 
 impl StreamStore for FileStore {
-    fn append(
+    fn append_expiring(
         &self,
         subject: &[u8],
         headers: &[u8],
         payload: &[u8],
         ts: i64,
+        expires_ns: Option<i64>,
     ) -> Result<(u64, DurableTicket)> {
         self.ensure_flusher()?;
         let mut st = self.shared.state.lock();
         st.check_writable()?;
         st.sync_new_files()?;
-        let seq = st.append(subject, headers, payload, ts)?;
+        let seq = st.append(subject, headers, payload, ts, expires_ns)?;
         let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
         drop(st);
         if always {
@@ -249,6 +251,10 @@ impl StreamStore for FileStore {
             st.settle()?;
             Ok(n)
         })
+    }
+
+    fn take_expired_last(&self) -> Vec<StoredMsg> {
+        std::mem::take(&mut self.shared.state.lock().expired_last)
     }
 
     fn config(&self) -> StoreConfig {

@@ -1,25 +1,32 @@
 //! Mutations: append with limits, roll, delete, purge, expiry.
 
-use super::segment::Segment;
+use super::segment::{EntryFlags, Segment};
 use super::state::{State, Tomb};
 use super::tomblog::to_ranges;
 use crate::error::{Result, StoreError};
-use crate::format::record::{record_len, Kind, RecordRef, GAP_SUBJECT, SUBJECT_BYTES_MAX};
+use crate::format::record::{
+    expires_len, record_len, Kind, RecordRef, GAP_SUBJECT, SUBJECT_BYTES_MAX,
+};
 
 /// Gaps up to this many sequences are written in place as gap records;
 /// longer ones start a new segment (a few fsyncs, whatever the length).
 const SKIP_FILL_SEQS_MAX: u64 = 4096;
+/// Expired last messages kept for `take_expired_last` at most; beyond it
+/// (nobody takes them) further ones are not kept.
+const EXPIRED_LAST_MSGS_MAX: usize = 100_000;
 use crate::subject::SubjectFilter;
 use crate::types::{Discard, PurgeRequest, SyncPolicy};
 
 impl State {
-    /// Appends one message; returns its sequence.
+    /// Appends one message, with its own expiry time if `expires_ns` is
+    /// given; returns its sequence.
     pub fn append(
         &mut self,
         subject: &[u8],
         headers: &[u8],
         payload: &[u8],
         ts: i64,
+        expires_ns: Option<i64>,
     ) -> Result<u64> {
         self.check_writable()?;
         if subject.is_empty() || subject.len() > SUBJECT_BYTES_MAX {
@@ -29,7 +36,8 @@ impl State {
         if self.cfg.msg_bytes_max.is_some_and(|m| body > m) || body > u64::from(u32::MAX) / 2 {
             return Err(StoreError::MsgTooBig);
         }
-        let len = record_len(subject.len(), headers.len(), payload.len()) as u64;
+        let len = (record_len(subject.len(), headers.len(), payload.len())
+            + expires_len(expires_ns.is_some())) as u64;
         let counted = self
             .cfg
             .size_rule
@@ -46,6 +54,7 @@ impl State {
             subject,
             headers,
             payload,
+            expires_ns,
         };
         let mut scratch = std::mem::take(&mut self.scratch);
         let buffered = self.cfg.sync == SyncPolicy::Always && self.persist_tombs;
@@ -59,8 +68,15 @@ impl State {
         let gid = self.subjects.intern(subject);
         let active = self.active()?;
         let offset = active.len;
-        active.push_entry(gid, seq, (offset, len), ts, !headers.is_empty());
+        let flags = EntryFlags {
+            headers: !headers.is_empty(),
+            expires: expires_ns.is_some(),
+        };
+        active.push_entry(gid, seq, (offset, len), ts, flags);
         self.subjects.add(gid, seq);
+        if let Some(at) = expires_ns {
+            self.expiries.insert(seq, at);
+        }
         self.msgs += 1;
         self.bytes += counted;
         self.last_seq = seq;
@@ -126,6 +142,7 @@ impl State {
                 subject: GAP_SUBJECT,
                 headers: &[],
                 payload: &[],
+                expires_ns: None,
             };
             let mut scratch = std::mem::take(&mut self.scratch);
             let written = self
@@ -229,22 +246,64 @@ impl State {
         Ok(before - self.msgs)
     }
 
-    /// Removes messages older than `age_max` (relative to `now_ns`).
+    /// Removes messages older than `age_max` and messages whose own
+    /// expiry time has come (both relative to `now_ns`).
     pub fn expire_at(&mut self, now_ns: i64) -> u64 {
+        self.expire_by_age(now_ns) + self.expire_by_time(now_ns)
+    }
+
+    fn expire_by_age(&mut self, now_ns: i64) -> u64 {
         let Some(age) = self.cfg.age_max else {
             return 0;
         };
         let cutoff = now_ns.saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
         let mut n = 0;
-        while self.msgs > 0 && self.ts_of(self.first_seq).is_some_and(|t| t <= cutoff) {
-            // Age removals are re-derived on open from timestamps, so
-            // they need no tombstone.
-            if !self.remove_first(Tomb::Derived) {
+        let mut seq = self.first_seq;
+        while seq <= self.last_seq && self.msgs > 0 {
+            if let Some((_, end)) = self.deleted.run(seq) {
+                seq = end + 1;
+                continue;
+            }
+            if !self.ts_of(seq).is_some_and(|t| t <= cutoff) {
                 break;
+            }
+            // A message that never expires is exempt from age as well.
+            if !self.expiries.is_never(seq) && self.remove_expired(seq) {
+                n += 1;
+            }
+            seq += 1;
+        }
+        n
+    }
+
+    fn expire_by_time(&mut self, now_ns: i64) -> u64 {
+        let mut n = 0;
+        while let Some(seq) = self.expiries.first_due(now_ns) {
+            if !self.remove_expired(seq) {
+                // Not live any more: only the index entry was left.
+                self.expiries.remove(seq);
+                continue;
             }
             n += 1;
         }
         n
+    }
+
+    /// Removes `seq` for expiry, keeping a copy for `take_expired_last`
+    /// when it is its subject's last message. Expiry is re-derived on open
+    /// from timestamps and stored expiry times, so it needs no tombstone.
+    fn remove_expired(&mut self, seq: u64) -> bool {
+        let last = self.cfg.report_expired_last
+            && self.expired_last.len() < EXPIRED_LAST_MSGS_MAX
+            && self
+                .gid_of(seq)
+                .is_some_and(|g| self.subjects.state(g).count == 1);
+        let copy = if last { self.read_msg(seq).ok() } else { None };
+        let removed = self.remove_msg(seq, Tomb::Derived);
+        if let (true, Some(m)) = (removed, copy) {
+            self.expired_last.push(m);
+        }
+        removed
     }
 
     /// Seals the active segment and starts a new one. The old one is
@@ -438,6 +497,7 @@ impl State {
         self.subjects.clear();
         self.deleted.clear();
         self.tomb_after.clear();
+        self.expiries.clear();
         self.msgs = 0;
         self.bytes = 0;
         self.first_seq = new_first;

@@ -11,7 +11,7 @@ use crate::format::tomb::TombRange;
 use crate::io::Io;
 use crate::rangeset::RangeSet;
 use crate::ticket::Durability;
-use crate::types::StoreConfig;
+use crate::types::{RecordCounts, StoreConfig};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -168,9 +168,12 @@ pub fn open_state(
         // have created its files and closed without an append (which
         // syncs them), so nothing says they are durable.
         files_unsynced: true,
+        expiries: Default::default(),
+        expired_last: Vec::new(),
     };
     st.load_counts();
     st.replay_tombs(&ranges);
+    st.load_expiries()?;
     st.enforce_all_limits(now_ns)?;
     st.compact_tombs(&[])?;
     let dur = Durability::new(st.last_seq);
@@ -194,6 +197,26 @@ impl State {
         }
     }
 
+    /// The expiry index from the records that carry an expiry time: one
+    /// read per such live record, none for segments without any.
+    fn load_expiries(&mut self) -> Result<()> {
+        let mut found = Vec::new();
+        for seg in self.segs.iter().filter(|s| s.live_expiring > 0) {
+            for seq in seg.base.max(self.first_seq)..seg.end_seq() {
+                if !self.is_live(seq) || !seg.entry(seq).is_some_and(|e| e.expires) {
+                    continue;
+                }
+                if let Some(at) = seg.read_expiry(seq)? {
+                    found.push((seq, at));
+                }
+            }
+        }
+        for (seq, at) in found {
+            self.expiries.insert(seq, at);
+        }
+        Ok(())
+    }
+
     /// Totals, gaps and subject state from the loaded segments.
     fn load_counts(&mut self) {
         let mut gaps = Vec::new();
@@ -206,7 +229,12 @@ impl State {
             expect = seg.end_seq().max(expect);
             self.msgs += seg.live;
             let rule = self.cfg.size_rule;
-            self.bytes += rule.records_bytes(seg.live_bytes, seg.live, seg.live_headers);
+            let counts = RecordCounts {
+                records: seg.live,
+                with_headers: seg.live_headers,
+                expiring: seg.live_expiring,
+            };
+            self.bytes += rule.records_bytes(seg.live_bytes, counts);
             for s in &seg.subjects {
                 self.subjects.add_range(s.gid, s.live, s.first, s.last);
             }

@@ -7,7 +7,8 @@ use crate::format::index::{
     encode_index, entry_at, parse_index, IndexEntry, SubjectRow, SUBJECT_LOST,
 };
 use crate::format::record::{
-    peek_len, Kind, RecordFrame, RecordRef, GAP_SUBJECT, RECORD_OVERHEAD_BYTES,
+    peek_len, Kind, RecordFrame, RecordRef, EXPIRES_BYTES, GAP_SUBJECT, RECORD_HEADER_BYTES,
+    RECORD_OVERHEAD_BYTES,
 };
 use crate::format::segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::hash::FxMap;
@@ -24,6 +25,15 @@ pub fn seg_name(base: u64) -> String {
 /// File name of a segment's index.
 pub fn idx_name(base: u64) -> String {
     format!("{base:020}.idx")
+}
+
+/// What an index entry says about its record besides where it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryFlags {
+    /// The record has a non-empty header block.
+    pub headers: bool,
+    /// The record carries an expiry time.
+    pub expires: bool,
 }
 
 /// Per-segment facts about one subject.
@@ -71,6 +81,9 @@ pub struct Segment {
     pub live_bytes: u64,
     /// Live messages with headers (the size rule counts them apart).
     pub live_headers: u64,
+    /// Live messages whose record carries an expiry time (bytes the size
+    /// rule does not count).
+    pub live_expiring: u64,
     /// Records appended but not yet written to the file (`SyncPolicy::
     /// Always` only: nothing is acknowledged before the flusher writes and
     /// fsyncs them, so buffering costs no durability and saves one
@@ -140,6 +153,7 @@ impl Segment {
             live: 0,
             live_bytes: 0,
             live_headers: 0,
+            live_expiring: 0,
             pending: Vec::new(),
             pending_off: 0,
             read_ahead: parking_lot::Mutex::new(ReadAhead::default()),
@@ -182,6 +196,21 @@ impl Segment {
         end.saturating_sub(u64::from(e.offset))
     }
 
+    /// The expiry time stored in the record at `seq` (read from the file:
+    /// only opening needs it, once per expiring record).
+    pub fn read_expiry(&self, seq: u64) -> Result<Option<i64>> {
+        let Some(e) = self.entry(seq) else {
+            return Ok(None);
+        };
+        if !e.expires {
+            return Ok(None);
+        }
+        let mut buf = [0u8; EXPIRES_BYTES];
+        let at = u64::from(e.offset) + RECORD_HEADER_BYTES as u64;
+        self.read_bytes(&mut buf, at)?;
+        Ok(Some(i64::from_le_bytes(buf)))
+    }
+
     /// Local id for `gid`, adding it to the subject table if new.
     fn local_for(&mut self, gid: u32, seq: u64) -> u32 {
         if let Some(l) = self.local_of.get(&gid) {
@@ -200,8 +229,9 @@ impl Segment {
     }
 
     /// Records an entry just written (or found while scanning).
-    pub fn push_entry(&mut self, gid: u32, seq: u64, at: (u64, u64), ts: i64, headers: bool) {
+    pub fn push_entry(&mut self, gid: u32, seq: u64, at: (u64, u64), ts: i64, flags: EntryFlags) {
         let (offset, len) = at;
+        let EntryFlags { headers, expires } = flags;
         let local = self.local_for(gid, seq);
         if let Some(s) = self.subjects.get_mut(local as usize) {
             s.last = seq;
@@ -214,11 +244,13 @@ impl Segment {
                 subject: local,
                 timestamp_ns: ts,
                 headers,
+                expires,
             });
         }
         self.live += 1;
         self.live_bytes += len;
         self.live_headers += u64::from(headers);
+        self.live_expiring += u64::from(expires);
         self.len = offset + len;
     }
 
@@ -232,6 +264,7 @@ impl Segment {
                 subject: SUBJECT_LOST,
                 timestamp_ns: ts,
                 headers: false,
+                expires: false,
             });
         }
         self.len = offset + len;
@@ -257,6 +290,7 @@ impl Segment {
                 subject: SUBJECT_LOST,
                 timestamp_ns: 0,
                 headers: false,
+                expires: false,
             });
         }
     }
@@ -398,6 +432,7 @@ impl Segment {
             subject: r.buf.get(f.subject.clone()).unwrap_or_default(),
             headers: &zeros_h,
             payload: &zeros_p,
+            expires_ns: f.expires_ns,
         };
         let off = self.entry(seq).map_or(0, |e| u64::from(e.offset));
         let bytes = rec.encode_to_vec();
@@ -491,6 +526,7 @@ impl Segment {
         };
         seg.live = count - u64::from(p.header.lost_count);
         seg.live_headers = u64::from(p.header.headers_count);
+        seg.live_expiring = u64::from(p.header.expiring_count);
         seg.live_bytes = seg_len - SEGMENT_HEADER_BYTES as u64;
         if p.header.lost_count > 0 {
             seg.live_bytes -= seg
@@ -570,10 +606,12 @@ impl Segment {
         self.adopt_rows(&p.subjects, intern);
         let lost = entries.iter().filter(|e| e.subject == SUBJECT_LOST).count() as u64;
         let with_headers = entries.iter().filter(|e| e.headers).count() as u64;
+        let expiring = entries.iter().filter(|e| e.expires).count() as u64;
         self.entries = Entries::Active(entries);
         self.len = h.segment_len;
         self.live = h.entry_count - lost;
         self.live_headers = with_headers;
+        self.live_expiring = expiring;
         self.live_bytes = h.segment_len - SEGMENT_HEADER_BYTES as u64;
         if lost > 0 {
             self.live_bytes -= self
@@ -634,8 +672,11 @@ impl Segment {
                 Ok((f, n)) if f.seq == want => {
                     let subj = rest.get(f.subject.clone()).unwrap_or_default();
                     let gid = intern(subj);
-                    let headers = !f.headers.is_empty();
-                    seg.push_entry(gid, want, (at as u64, n as u64), f.timestamp_ns, headers);
+                    let flags = EntryFlags {
+                        headers: !f.headers.is_empty(),
+                        expires: f.expires_ns.is_some(),
+                    };
+                    seg.push_entry(gid, want, (at as u64, n as u64), f.timestamp_ns, flags);
                     at += n;
                 }
                 _ => match resync(&data, at, want) {

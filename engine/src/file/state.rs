@@ -1,6 +1,7 @@
 //! The store's in-memory state and the primitive operations on it. Every
 //! method here runs under the store lock.
 
+use super::expiry::Expiries;
 use super::segment::{idx_name, Segment};
 use super::subjects::Subjects;
 use super::tomblog::TombLog;
@@ -63,6 +64,11 @@ pub struct State {
     /// Until the first append after opening: the store's files may not be
     /// durable yet (see `sync_new_files`).
     pub files_unsynced: bool,
+    /// Live messages with an expiry time of their own.
+    pub expiries: Expiries,
+    /// Last messages of subjects that expiry emptied, waiting for
+    /// `take_expired_last` (only with `cfg.report_expired_last`).
+    pub expired_last: Vec<StoredMsg>,
 }
 
 impl State {
@@ -145,6 +151,13 @@ impl State {
         seg.entry(seq).map(|e| e.timestamp_ns)
     }
 
+    /// Global subject id of the message at `seq`.
+    pub fn gid_of(&self, seq: u64) -> Option<u32> {
+        let seg = self.segs.get(self.locate(seq)?)?;
+        let e = seg.entry(seq)?;
+        seg.subjects.get(e.subject as usize).map(|s| s.gid)
+    }
+
     /// Reads a live message.
     pub fn read_msg(&self, seq: u64) -> Result<StoredMsg> {
         if !self.is_live(seq) {
@@ -184,7 +197,10 @@ impl State {
             return false;
         }
         let size = seg.record_bytes(seq);
-        let counted = self.cfg.size_rule.record_msg_bytes(size, e.headers);
+        let counted = self
+            .cfg
+            .size_rule
+            .record_msg_bytes(size, e.headers, e.expires);
         let Some(ss) = seg.subjects.get_mut(e.subject as usize) else {
             return false;
         };
@@ -193,6 +209,10 @@ impl State {
         seg.live = seg.live.saturating_sub(1);
         seg.live_bytes = seg.live_bytes.saturating_sub(size);
         seg.live_headers = seg.live_headers.saturating_sub(u64::from(e.headers));
+        seg.live_expiring = seg.live_expiring.saturating_sub(u64::from(e.expires));
+        if e.expires {
+            self.expiries.remove(seq);
+        }
         self.subjects.remove(gid, 1, Some(seq));
         self.msgs = self.msgs.saturating_sub(1);
         self.bytes = self.bytes.saturating_sub(counted);

@@ -3,10 +3,10 @@
 //! missing or fails any check it is rebuilt from the segment.
 //!
 //! ```text
-//! header (64 bytes)
+//! header (72 bytes)
 //! 0   [u8; 8] magic "NILEIDX\0"
-//! 8   u16     index version (2; version 1 files are rebuilt)
-//! 10  u16     header length (64)
+//! 8   u16     index version (3; older files are rebuilt)
+//! 10  u16     header length (72)
 //! 12  u32     entry length (16)
 //! 16  u64     base_seq
 //! 24  u64     entry_count: one entry per sequence base_seq..base_seq+count
@@ -16,11 +16,14 @@
 //! 48  u32     crc32c of the entry array
 //! 52  u32     crc32c of the subject table
 //! 56  u32     headers_count: non-lost entries whose record has headers
-//! 60  u32     crc32c of header bytes 0..60
+//! 60  u32     expiring_count: non-lost entries whose record has an expiry time
+//! 64  u32     reserved (0)
+//! 68  u32     crc32c of header bytes 0..68
 //! entries (entry_count x 16 bytes)
 //! 0   u32     offset of the record in the segment file
-//! 4   u32     subject id, local to the segment, in bits 0..31; bit 31 set
-//!             when the record has headers (u32::MAX = lost record)
+//! 4   u32     subject id, local to the segment, in bits 0..30; bit 31 set
+//!             when the record has headers, bit 30 when it has an expiry
+//!             time (u32::MAX = lost record)
 //! 8   i64     timestamp_ns
 //! subject table (subject_count rows, row i is local subject id i)
 //! 0   u64     first seq with this subject in the segment
@@ -35,7 +38,7 @@ use crate::coding::{u32_at, u64_at, Decode, DecodeError, Encode, Reader};
 /// Magic at offset 0 of an index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"NILEIDX\0";
 /// Header length.
-pub const INDEX_HEADER_BYTES: usize = 64;
+pub const INDEX_HEADER_BYTES: usize = 72;
 /// Entry length.
 pub const INDEX_ENTRY_BYTES: usize = 16;
 /// Subject id of an entry whose record could not be read.
@@ -43,10 +46,14 @@ pub const SUBJECT_LOST: u32 = u32::MAX;
 /// Version of the index layout. Indexes are derived data, so one of
 /// another version is rebuilt from its segment rather than read. Version 2
 /// added the headers bit and `headers_count` (byte accounting needs to
-/// know which records carry headers).
-pub const INDEX_VERSION: u16 = 2;
+/// know which records carry headers); version 3 the expiry bit and
+/// `expiring_count` (an expiry time adds bytes to the record that are not
+/// the message's, and opening must find the records that carry one).
+pub const INDEX_VERSION: u16 = 3;
 /// Bit of the stored subject field that marks a record with headers.
 const HEADERS_BIT: u32 = 1 << 31;
+/// Bit of the stored subject field that marks a record with an expiry time.
+const EXPIRES_BIT: u32 = 1 << 30;
 
 /// Index header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +74,8 @@ pub struct IndexHeader {
     pub subjects_crc: u32,
     /// Non-lost entries whose record has headers.
     pub headers_count: u32,
+    /// Non-lost entries whose record has an expiry time.
+    pub expiring_count: u32,
 }
 
 impl Encode for IndexHeader {
@@ -87,6 +96,8 @@ impl Encode for IndexHeader {
         out.extend_from_slice(&self.entries_crc.to_le_bytes());
         out.extend_from_slice(&self.subjects_crc.to_le_bytes());
         out.extend_from_slice(&self.headers_count.to_le_bytes());
+        out.extend_from_slice(&self.expiring_count.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
         let sum = crc(out.get(start..).unwrap_or_default());
         out.extend_from_slice(&sum.to_le_bytes());
     }
@@ -113,9 +124,15 @@ impl Decode for IndexHeader {
             entries_crc: r.u32()?,
             subjects_crc: r.u32()?,
             headers_count: r.u32()?,
+            expiring_count: r.u32()?,
         };
+        let _reserved = r.u32()?;
         let stored = r.u32()?;
-        if crc(buf.get(..60).ok_or(DecodeError::Short)?) != stored {
+        if crc(buf
+            .get(..INDEX_HEADER_BYTES - 4)
+            .ok_or(DecodeError::Short)?)
+            != stored
+        {
             return Err(DecodeError::Bad("index header checksum mismatch"));
         }
         Ok((h, INDEX_HEADER_BYTES))
@@ -133,25 +150,38 @@ pub struct IndexEntry {
     pub timestamp_ns: i64,
     /// The record has a non-empty header block.
     pub headers: bool,
+    /// The record carries an expiry time.
+    pub expires: bool,
 }
 
 impl IndexEntry {
-    /// The subject field as stored: the headers flag folded into the id.
+    /// The subject field as stored: the flags folded into the id.
     fn stored_subject(&self) -> u32 {
-        if self.subject == SUBJECT_LOST || !self.headers {
-            self.subject
-        } else {
-            self.subject | HEADERS_BIT
+        if self.subject == SUBJECT_LOST {
+            return self.subject;
         }
+        let mut s = self.subject;
+        if self.headers {
+            s |= HEADERS_BIT;
+        }
+        if self.expires {
+            s |= EXPIRES_BIT;
+        }
+        s
     }
 
     fn from_stored(offset: u32, stored: u32, timestamp_ns: i64) -> Self {
         let lost = stored == SUBJECT_LOST;
         Self {
             offset,
-            subject: if lost { stored } else { stored & !HEADERS_BIT },
+            subject: if lost {
+                stored
+            } else {
+                stored & !(HEADERS_BIT | EXPIRES_BIT)
+            },
             timestamp_ns,
             headers: !lost && stored & HEADERS_BIT != 0,
+            expires: !lost && stored & EXPIRES_BIT != 0,
         }
     }
 }
@@ -251,6 +281,7 @@ pub fn encode_index(
         entries_crc: crc(&ent),
         subjects_crc: crc(&subj),
         headers_count: entries.iter().filter(|e| e.headers).count() as u32,
+        expiring_count: entries.iter().filter(|e| e.expires).count() as u32,
     };
     let mut out = Vec::with_capacity(INDEX_HEADER_BYTES + ent.len() + subj.len());
     header.encode_into(&mut out);
@@ -318,18 +349,21 @@ mod tests {
                 subject: 0,
                 timestamp_ns: 5,
                 headers: true,
+                expires: true,
             },
             IndexEntry {
                 offset: 80,
                 subject: SUBJECT_LOST,
                 timestamp_ns: -1,
                 headers: false,
+                expires: false,
             },
             IndexEntry {
                 offset: 120,
                 subject: 0,
                 timestamp_ns: 7,
                 headers: false,
+                expires: false,
             },
         ];
         let subjects = vec![SubjectRow {
@@ -342,6 +376,7 @@ mod tests {
         let p = parse_index(&buf).map_err(|e| e.detail()).unwrap();
         assert_eq!(p.header.lost_count, 1);
         assert_eq!(p.header.headers_count, 1);
+        assert_eq!(p.header.expiring_count, 1);
         for (i, e) in entries.iter().enumerate() {
             assert_eq!(entry_at(&buf[p.entries.clone()], i), Some(*e));
         }

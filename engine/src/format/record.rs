@@ -3,13 +3,14 @@
 //! ```text
 //! 0   u32 record_len   whole record, this field and the CRC included
 //! 4   u8  kind         1 = message, 2 = erased message
-//! 5   u8  reserved     0
+//! 5   u8  flags        bit 0: an expiry time follows the fixed part
 //! 6   u16 subject_len
 //! 8   u64 seq
 //! 16  i64 timestamp_ns
 //! 24  u32 headers_len
 //! 28  u32 payload_len
-//! 32  subject, headers, payload
+//! 32  i64 expires_ns   only with flag bit 0
+//! ..  subject, headers, payload
 //! end u32 crc32c of every byte before it
 //! ```
 
@@ -20,6 +21,12 @@ use crate::coding::{DecodeError, Encode, Reader};
 pub const RECORD_HEADER_BYTES: usize = 32;
 /// Fixed overhead of a record: header plus trailing CRC.
 pub const RECORD_OVERHEAD_BYTES: usize = RECORD_HEADER_BYTES + 4;
+/// Bytes of the optional expiry time after the fixed part.
+pub const EXPIRES_BYTES: usize = 8;
+/// Flag: the record carries an expiry time.
+const FLAG_EXPIRES: u8 = 1;
+/// Expiry time of a message that never expires, not even by `age_max`.
+pub const EXPIRES_NEVER: i64 = i64::MAX;
 /// Longest subject the format can hold.
 pub const SUBJECT_BYTES_MAX: usize = u16::MAX as usize;
 /// Subject of a gap record: an `Erased` record with no headers or payload
@@ -52,6 +59,9 @@ pub struct RecordRef<'a> {
     pub headers: &'a [u8],
     /// Payload.
     pub payload: &'a [u8],
+    /// When the message expires ([`EXPIRES_NEVER`]: never), if it has an
+    /// expiry time of its own.
+    pub expires_ns: Option<i64>,
 }
 
 /// Total on-disk length of a record with these part lengths.
@@ -59,21 +69,38 @@ pub fn record_len(subject: usize, headers: usize, payload: usize) -> usize {
     RECORD_OVERHEAD_BYTES + subject + headers + payload
 }
 
+/// Extra on-disk bytes of a record with (or without) an expiry time.
+pub fn expires_len(expires: bool) -> usize {
+    if expires {
+        EXPIRES_BYTES
+    } else {
+        0
+    }
+}
+
 impl Encode for RecordRef<'_> {
     fn encoded_len(&self) -> usize {
         record_len(self.subject.len(), self.headers.len(), self.payload.len())
+            + expires_len(self.expires_ns.is_some())
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&(self.encoded_len() as u32).to_le_bytes());
         out.push(self.kind as u8);
-        out.push(0);
+        out.push(if self.expires_ns.is_some() {
+            FLAG_EXPIRES
+        } else {
+            0
+        });
         out.extend_from_slice(&(self.subject.len() as u16).to_le_bytes());
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&self.timestamp_ns.to_le_bytes());
         out.extend_from_slice(&(self.headers.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        if let Some(at) = self.expires_ns {
+            out.extend_from_slice(&at.to_le_bytes());
+        }
         out.extend_from_slice(self.subject);
         out.extend_from_slice(self.headers);
         out.extend_from_slice(self.payload);
@@ -93,6 +120,8 @@ pub struct RecordFrame {
     pub timestamp_ns: i64,
     /// Whole record length.
     pub len: usize,
+    /// The record's expiry time, if it has one.
+    pub expires_ns: Option<i64>,
     /// Subject range within the buffer.
     pub subject: std::ops::Range<usize>,
     /// Headers range within the buffer.
@@ -124,13 +153,19 @@ impl crate::coding::Decode for RecordFrame {
             2 => Kind::Erased,
             _ => return Err(DecodeError::Bad("unknown record kind")),
         };
-        let _reserved = r.u8()?;
+        let flags = r.u8()?;
+        if flags & !FLAG_EXPIRES != 0 {
+            return Err(DecodeError::Bad("unknown record flags"));
+        }
         let subject_len = r.u16()? as usize;
         let seq = r.u64()?;
         let timestamp_ns = r.i64()?;
         let headers_len = r.u32()? as usize;
         let payload_len = r.u32()? as usize;
-        if record_len(subject_len, headers_len, payload_len) != len {
+        let has_expiry = flags & FLAG_EXPIRES != 0;
+        let expires_ns = if has_expiry { Some(r.i64()?) } else { None };
+        let extra = expires_len(has_expiry);
+        if record_len(subject_len, headers_len, payload_len) + extra != len {
             return Err(DecodeError::Bad(
                 "record part lengths disagree with record length",
             ));
@@ -140,7 +175,7 @@ impl crate::coding::Decode for RecordFrame {
         if crc(body) != stored {
             return Err(DecodeError::Bad("record checksum mismatch"));
         }
-        let s0 = RECORD_HEADER_BYTES;
+        let s0 = RECORD_HEADER_BYTES + extra;
         let h0 = s0 + subject_len;
         let p0 = h0 + headers_len;
         let frame = RecordFrame {
@@ -148,6 +183,7 @@ impl crate::coding::Decode for RecordFrame {
             seq,
             timestamp_ns,
             len,
+            expires_ns,
             subject: s0..h0,
             headers: h0..p0,
             payload: p0..p0 + payload_len,
@@ -167,9 +203,10 @@ mod tests {
         #[test]
         fn round_trip(seq: u64, ts: i64, subj in "[a-z.]{1,20}",
                       hdr in proptest::collection::vec(any::<u8>(), 0..40),
-                      pay in proptest::collection::vec(any::<u8>(), 0..200)) {
+                      pay in proptest::collection::vec(any::<u8>(), 0..200),
+                      expires in proptest::option::of(any::<i64>())) {
             let r = RecordRef { kind: Kind::Msg, seq, timestamp_ns: ts,
-                subject: subj.as_bytes(), headers: &hdr, payload: &pay };
+                subject: subj.as_bytes(), headers: &hdr, payload: &pay, expires_ns: expires };
             let buf = r.encode_to_vec();
             prop_assert_eq!(buf.len(), r.encoded_len());
             let (f, n) = RecordFrame::decode_from(&buf)
@@ -177,6 +214,7 @@ mod tests {
             prop_assert_eq!(n, buf.len());
             prop_assert_eq!(f.seq, seq);
             prop_assert_eq!(f.timestamp_ns, ts);
+            prop_assert_eq!(f.expires_ns, expires);
             prop_assert_eq!(&buf[f.subject], subj.as_bytes());
             prop_assert_eq!(&buf[f.headers], &hdr[..]);
             prop_assert_eq!(&buf[f.payload], &pay[..]);
