@@ -122,6 +122,12 @@ pub struct StreamConfig {
     pub deny_purge: bool,
     pub allow_rollup_hdrs: bool,
     pub consumer_limits: ConsumerLimits,
+    /// `Nats-TTL` on published messages is honoured (2.11, ADR-43).
+    pub allow_msg_ttl: bool,
+    /// ns; when the last message on a subject expires, a marker with this
+    /// TTL takes its place (0: no markers).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub subject_delete_marker_ttl: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
 }
@@ -167,6 +173,8 @@ impl Default for StreamConfig {
             deny_purge: false,
             allow_rollup_hdrs: false,
             consumer_limits: ConsumerLimits::default(),
+            allow_msg_ttl: false,
+            subject_delete_marker_ttl: 0,
             metadata: None,
         }
     }
@@ -232,11 +240,41 @@ impl StreamConfig {
             return Err(err::invalid_config("duplicates window can not be negative"));
         }
         super::mirror::check_config(&mut self)?;
+        self.normalize_markers()?;
         self.normalize_limits()?;
         self.normalize_subjects()?;
         self.check_flags()?;
         self.check_transforms()?;
         Ok(self)
+    }
+
+    /// Subject delete markers need per-message TTLs (the marker has one)
+    /// and roll-ups: as nats-server outside pedantic mode, setting them
+    /// turns those on rather than refusing the config.
+    fn normalize_markers(&mut self) -> Result<(), ApiError> {
+        let ttl = self.subject_delete_marker_ttl;
+        if ttl < 0 {
+            return Err(err::invalid_config(
+                "subject delete marker TTL must not be negative",
+            ));
+        }
+        if ttl == 0 {
+            return Ok(());
+        }
+        if self.mirror.is_some() {
+            return Err(err::invalid_config(
+                "subject delete markers forbidden on mirrors",
+            ));
+        }
+        if ttl < 1_000_000_000 {
+            return Err(err::invalid_config(
+                "subject delete marker TTL must be at least 1 second",
+            ));
+        }
+        self.allow_msg_ttl = true;
+        self.allow_rollup_hdrs = true;
+        self.deny_purge = false;
+        Ok(())
     }
 
     fn normalize_limits(&mut self) -> Result<(), ApiError> {
@@ -375,6 +413,11 @@ impl StreamConfig {
                 "stream configuration update can not cancel deny message deletes",
             ));
         }
+        if old.allow_msg_ttl && !self.allow_msg_ttl {
+            return Err(err::invalid_config(
+                "message TTL status can not be disabled",
+            ));
+        }
         if old.deny_purge && !self.deny_purge {
             return Err(err::invalid_config(
                 "stream configuration update can not cancel deny purge",
@@ -470,6 +513,31 @@ mod tests {
             10052
         );
         assert!(parse(r#"{"name":"S","deny_purge":true,"allow_rollup_hdrs":true}"#).is_err());
+    }
+
+    #[test]
+    fn markers_imply_ttl_and_rollups() {
+        let c = parse(r#"{"name":"S","subject_delete_marker_ttl":1000000000,"deny_purge":true}"#)
+            .unwrap();
+        assert!(c.allow_msg_ttl && c.allow_rollup_hdrs && !c.deny_purge);
+        let short = parse(r#"{"name":"S","subject_delete_marker_ttl":500000000}"#);
+        assert_eq!(
+            short.unwrap_err().description,
+            "subject delete marker TTL must be at least 1 second"
+        );
+        let mirror =
+            parse(r#"{"name":"S","mirror":{"name":"O"},"subject_delete_marker_ttl":1000000000}"#);
+        assert_eq!(
+            mirror.unwrap_err().description,
+            "subject delete markers forbidden on mirrors"
+        );
+        let on = parse(r#"{"name":"S","allow_msg_ttl":true}"#).unwrap();
+        let off = parse(r#"{"name":"S"}"#).unwrap();
+        assert_eq!(
+            off.check_update(&on).unwrap_err().description,
+            "message TTL status can not be disabled"
+        );
+        assert!(on.check_update(&off).is_ok());
     }
 
     #[test]

@@ -72,6 +72,12 @@ pub mod err {
             "replicas > 1 not supported in non-clustered mode",
         )
     }
+    pub fn msg_ttl_invalid() -> ApiError {
+        ApiError::new(400, 10165, "invalid per-message TTL")
+    }
+    pub fn msg_ttl_disabled() -> ApiError {
+        ApiError::new(400, 10166, "per-message TTL is disabled")
+    }
     pub fn expected_stream_mismatch() -> ApiError {
         ApiError::new(400, 10060, "expected stream does not match")
     }

@@ -35,6 +35,27 @@ pub fn get_u64(block: &[u8], name: &str) -> Option<Result<u64, ()>> {
     get_str(block, name).map(|v| v.parse::<u64>().map_err(|_| ()))
 }
 
+/// `block` without the headers named exactly `name`, then `name: value`
+/// added last (where nats-server puts a header it rewrites).
+pub fn set_last(block: &[u8], name: &str, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() + value.len());
+    let body = block.strip_suffix(b"\r\n").unwrap_or(block);
+    for (i, line) in body.split_inclusive(|b| *b == b'\n').enumerate() {
+        let named = line
+            .iter()
+            .position(|b| *b == b':')
+            .is_some_and(|colon| &line[..colon] == name.as_bytes());
+        if i == 0 || !named {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
 fn trim(v: &[u8]) -> &[u8] {
     let start = v
         .iter()
@@ -105,6 +126,10 @@ mod tests {
         assert_eq!(
             more,
             b"NATS/1.0\r\nNats-Msg-Id: abc\r\nX:  y \r\nZ: 1\r\n\r\n"
+        );
+        assert_eq!(
+            set_last(&more, "X", b"2"),
+            b"NATS/1.0\r\nNats-Msg-Id: abc\r\nZ: 1\r\nX: 2\r\n\r\n"
         );
         assert_eq!(
             HeaderBuilder::new(Some("404 Message Not Found")).finish(),

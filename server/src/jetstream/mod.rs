@@ -23,6 +23,7 @@ pub mod republish;
 pub mod stream;
 pub mod time;
 pub mod transform;
+pub mod ttl;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -222,6 +223,7 @@ impl JetStream {
             first_seq: c.first_seq.max(1),
             sync,
             size_rule: size_rule(c.storage),
+            report_expired_last: c.subject_delete_marker_ttl > 0,
             ..StoreConfig::default()
         }
     }

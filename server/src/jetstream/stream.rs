@@ -16,6 +16,7 @@ use super::consumer::Consumer;
 use super::errors::{err, ApiError};
 use super::headers;
 use super::republish::{Republished, Rules, StoredFacts};
+use super::ttl;
 use crate::client::FlushList;
 use crate::router::RouteCache;
 use crate::server::Server;
@@ -84,6 +85,8 @@ pub struct Stream {
     pub watchers: Mutex<Vec<std::sync::Weak<tokio::sync::Notify>>>,
     /// This stream's own copier, if it is a mirror or has sources.
     pub copier: Mutex<Option<Arc<super::mirror::copier::Copier>>>,
+    /// The subject delete marker task runs (see `start_markers`).
+    markers_started: std::sync::atomic::AtomicBool,
 }
 
 /// Result of storing one published message.
@@ -124,9 +127,11 @@ impl Stream {
             consumers: RwLock::new(BTreeMap::new()),
             watchers: Mutex::new(Vec::new()),
             copier: Mutex::new(None),
+            markers_started: std::sync::atomic::AtomicBool::new(false),
         });
         stream.recover_dedup();
         runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx));
+        stream.start_markers();
         stream
     }
 
@@ -268,13 +273,15 @@ impl Stream {
             }
         }
         let rollup = rollup_of(&cfg, hdrs)?;
+        let ttl = ttl::for_publish(&cfg, hdrs, now)?;
+        let hdrs = &ttl.headers[..];
         let subject_last_seq = match &rules.republish {
             Some(_) => self.last_seq_of(subject)?,
             None => 0,
         };
         let (seq, ticket) = self
             .store
-            .append(subject, hdrs, body, now)
+            .append_expiring(subject, hdrs, body, now, ttl.expires_ns)
             .map_err(|e| store_error(&e))?;
         if let Some(id) = msg_id {
             inner.dedup.insert(id.to_string(), seq, now);
@@ -345,6 +352,20 @@ impl Stream {
         body: &[u8],
         timestamp_ns: i64,
     ) -> Result<u64, ApiError> {
+        let expires_ns = ttl::for_copy(&self.config.read(), hdrs, timestamp_ns);
+        let msg = (subject, hdrs, body);
+        self.append_internal(at_seq, msg, timestamp_ns, expires_ns)
+    }
+
+    /// Stores a message the server itself places (a copy or a marker), at
+    /// `at_seq` when given, with its own expiry time if any.
+    fn append_internal(
+        &self,
+        at_seq: Option<u64>,
+        (subject, hdrs, body): (&[u8], &[u8], &[u8]),
+        timestamp_ns: i64,
+        expires_ns: Option<i64>,
+    ) -> Result<u64, ApiError> {
         let cfg = self.config.read();
         if cfg.sealed {
             return Err(err::sealed());
@@ -362,7 +383,7 @@ impl Stream {
         }
         let (seq, ticket) = self
             .store
-            .append(subject, hdrs, body, timestamp_ns)
+            .append_expiring(subject, hdrs, body, timestamp_ns, expires_ns)
             .map_err(|e| store_error(&e))?;
         let stored = StoredFacts {
             stream: &self.name,
@@ -379,6 +400,42 @@ impl Stream {
             republish,
         });
         Ok(seq)
+    }
+
+    /// Places a subject delete marker for every subject that expiry
+    /// emptied since the last call (not for expired markers, nor for a
+    /// subject that has a message again).
+    pub fn place_markers(&self) {
+        let marker_ttl_ns = self.config.read().subject_delete_marker_ttl;
+        for gone in self.store.take_expired_last() {
+            if marker_ttl_ns <= 0 || ttl::is_marker(&gone.headers) {
+                continue;
+            }
+            if self.last_seq_of(&gone.subject).map_or(true, |s| s != 0) {
+                continue;
+            }
+            let hdrs = ttl::marker_headers(marker_ttl_ns);
+            let now = now_ns();
+            let expires = now.saturating_add(marker_ttl_ns);
+            let msg = (&gone.subject[..], &hdrs[..], &b""[..]);
+            if let Err(e) = self.append_internal(None, msg, now, Some(expires)) {
+                tracing::warn!(stream = %self.name, error = %e.description, "subject delete marker not stored");
+            }
+        }
+    }
+
+    /// Starts the task that turns expiry reports into markers, once, when
+    /// the stream has markers configured.
+    pub fn start_markers(self: &Arc<Self>) {
+        let wanted = self.config.read().subject_delete_marker_ttl > 0;
+        if !wanted
+            || self
+                .markers_started
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        self.runtime.spawn(marker_loop(Arc::downgrade(self)));
     }
 
     /// Wake the copiers reading this stream; forget those that are gone.
@@ -534,6 +591,20 @@ async fn ack_loop(
             }
             s.wake_watchers();
         }
+    }
+}
+
+/// How often expiry reports are turned into markers: the engine's own
+/// expiry timer runs at this pace too.
+const MARKER_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+async fn marker_loop(stream: std::sync::Weak<Stream>) {
+    let mut tick = tokio::time::interval(MARKER_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(s) = stream.upgrade() else { return };
+        s.place_markers();
     }
 }
 

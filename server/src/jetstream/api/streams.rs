@@ -209,6 +209,7 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     let subjects_changed = old.subjects != cfg.subjects;
     let copy_changed = old.mirror != cfg.mirror || old.sources != cfg.sources;
     stream.set_config(cfg);
+    stream.start_markers();
     if subjects_changed {
         stream.subscribe();
     }
