@@ -264,7 +264,7 @@ impl State {
                 seq = end + 1;
                 continue;
             }
-            if !self.ts_of(seq).is_some_and(|t| t <= cutoff) {
+            if self.ts_of(seq).is_none_or(|t| t > cutoff) {
                 break;
             }
             // A message that never expires is exempt from age as well.

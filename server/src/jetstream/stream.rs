@@ -411,7 +411,7 @@ impl Stream {
             if marker_ttl_ns <= 0 || ttl::is_marker(&gone.headers) {
                 continue;
             }
-            if self.last_seq_of(&gone.subject).map_or(true, |s| s != 0) {
+            if self.last_seq_of(&gone.subject) != Ok(0) {
                 continue;
             }
             let hdrs = ttl::marker_headers(marker_ttl_ns);

@@ -15,6 +15,11 @@ const NS_PER_SEC: i64 = 1_000_000_000;
 /// The shortest TTL a message may ask for.
 const TTL_SECS_MIN: i64 = 1;
 
+/// A `Nats-TTL` value nats-server refuses (unparsable or under a second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid per-message TTL")]
+pub struct InvalidTtl;
+
 /// A parsed `Nats-TTL` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MsgTtl {
@@ -26,7 +31,7 @@ pub enum MsgTtl {
 
 /// `"never"` (any case), whole seconds (`"3600"`), or a Go duration
 /// (`"1h"`, `"1m30s"`, `"1.5s"`); at least one second.
-pub fn parse(value: &str) -> Result<MsgTtl, ()> {
+pub fn parse(value: &str) -> Result<MsgTtl, InvalidTtl> {
     if value.eq_ignore_ascii_case("never") {
         return Ok(MsgTtl::Never);
     }
@@ -35,7 +40,7 @@ pub fn parse(value: &str) -> Result<MsgTtl, ()> {
         None => parse_go_duration_ns(value)? / NS_PER_SEC,
     };
     if secs < TTL_SECS_MIN {
-        return Err(());
+        return Err(InvalidTtl);
     }
     Ok(MsgTtl::Secs(secs))
 }
@@ -51,16 +56,16 @@ fn parse_int(v: &str) -> Option<i64> {
 
 /// Go's `time.ParseDuration`, for the non-negative values a TTL can be:
 /// a sequence of decimal numbers, each with a unit (ns us µs ms s m h).
-fn parse_go_duration_ns(v: &str) -> Result<i64, ()> {
+fn parse_go_duration_ns(v: &str) -> Result<i64, InvalidTtl> {
     let mut rest = v.strip_prefix('+').unwrap_or(v);
     if rest.is_empty() || rest.starts_with('-') {
-        return Err(());
+        return Err(InvalidTtl);
     }
     let mut total: i128 = 0;
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or(())?;
+            .ok_or(InvalidTtl)?;
         let (num, tail) = rest.split_at(num_len);
         let unit_len = tail
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -68,14 +73,14 @@ fn parse_go_duration_ns(v: &str) -> Result<i64, ()> {
         let (unit, tail) = tail.split_at(unit_len);
         total += component_ns(num, unit)?;
         if total > i128::from(i64::MAX) {
-            return Err(());
+            return Err(InvalidTtl);
         }
         rest = tail;
     }
-    i64::try_from(total).map_err(|_| ())
+    i64::try_from(total).map_err(|_| InvalidTtl)
 }
 
-fn component_ns(num: &str, unit: &str) -> Result<i128, ()> {
+fn component_ns(num: &str, unit: &str) -> Result<i128, InvalidTtl> {
     let unit_ns: i128 = match unit {
         "ns" => 1,
         "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
@@ -83,18 +88,18 @@ fn component_ns(num: &str, unit: &str) -> Result<i128, ()> {
         "s" => 1_000_000_000,
         "m" => 60_000_000_000,
         "h" => 3_600_000_000_000,
-        _ => return Err(()),
+        _ => return Err(InvalidTtl),
     };
     let (int, frac) = num.split_once('.').unwrap_or((num, ""));
     if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
-        return Err(());
+        return Err(InvalidTtl);
     }
     let whole: i128 = if int.is_empty() {
         0
     } else {
-        int.parse().map_err(|_| ())?
+        int.parse().map_err(|_| InvalidTtl)?
     };
-    let mut ns = whole.checked_mul(unit_ns).ok_or(())?;
+    let mut ns = whole.checked_mul(unit_ns).ok_or(InvalidTtl)?;
     let mut scale = unit_ns;
     for d in frac.bytes().take(18) {
         scale /= 10;
@@ -156,7 +161,7 @@ pub fn for_publish<'a>(
         return Err(err::msg_ttl_disabled());
     }
     let value = std::str::from_utf8(raw).map_err(|_| err::msg_ttl_invalid())?;
-    let ttl = parse(value).map_err(|()| err::msg_ttl_invalid())?;
+    let ttl = parse(value).map_err(|InvalidTtl| err::msg_ttl_invalid())?;
     // Below the marker TTL a message would vanish before its own marker
     // could matter: nats-server raises it (except for one-per-subject
     // streams) and stores the raised value.
@@ -242,7 +247,7 @@ mod tests {
             "0", "0s", "-1", "-5s", "0.5s", "500ms", "abc", "1.5", "1d", "5S", "1e3", "0x10",
             "1µs", "s", ".s", "1..5s",
         ] {
-            assert_eq!(parse(v), Err(()), "{v}");
+            assert_eq!(parse(v), Err(InvalidTtl), "{v}");
         }
     }
 
