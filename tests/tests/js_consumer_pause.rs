@@ -81,6 +81,9 @@ fn pause_and_resume_by_api() {
     let f = w.next_where(|f| f.subject == inbox && status(f) != "100 Idle Heartbeat");
     assert_eq!(status(&f), "408 Request Timeout");
     assert_eq!(w.info("S", "C")["num_pending"], 2);
+    // Paused is nothing to deliver: a no_wait request ends at once.
+    let inbox = w.pull("S", "C", r#"{"batch":1,"no_wait":true}"#);
+    assert_eq!(status(&w.next_on(&inbox)), "404 No Messages");
 
     // Resume: an empty body, or no time.
     let r = w.api("$JS.API.CONSUMER.PAUSE.S.C", "");

@@ -113,6 +113,8 @@ fn turn(c: &Consumer, now: Instant) -> (Vec<Out>, Option<Instant>, bool) {
     // would make the task wake at once, over and over.
     st.hold_until = None;
     let busy = if c.check_pause(&cfg, &mut st, now, &mut out) {
+        // Paused is nothing available: no_wait requests end, as nats-server.
+        finish_starved_no_wait(&mut st, &mut out);
         false
     } else if cfg.is_push() {
         push_turn(c, &cfg, &mut st, now, &mut out)
