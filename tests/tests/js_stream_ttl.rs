@@ -316,3 +316,22 @@ async fn ordered_consumer_sees_the_marker_after_max_age() {
     let st = wait_state(&c, "A", Duration::from_secs(5), |s| s["messages"] == 0).await;
     assert_eq!(st["last_seq"], 5);
 }
+
+#[tokio::test]
+async fn an_expired_kv_purge_places_no_marker() {
+    let nile = start();
+    let c = connect(&nile).await;
+    marker_bucket(&c, 1).await;
+    publish(&c, "$KV.b.k", &[], "v").await;
+    let purge = [
+        ("KV-Operation", "PURGE"),
+        ("Nats-Rollup", "sub"),
+        ("Nats-TTL", "1s"),
+    ];
+    assert_eq!(publish(&c, "$KV.b.k", &purge, "").await, ack("KV_b", 2));
+    // Like a marker, a purge that expires leaves the subject empty.
+    let st = wait_state(&c, "KV_b", Duration::from_secs(5), |s| s["messages"] == 0).await;
+    assert_eq!(st["last_seq"], 2);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(info(&c, "KV_b").await["state"]["last_seq"], 2);
+}

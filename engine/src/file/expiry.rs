@@ -41,14 +41,14 @@ impl Expiries {
         self.by_time.clear();
     }
 
-    /// True if some message still has an expiry time to wait for.
-    pub fn has_timed(&self) -> bool {
-        !self.by_time.is_empty()
-    }
-
     /// The message at `seq` is exempt from `age_max`.
     pub fn is_never(&self, seq: u64) -> bool {
         !self.by_seq.is_empty() && self.by_seq.get(&seq) == Some(&EXPIRES_NEVER)
+    }
+
+    /// The earliest expiry time still to come (or already due).
+    pub fn next_at(&self) -> Option<i64> {
+        self.by_time.first().map(|(at, _)| *at)
     }
 
     /// The earliest sequence whose expiry time is at or before `now_ns`.
@@ -73,11 +73,12 @@ mod tests {
         assert!(e.is_never(3));
         assert!(!e.is_never(1));
         assert_eq!(e.first_due(5), None);
+        assert_eq!(e.next_at(), Some(10));
         assert_eq!(e.first_due(10), Some(2));
         e.remove(2);
         assert_eq!(e.first_due(100), Some(1));
         e.remove(1);
-        assert!(!e.has_timed());
+        assert_eq!(e.next_at(), None);
         assert!(e.is_never(3));
         e.clear();
         assert!(!e.is_never(3));

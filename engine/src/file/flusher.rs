@@ -48,7 +48,7 @@ pub fn run(shared: Arc<Shared>) {
         if !wait_for_work(&shared, &mut st, &r) {
             return;
         }
-        if expiry_wanted(&st) && r.last_expire.elapsed() >= EXPIRE_INTERVAL {
+        if expiry_due(&st, &r) {
             r.last_expire = Instant::now();
             if st.poisoned.is_none() {
                 st.expire_at(now_ns());
@@ -82,9 +82,22 @@ pub fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Is there anything the expiry timer may remove?
-fn expiry_wanted(st: &super::state::State) -> bool {
-    st.cfg.age_max.is_some() || st.expiries.has_timed()
+/// Is an expiry pass due: the `age_max` interval has passed, or a
+/// message's own expiry time has come (those are met on time, not at the
+/// interval: a client may wait for exactly its TTL)?
+fn expiry_due(st: &super::state::State, r: &Rounds) -> bool {
+    if st.poisoned.is_some() {
+        return false;
+    }
+    let age = st.cfg.age_max.is_some() && r.last_expire.elapsed() >= EXPIRE_INTERVAL;
+    age || st.expiries.next_at().is_some_and(|at| at <= now_ns())
+}
+
+/// How long until the next message's own expiry time (zero if due).
+fn until_next_expiry(st: &super::state::State) -> Option<Duration> {
+    let at = st.expiries.next_at()?;
+    let ns = u64::try_from(at.saturating_sub(now_ns())).unwrap_or(0);
+    Some(Duration::from_nanos(ns))
 }
 
 /// Waits until a sync or an expiry is due. False once the store closed.
@@ -99,14 +112,14 @@ fn wait_for_work(shared: &Shared, st: &mut Guard<'_>, r: &Rounds) -> bool {
             SyncPolicy::Always => dirty,
             SyncPolicy::Interval(d) => dirty && r.last_sync.elapsed() >= d,
         };
-        let expire_due = expiry_wanted(st) && r.last_expire.elapsed() >= EXPIRE_INTERVAL;
-        if sync_due || expire_due {
+        if sync_due || expiry_due(st, r) {
             return true;
         }
         let wait = match st.cfg.sync {
             SyncPolicy::Always => EXPIRE_INTERVAL,
             SyncPolicy::Interval(d) => d.min(EXPIRE_INTERVAL),
         };
+        let wait = until_next_expiry(st).map_or(wait, |d| d.min(wait));
         shared.work.wait_for(st, wait);
     }
 }

@@ -10,6 +10,7 @@ use super::headers;
 
 pub const TTL: &str = "Nats-TTL";
 pub const MARKER_REASON: &str = "Nats-Marker-Reason";
+const KV_OPERATION: &str = "KV-Operation";
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 /// The shortest TTL a message may ask for.
@@ -210,8 +211,13 @@ pub fn marker_headers(marker_ttl_ns: i64) -> Vec<u8> {
 }
 
 /// Is this stored message a marker itself? Its expiry places no marker.
+/// As for nats-server, a KV purge (`KV-Operation: PURGE`) counts as one.
 pub fn is_marker(hdrs: &[u8]) -> bool {
-    !hdrs.is_empty() && headers::get(hdrs, MARKER_REASON).is_some()
+    if hdrs.is_empty() {
+        return false;
+    }
+    let reason = headers::get(hdrs, MARKER_REASON).is_some_and(|v| !v.is_empty());
+    reason || headers::get(hdrs, KV_OPERATION) == Some(b"PURGE")
 }
 
 #[cfg(test)]
@@ -249,6 +255,15 @@ mod tests {
         ] {
             assert_eq!(parse(v), Err(InvalidTtl), "{v}");
         }
+    }
+
+    #[test]
+    fn markers_and_kv_purges_place_no_marker() {
+        assert!(is_marker(&marker_headers(NS_PER_SEC)));
+        assert!(is_marker(b"NATS/1.0\r\nKV-Operation: PURGE\r\n\r\n"));
+        assert!(!is_marker(b"NATS/1.0\r\nKV-Operation: DEL\r\n\r\n"));
+        assert!(!is_marker(b"NATS/1.0\r\nNats-TTL: 5s\r\n\r\n"));
+        assert!(!is_marker(b""));
     }
 
     #[test]
