@@ -425,3 +425,20 @@ async fn async_nats_overflow_and_reset() {
     let r = consumer.reset(None).await.expect("reset to the ack floor");
     assert_eq!(r.reset_seq, 2);
 }
+
+#[test]
+fn a_pin_taken_by_a_request_too_small_for_the_message_goes_again() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    stream_with(&mut w, 1);
+    let cfg = json!({"ack_policy": "explicit", "priority_policy": "pinned_client", "priority_groups": ["A"]});
+    create(&mut w, "P", cfg);
+    let small = json!({"batch": 1, "max_bytes": 10, "expires": 5_000_000_000u64, "group": "A"});
+    let inbox = w.pull("S", "P", &small.to_string());
+    assert_eq!(status(&w.next_on(&inbox)), "409 Message Size Exceeds MaxBytes");
+    // Not left pinned to a request that is gone: the next one takes the message.
+    let inbox = pinned_pull(&mut w, None, 5000);
+    let f = w.next_on(&inbox);
+    assert_eq!(f.text(), "m0");
+    assert!(header(&f, "Nats-Pin-Id").is_some());
+}

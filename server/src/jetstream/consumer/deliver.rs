@@ -456,9 +456,10 @@ fn pull_turn(
             num_pending: pending_left + u64::from(matches!(next, Next::Redeliver(_))),
             ack_pending: st.pending.len() as u64,
         };
-        let Some(idx) = priority::choose(c, cfg, st, backlog, now, out) else {
+        let Some(chosen) = priority::choose(c, cfg, st, backlog, now, out) else {
             return false;
         };
+        let idx = chosen.idx;
         let Some(w) = st.waiting.get(idx) else {
             return false;
         };
@@ -479,6 +480,9 @@ fn pull_turn(
                 ("Nats-Pending-Bytes", w.bytes_left.to_string()),
             ];
             st.waiting.remove(idx);
+            if chosen.pinned_now {
+                st.pin = None;
+            }
             out.push(status_out(
                 &reply,
                 status("409 Message Size Exceeds MaxBytes", &left),

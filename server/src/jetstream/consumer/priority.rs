@@ -89,9 +89,18 @@ pub struct Backlog {
     pub ack_pending: u64,
 }
 
-/// The index of the waiting request the next message goes to (None: no
-/// request may take it now). Requests holding a stale pin id end with 423;
-/// the first request without one takes a free pin.
+/// The waiting request the next message goes to.
+#[derive(Debug, Clone, Copy)]
+pub struct Chosen {
+    pub idx: usize,
+    /// It took the pin just now: if it cannot take the message, the pin goes
+    /// again (as nats-server).
+    pub pinned_now: bool,
+}
+
+/// The waiting request the next message goes to (None: no request may
+/// take it now). Requests holding a stale pin id end with 423; the first
+/// request without one takes a free pin.
 pub fn choose(
     c: &Consumer,
     cfg: &ConsumerConfig,
@@ -99,10 +108,11 @@ pub fn choose(
     backlog: Backlog,
     now: Instant,
     out: &mut Vec<Out>,
-) -> Option<usize> {
+) -> Option<Chosen> {
     let mut i = 0;
     while i < st.waiting.len() {
         let w = &st.waiting[i];
+        let mut pinned_now = false;
         if cfg.priority_policy == PriorityPolicy::PinnedClient {
             let id = w.group.as_ref().map_or("", |g| g.id.as_str());
             let pinned = st.pin.as_ref().map(|p| p.id.as_str());
@@ -113,7 +123,7 @@ pub fn choose(
                     continue;
                 }
                 None if id.is_empty() => {
-                    pin(c, cfg, st, i, now, out);
+                    pinned_now = pin(c, cfg, st, i, now, out);
                 }
                 _ => {
                     if let Some(w) = st.waiting.remove(i) {
@@ -127,7 +137,7 @@ pub fn choose(
             i += 1;
             continue;
         }
-        return Some(i);
+        return Some(Chosen { idx: i, pinned_now });
     }
     None
 }
@@ -154,6 +164,7 @@ fn wrong_pin_status(w: &WaitingRequest) -> Vec<u8> {
 }
 
 /// Pin the request at `i`: it gets a new id, which its messages carry.
+/// A request without group fields takes no pin (it is served unpinned).
 fn pin(
     c: &Consumer,
     cfg: &ConsumerConfig,
@@ -161,11 +172,10 @@ fn pin(
     i: usize,
     now: Instant,
     out: &mut Vec<Out>,
-) {
-    let Some(w) = st.waiting.get_mut(i) else {
-        return;
+) -> bool {
+    let Some(g) = st.waiting.get_mut(i).and_then(|w| w.group.as_mut()) else {
+        return false;
     };
-    let Some(g) = w.group.as_mut() else { return };
     let id = nuid();
     g.id = id.clone();
     let p = Pin {
@@ -182,6 +192,7 @@ fn pin(
         ("pinned_id", &p.id),
     ));
     st.pin = Some(p);
+    true
 }
 
 fn unpinned(c: &Consumer, group: &str, reason: &str) -> Out {
