@@ -236,9 +236,9 @@ async fn next(w: &mut async_nats::jetstream::kv::Watch) -> async_nats::jetstream
 }
 
 /// A KV bucket with limit markers, created as the clients create it.
-async fn marker_bucket(c: &async_nats::Client, marker_secs: i64) {
+async fn marker_bucket(c: &async_nats::Client, marker_secs: i64, history: i64) {
     let cfg = json!({
-        "name": "KV_b", "subjects": ["$KV.b.>"], "max_msgs_per_subject": 5,
+        "name": "KV_b", "subjects": ["$KV.b.>"], "max_msgs_per_subject": history,
         "discard": "new", "allow_rollup_hdrs": true, "deny_delete": true,
         "allow_direct": true, "max_consumers": -1, "max_msgs": -1,
         "allow_msg_ttl": true, "subject_delete_marker_ttl": marker_secs * SEC_NS
@@ -250,7 +250,7 @@ async fn marker_bucket(c: &async_nats::Client, marker_secs: i64) {
 async fn markers_tell_kv_watchers_about_expiry() {
     let nile = start();
     let (c, js) = connect_js(&nile).await;
-    marker_bucket(&c, 2).await;
+    marker_bucket(&c, 2, 5).await;
     let kv = js.get_key_value("b").await.unwrap();
     let mut watch = kv.watch_all().await.unwrap();
     kv.create_with_ttl("k", "v".into(), Duration::from_secs(1))
@@ -321,7 +321,7 @@ async fn ordered_consumer_sees_the_marker_after_max_age() {
 async fn an_expired_kv_purge_places_no_marker() {
     let nile = start();
     let c = connect(&nile).await;
-    marker_bucket(&c, 1).await;
+    marker_bucket(&c, 1, 5).await;
     publish(&c, "$KV.b.k", &[], "v").await;
     let purge = [
         ("KV-Operation", "PURGE"),
@@ -334,4 +334,22 @@ async fn an_expired_kv_purge_places_no_marker() {
     assert_eq!(st["last_seq"], 2);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(info(&c, "KV_b").await["state"]["last_seq"], 2);
+}
+
+#[tokio::test]
+async fn what_expired_while_down_gets_its_marker_on_start() {
+    let nile = start();
+    let c = connect(&nile).await;
+    // History 1: the TTL is not raised to the 60 s marker TTL.
+    marker_bucket(&c, 60, 1).await;
+    assert_eq!(publish(&c, "$KV.b.k", &[("Nats-TTL", "1s")], "v").await, ack("KV_b", 1));
+    drop(c);
+    let dir = nile.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let nile = Nile::start_in(dir, &["-js"]);
+    let c = connect(&nile).await;
+    let st = wait_state(&c, "KV_b", Duration::from_secs(5), |s| s["last_seq"] == 2).await;
+    assert_eq!((st["messages"].clone(), st["first_seq"].clone()), (json!(1), json!(2)));
+    let want = "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1m0s\r\nNats-Rollup: sub\r\n\r\n";
+    assert_eq!(stored_headers(&c, "KV_b", 2).await, want);
 }
