@@ -132,10 +132,18 @@ async fn ttl_values_accepted_and_refused() {
         assert_eq!(got, want, "Nats-TTL {v:?}");
     }
     let got = publish(&c, "off.a", &[("Nats-TTL", "30s")], "x").await;
-    assert_eq!(
-        got,
-        ack_err("OFF", 400, 10166, "per-message TTL is disabled")
-    );
+    let disabled = ack_err("OFF", 400, 10166, "per-message TTL is disabled");
+    assert_eq!(got, disabled);
+    // The value is judged first.
+    let got = publish(&c, "off.a", &[("Nats-TTL", "abc")], "x").await;
+    assert_eq!(got, ack_err("OFF", 400, 10165, "invalid per-message TTL"));
+    // Expectations and dedup come before the TTL.
+    let expect = [("Nats-TTL", "abc"), ("Nats-Expected-Last-Sequence", "99")];
+    let got = publish(&c, "t.a", &expect, "x").await;
+    assert_eq!(got, ack_err("T", 400, 10071, "wrong last sequence: 10"));
+    publish(&c, "t.a", &[("Nats-Msg-Id", "m")], "x").await;
+    let dup = publish(&c, "t.a", &[("Nats-TTL", "abc"), ("Nats-Msg-Id", "m")], "x").await;
+    assert_eq!(dup, json!({"stream": "T", "seq": 11, "duplicate": true}));
     assert_eq!(info(&c, "OFF").await["state"]["messages"], 0);
     // The header is stored with the message.
     assert_eq!(
@@ -342,14 +350,21 @@ async fn what_expired_while_down_gets_its_marker_on_start() {
     let c = connect(&nile).await;
     // History 1: the TTL is not raised to the 60 s marker TTL.
     marker_bucket(&c, 60, 1).await;
-    assert_eq!(publish(&c, "$KV.b.k", &[("Nats-TTL", "1s")], "v").await, ack("KV_b", 1));
+    assert_eq!(
+        publish(&c, "$KV.b.k", &[("Nats-TTL", "1s")], "v").await,
+        ack("KV_b", 1)
+    );
     drop(c);
     let dir = nile.kill();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let nile = Nile::start_in(dir, &["-js"]);
     let c = connect(&nile).await;
     let st = wait_state(&c, "KV_b", Duration::from_secs(5), |s| s["last_seq"] == 2).await;
-    assert_eq!((st["messages"].clone(), st["first_seq"].clone()), (json!(1), json!(2)));
-    let want = "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1m0s\r\nNats-Rollup: sub\r\n\r\n";
+    assert_eq!(
+        (st["messages"].clone(), st["first_seq"].clone()),
+        (json!(1), json!(2))
+    );
+    let want =
+        "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1m0s\r\nNats-Rollup: sub\r\n\r\n";
     assert_eq!(stored_headers(&c, "KV_b", 2).await, want);
 }

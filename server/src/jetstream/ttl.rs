@@ -158,11 +158,12 @@ pub fn for_publish<'a>(
     let Some(raw) = headers::get(hdrs, TTL).filter(|v| !v.is_empty()) else {
         return Ok(plain);
     };
+    // nats-server judges the value before whether TTLs are allowed.
+    let value = std::str::from_utf8(raw).map_err(|_| err::msg_ttl_invalid())?;
+    let ttl = parse(value).map_err(|InvalidTtl| err::msg_ttl_invalid())?;
     if !cfg.allow_msg_ttl {
         return Err(err::msg_ttl_disabled());
     }
-    let value = std::str::from_utf8(raw).map_err(|_| err::msg_ttl_invalid())?;
-    let ttl = parse(value).map_err(|InvalidTtl| err::msg_ttl_invalid())?;
     // Below the marker TTL a message would vanish before its own marker
     // could matter: nats-server raises it (except for one-per-subject
     // streams) and stores the raised value.
