@@ -257,6 +257,19 @@ impl ClientHandle {
         let _ = tokio::time::timeout(max, notified).await;
     }
 
+    /// Is the (empty or not) outbound buffer larger than `bytes_min`?
+    pub(crate) fn output_grown(&self, bytes_min: usize) -> bool {
+        self.out.lock().buf.capacity() > bytes_min
+    }
+
+    /// An idle connection gives back a grown outbound buffer.
+    pub(crate) fn shrink_idle_output(&self, bytes_min: usize) {
+        let mut out = self.out.lock();
+        if out.buf.is_empty() && out.buf.capacity() > bytes_min {
+            out.buf = BytesMut::with_capacity(bytes_min);
+        }
+    }
+
     /// Swap the pending output into `spare` (which must be empty).
     /// Returns the close reason once everything has been handed out.
     pub fn take_output(&self, spare: &mut BytesMut) -> Option<CloseReason> {

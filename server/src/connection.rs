@@ -28,6 +28,13 @@ const READ_BYTES_MIN: usize = 64 * 1024;
 const STALL_WAIT_MAX: Duration = Duration::from_millis(50);
 /// Output buffer kept between writes; larger ones are released.
 const WRITE_BUFFER_KEEP_BYTES_MAX: usize = 1024 * 1024;
+/// Output buffer an idle connection keeps: what a larger one shrinks to
+/// once nothing was queued for [`IDLE_SHRINK_AFTER`].
+const WRITE_BYTES_MIN: usize = 4096;
+/// How long a connection is quiet before its grown buffers are given back.
+/// Not at once: a busy subscriber's writer finds its buffer empty between
+/// most batches, and regrowing it each time would copy it over and over.
+const IDLE_SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 /// CONNECT as clients send it; every field optional, `null` accepted.
 /// nats-server's defaults when absent: verbose and pedantic on, echo on.
@@ -236,7 +243,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut wr: W,
     deadline: Duration,
 ) {
-    let mut spare = BytesMut::with_capacity(4096);
+    let mut spare = BytesMut::with_capacity(WRITE_BYTES_MIN);
     loop {
         let closed = handle.take_output(&mut spare);
         if !spare.is_empty() {
@@ -254,14 +261,24 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             spare.clear();
             handle.wrote();
             if spare.capacity() > WRITE_BUFFER_KEEP_BYTES_MAX {
-                spare = BytesMut::with_capacity(4096);
+                spare = BytesMut::with_capacity(WRITE_BYTES_MIN);
             }
             continue;
         }
         if closed.is_some() {
             break;
         }
-        handle.wake.notified().await;
+        if spare.capacity() <= WRITE_BYTES_MIN && !handle.output_grown(WRITE_BYTES_MIN) {
+            handle.wake.notified().await;
+            continue;
+        }
+        tokio::select! {
+            _ = handle.wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_SHRINK_AFTER) => {
+                spare = BytesMut::with_capacity(WRITE_BYTES_MIN);
+                handle.shrink_idle_output(WRITE_BYTES_MIN);
+            }
+        }
     }
     let _ = wr.shutdown().await;
 }
@@ -355,8 +372,17 @@ impl Connection {
         tokio::pin!(expiry);
         let mut expiry_armed = None;
         loop {
-            if buf.capacity() - buf.len() < READ_BYTES_MIN / 4 {
-                buf.reserve(READ_BYTES_MIN);
+            if buf.is_empty() && buf.capacity() > READ_BYTES_MIN {
+                // A large message grew it: back to the minimum.
+                buf = BytesMut::with_capacity(READ_BYTES_MIN);
+            } else if buf.capacity() - buf.len() < READ_BYTES_MIN / 4 {
+                if buf.is_empty() {
+                    // A fresh chunk rather than reclaiming the old one in
+                    // place, which may be one a large message grew.
+                    buf = BytesMut::with_capacity(READ_BYTES_MIN);
+                } else {
+                    buf.reserve(READ_BYTES_MIN);
+                }
             }
             let stop = tokio::select! {
                 biased;

@@ -18,11 +18,14 @@ const ROUTE_CACHE_LEN_MAX: usize = 1024;
 pub struct RouteCache {
     generation: u64,
     routes: HashMap<Bytes, Arc<SubResult>, foldhash::fast::RandomState>,
-    /// The last one-off subject looked up (see [`is_one_off`]) and its result:
-    /// the messages of one pull batch share an inbox and hit it without
-    /// hashing; the next one-off subject reuses its memory.
+    /// The last subject looked up and its result: a publisher's run of
+    /// messages to one subject, or the messages of one pull batch to one
+    /// inbox, hit it without hashing.
     last_subject: Vec<u8>,
     last: Option<Arc<SubResult>>,
+    /// The last one-off result (see [`is_one_off`]), whose memory the next
+    /// one-off subject reuses when nobody holds it any more.
+    one_off: Option<Arc<SubResult>>,
 }
 
 impl RouteCache {
@@ -31,11 +34,26 @@ impl RouteCache {
         if generation != self.generation {
             self.routes.clear();
             self.last = None;
+            self.one_off = None;
             self.generation = generation;
         }
-        if is_one_off(subject) {
-            return self.lookup_one_off(sublist, subject);
+        if let Some(r) = &self.last {
+            if self.last_subject == subject {
+                return r.clone();
+            }
         }
+        let result = if is_one_off(subject) {
+            self.lookup_one_off(sublist, subject)
+        } else {
+            self.lookup_cached(sublist, subject)
+        };
+        self.last_subject.clear();
+        self.last_subject.extend_from_slice(subject);
+        self.last = Some(result.clone());
+        result
+    }
+
+    fn lookup_cached(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<SubResult> {
         if let Some(r) = self.routes.get(subject) {
             return r.clone();
         }
@@ -52,12 +70,10 @@ impl RouteCache {
     /// Match without caching: a reply or ack subject is used once or for one
     /// batch, so caching it would cost an allocation and evict useful routes.
     fn lookup_one_off(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<SubResult> {
-        if let Some(r) = &self.last {
-            if self.last_subject == subject {
-                return r.clone();
-            }
-        }
-        let mut result = self.last.take().unwrap_or_default();
+        // Drop our other handle first, so the previous one-off result is
+        // free to be refilled.
+        self.last = None;
+        let mut result = self.one_off.take().unwrap_or_default();
         match Arc::get_mut(&mut result) {
             // Nobody else holds the previous result: refill it in place.
             Some(r) => {
@@ -66,9 +82,7 @@ impl RouteCache {
             }
             None => result = Arc::new(sublist.match_subject(subject)),
         }
-        self.last_subject.clear();
-        self.last_subject.extend_from_slice(subject);
-        self.last = Some(result.clone());
+        self.one_off = Some(result.clone());
         result
     }
 }

@@ -246,3 +246,62 @@ proptest! {
         prop_assert_eq!(&got[..], &want[..]);
     }
 }
+
+proptest! {
+    /// The PUB/HPUB fast path yields exactly what the general parser does,
+    /// ops and errors, however the line is spelled.
+    #[test]
+    fn fast_path_agrees_with_the_general_parser(parts in proptest::collection::vec(
+        prop_oneof![Just("PUB "), Just("HPUB "), Just("pub "), Just(" "), Just("  "), Just("\t"),
+                    Just("\r\n"), Just("\n"), Just("\r"), Just("a.b"), Just("_INBOX.x.y"),
+                    Just("0"), Just("2"), Just("12"), Just("4"), Just("hi"), Just("NATS/1.0\r\n\r\n"),
+                    Just("PING\r\n")], 0..24), limit in 8usize..64) {
+        let wire = parts.concat();
+        let limits = ParseLimits { control_line_bytes_max: limit, payload_bytes_max: 64 };
+        let mut fast = BytesMut::from(wire.as_bytes());
+        let mut general = BytesMut::from(wire.as_bytes());
+        loop {
+            let a = parse(&mut fast, &limits);
+            let b = super::parse::parse_general(&mut general, &limits);
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(&fast[..], &general[..]);
+            if !matches!(a, Ok(Some(_))) {
+                break;
+            }
+        }
+    }
+}
+
+proptest! {
+    /// Nearly well-formed PUB/HPUB frames, with the separators and line ends
+    /// varied: the fast path and the general parser agree on each.
+    #[test]
+    fn fast_path_agrees_on_near_pubs(hpub: bool, reply: bool,
+                                     seps in proptest::collection::vec(prop_oneof![Just(" "), Just("  "), Just("\t")], 4),
+                                     end in prop_oneof![Just("\r\n"), Just("\n"), Just(" \r\n")],
+                                     payload in "[a-z]{0,6}", hdr in 0usize..4, extra in 0usize..2) {
+        let mut wire = String::from(if hpub { "HPUB" } else { "PUB" });
+        wire.push_str(seps[0]);
+        wire.push_str("s.x");
+        if reply {
+            wire.push_str(seps[1]);
+            wire.push_str("_INBOX.r");
+        }
+        if hpub {
+            wire.push_str(seps[2]);
+            wire.push_str(&hdr.min(payload.len()).to_string());
+        }
+        wire.push_str(seps[3]);
+        wire.push_str(&(payload.len() + extra).to_string());
+        wire.push_str(end);
+        wire.push_str(&payload);
+        wire.push_str("\r\nPING\r\n");
+        let limits = ParseLimits { control_line_bytes_max: 1024, payload_bytes_max: 1024 };
+        let mut fast = BytesMut::from(wire.as_bytes());
+        let mut general = BytesMut::from(wire.as_bytes());
+        let a = parse(&mut fast, &limits);
+        let b = super::parse::parse_general(&mut general, &limits);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&fast[..], &general[..]);
+    }
+}
