@@ -435,7 +435,10 @@ fn a_pin_taken_by_a_request_too_small_for_the_message_goes_again() {
     create(&mut w, "P", cfg);
     let small = json!({"batch": 1, "max_bytes": 10, "expires": 5_000_000_000u64, "group": "A"});
     let inbox = w.pull("S", "P", &small.to_string());
-    assert_eq!(status(&w.next_on(&inbox)), "409 Message Size Exceeds MaxBytes");
+    assert_eq!(
+        status(&w.next_on(&inbox)),
+        "409 Message Size Exceeds MaxBytes"
+    );
     // Not left pinned to a request that is gone: the next one takes the message.
     let inbox = pinned_pull(&mut w, None, 5000);
     let f = w.next_on(&inbox);
