@@ -46,7 +46,8 @@ if [[ "${STRACE:-}" != 1 ]]; then
 fi
 "$BENCH" "$@" --url "$url" --no-progress --timeout 600 --json >"$OUT/$label.json"
 if [[ "${STRACE:-}" == 1 ]]; then
-    kill -TERM $pid
+    # strace does not pass TERM on to its tracee: stop nile itself.
+    kill -TERM $(pgrep -P $pid) 2>/dev/null || kill -TERM $pid
     wait $pid || true
     echo "$label: syscalls of warm-up + measured run ($((msgs * 2)) msgs):"
     head -n 25 "$OUT/$label.strace"

@@ -43,6 +43,31 @@ pub trait StreamStore: Send + Sync {
         Vec::new()
     }
 
+    /// As [`StreamStore::append_expiring`], but the caller promises to call
+    /// [`StreamStore::commit`] once it has appended what it has (a whole
+    /// read of publishes, say), so nothing wakes the flusher for this record.
+    /// If the caller never commits, the flusher's periodic check syncs it.
+    fn append_for_commit(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        timestamp_ns: i64,
+        expires_ns: Option<i64>,
+    ) -> Result<(u64, DurableTicket)> {
+        self.append_expiring(subject, headers, payload, timestamp_ns, expires_ns)
+    }
+
+    /// Makes every record appended so far durable and completes its ticket,
+    /// under `SyncPolicy::Always` (otherwise a no-op). With `on_this_thread`
+    /// it blocks until then, running the fdatasync on the caller's thread as
+    /// one group-commit round (after a round already running, if that one
+    /// leaves anything); without, it wakes the flusher thread to do it and
+    /// the tickets complete from there. Failures reach the tickets.
+    fn commit(&self, on_this_thread: bool) {
+        let _ = on_this_thread;
+    }
+
     /// Moves the next append's sequence up to `next_seq`, leaving
     /// everything between as deleted (a mirror keeps its origin's gaps).
     /// Existing messages stay. No-op when `next_seq` is not past the end.

@@ -4,6 +4,8 @@
 //! tickets with one watermark update. Appends that arrive during the
 //! fdatasync go into the next round. It also runs the expiry timer
 //! (`age_max` and messages' own expiry times).
+//! A caller that batches its own appends can run the same round on its own
+//! thread instead (`FileStore::commit`), which saves two thread hand-offs.
 
 use super::Shared;
 use crate::error::StoreError;
@@ -58,27 +60,25 @@ pub fn run(shared: Arc<Shared>) {
         if st.poisoned.is_some() {
             continue;
         }
+        // Rounds are serialised with the commits callers run on their own
+        // threads (`FileStore::commit`); the lock order is round, then state.
+        drop(st);
+        let _round = shared.round.lock();
+        let mut st = shared.state.lock();
+        if !is_dirty(&st) {
+            // A commit synced it while this thread waited for the round.
+            continue;
+        }
         if st.cfg.sync == SyncPolicy::Always {
             linger(&shared, &mut st, r.last_batch, r.last_fsync);
         }
-        let written = st.written_seq;
-        r.last_batch = written.saturating_sub(st.synced_seq);
-        let Some(active) = st.segs.last_mut() else {
-            continue;
-        };
-        // The buffered records are written under the lock (a page-cache
-        // copy); only the fdatasync runs outside it.
-        let file = active.file.clone();
-        if let Err(e) = active.write_pending() {
-            fail(&shared, &mut st, e);
-            continue;
-        }
-        drop(st);
+        r.last_batch = st.written_seq.saturating_sub(st.synced_seq);
         let started = Instant::now();
-        let res = file.sync_data();
+        let synced = round(&shared, st);
         r.last_sync = Instant::now();
-        r.last_fsync = r.last_sync - started;
-        finish_round(&shared, res, written);
+        if synced {
+            r.last_fsync = r.last_sync - started;
+        }
     }
 }
 
@@ -100,14 +100,39 @@ fn until_next_expiry(st: &super::state::State) -> Option<Duration> {
     Some(Duration::from_nanos(ns))
 }
 
+/// Anything written, or removals tombstoned, since the last round?
+fn is_dirty(st: &super::state::State) -> bool {
+    st.poisoned.is_none()
+        && (st.written_seq > st.synced_seq || !st.tomb_after.is_empty() || st.tombs.dirty)
+}
+
+/// One group commit: writes the buffered records with one `pwrite` (under
+/// the lock: a page-cache copy), runs one `fdatasync` outside it for
+/// everything written so far, then completes all those tickets at once.
+/// The caller holds `shared.round`. False if there was nothing to sync.
+pub(super) fn round(shared: &Shared, mut st: Guard<'_>) -> bool {
+    let written = st.written_seq;
+    let Some(active) = st.segs.last_mut() else {
+        return false;
+    };
+    let file = active.file.clone();
+    if let Err(e) = active.write_pending() {
+        fail(shared, &mut st, e);
+        return false;
+    }
+    drop(st);
+    let res = file.sync_data();
+    finish_round(shared, res, written);
+    true
+}
+
 /// Waits until a sync or an expiry is due. False once the store closed.
 fn wait_for_work(shared: &Shared, st: &mut Guard<'_>, r: &Rounds) -> bool {
     loop {
         if st.closed {
             return false;
         }
-        let dirty = st.poisoned.is_none()
-            && (st.written_seq > st.synced_seq || !st.tomb_after.is_empty() || st.tombs.dirty);
+        let dirty = is_dirty(st);
         let sync_due = match st.cfg.sync {
             SyncPolicy::Always => dirty,
             SyncPolicy::Interval(d) => dirty && r.last_sync.elapsed() >= d,

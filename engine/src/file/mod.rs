@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Wakes the flusher when there is something to sync.
     work: Condvar,
+    /// Held for a whole group-commit round, by the flusher or by a caller
+    /// committing on its own thread: one fdatasync at a time per store.
+    round: Mutex<()>,
     dur: Arc<Durability>,
 }
 
@@ -81,6 +84,7 @@ impl FileStore {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             work: Condvar::new(),
+            round: Mutex::new(()),
             dur,
         });
         let store = Self {
@@ -141,6 +145,35 @@ fn check_config(cfg: &StoreConfig) -> Result<()> {
     Ok(())
 }
 
+impl FileStore {
+    /// Appends under the lock; `wake` tells the flusher (under `Always`)
+    /// that there is a record to sync.
+    fn append_with(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts: i64,
+        expires_ns: Option<i64>,
+        wake: bool,
+    ) -> Result<(u64, DurableTicket)> {
+        self.ensure_flusher()?;
+        let mut st = self.shared.state.lock();
+        st.check_writable()?;
+        st.sync_new_files()?;
+        let seq = st.append(subject, headers, payload, ts, expires_ns)?;
+        let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
+        drop(st);
+        if !always {
+            return Ok((seq, DurableTicket::ready(seq)));
+        }
+        if wake {
+            self.shared.work.notify_one();
+        }
+        Ok((seq, DurableTicket::pending(seq, self.shared.dur.clone())))
+    }
+}
+
 impl StreamStore for FileStore {
     fn append_expiring(
         &self,
@@ -150,19 +183,49 @@ impl StreamStore for FileStore {
         ts: i64,
         expires_ns: Option<i64>,
     ) -> Result<(u64, DurableTicket)> {
-        self.ensure_flusher()?;
-        let mut st = self.shared.state.lock();
-        st.check_writable()?;
-        st.sync_new_files()?;
-        let seq = st.append(subject, headers, payload, ts, expires_ns)?;
-        let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
-        drop(st);
-        if always {
-            self.shared.work.notify_one();
-            Ok((seq, DurableTicket::pending(seq, self.shared.dur.clone())))
-        } else {
-            Ok((seq, DurableTicket::ready(seq)))
+        self.append_with(subject, headers, payload, ts, expires_ns, true)
+    }
+
+    fn append_for_commit(
+        &self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts: i64,
+        expires_ns: Option<i64>,
+    ) -> Result<(u64, DurableTicket)> {
+        self.append_with(subject, headers, payload, ts, expires_ns, false)
+    }
+
+    fn commit(&self, on_this_thread: bool) {
+        if self.memory {
+            return;
         }
+        if !on_this_thread {
+            self.shared.work.notify_one();
+            return;
+        }
+        // A round already running may cover these records: wait for it,
+        // then sync whatever it did not.
+        let _round = self.shared.round.lock();
+        let st = self.shared.state.lock();
+        if let Some(why) = st.poisoned.clone() {
+            // Fail the waiting tickets rather than leave them hanging.
+            drop(st);
+            self.shared.dur.fail(why);
+            return;
+        }
+        if st.cfg.sync != SyncPolicy::Always || st.closed {
+            return;
+        }
+        if st.written_seq <= st.synced_seq {
+            // A roll synced it already; the watermark may not know yet.
+            let synced = st.synced_seq;
+            drop(st);
+            self.shared.dur.advance(synced);
+            return;
+        }
+        flusher::round(&self.shared, st);
     }
 
     fn skip_to(&self, next_seq: u64) -> Result<()> {

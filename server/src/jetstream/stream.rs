@@ -281,7 +281,7 @@ impl Stream {
         };
         let (seq, ticket) = self
             .store
-            .append_expiring(subject, hdrs, body, now, ttl.expires_ns)
+            .append_for_commit(subject, hdrs, body, now, ttl.expires_ns)
             .map_err(|e| store_error(&e))?;
         if let Some(id) = msg_id {
             inner.dedup.insert(id.to_string(), seq, now);
@@ -383,7 +383,7 @@ impl Stream {
         }
         let (seq, ticket) = self
             .store
-            .append_expiring(subject, hdrs, body, timestamp_ns, expires_ns)
+            .append_for_commit(subject, hdrs, body, timestamp_ns, expires_ns)
             .map_err(|e| store_error(&e))?;
         let stored = StoredFacts {
             stream: &self.name,
@@ -539,6 +539,8 @@ impl InternalSubscriber for Stream {
 /// Sends PubAcks in order, each once its ticket completes. Tickets complete
 /// in sequence order, so everything queued behind a completed one that is
 /// already durable goes out in the same batch with one wake-up per client.
+/// The appends that queued them left the fdatasync to this task (see
+/// [`commit`]).
 async fn ack_loop(
     server: Arc<Server>,
     stream: std::sync::Weak<Stream>,
@@ -553,6 +555,11 @@ async fn ack_loop(
             let durable = match ack.ticket {
                 Some(t) => {
                     let seq = t.seq();
+                    if t.try_result().is_none() {
+                        if let Some(s) = stream.upgrade() {
+                            commit(s.store.as_ref(), rx.is_empty());
+                        }
+                    }
                     let ok = t.await.is_ok();
                     if ok {
                         if let Some(s) = stream.upgrade() {
@@ -606,6 +613,34 @@ async fn marker_loop(stream: std::sync::Weak<Stream>) {
         let Some(s) = stream.upgrade() else { return };
         s.place_markers();
     }
+}
+
+/// Runtime workers that may block in a stream's fdatasync at the same time
+/// (see [`commit`]): half of them, so disk waits never hold every worker.
+fn inline_commits_max() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
+}
+
+/// Ack tasks currently in an fdatasync on their own worker.
+static INLINE_COMMITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Make the store's appends durable. A lone waiter (`alone`: no other ack
+/// queued behind it, as for a client awaiting each PubAck) runs the
+/// fdatasync right here on the ack task: no hand-off to the flusher thread
+/// and back, which would cost a cross-thread wake-up each way on a path
+/// that waits for every message. With more queued, or too many workers
+/// already in an fdatasync, the flusher thread does it, so the reader keeps
+/// appending while the disk syncs.
+fn commit(store: &dyn StreamStore, alone: bool) {
+    use std::sync::atomic::Ordering;
+    if !alone {
+        store.commit(false);
+        return;
+    }
+    let running = INLINE_COMMITS.fetch_add(1, Ordering::AcqRel);
+    store.commit(running < inline_commits_max());
+    INLINE_COMMITS.fetch_sub(1, Ordering::AcqRel);
 }
 
 fn rollup_of(cfg: &StreamConfig, hdrs: &[u8]) -> Result<Option<bool>, ApiError> {
