@@ -677,3 +677,65 @@ pub fn sample_percent(freq: Option<&str>) -> Result<Option<u32>, ApiError> {
     }
     Ok((n > 0).then(|| n.min(100) as u32))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_deadlines() {
+        // Go's zero time and anything before 1970: no deadline.
+        assert_eq!(pause_deadline_ns("0001-01-01T00:00:00Z"), Ok(None));
+        assert_eq!(
+            pause_deadline_ns("1970-01-01T00:00:01Z"),
+            Ok(Some(1_000_000_000))
+        );
+        assert!(pause_deadline_ns("garbage").is_err());
+        // Past 2262 the ns count would overflow: refused, not wrapped.
+        assert!(pause_deadline_ns("9999-01-01T00:00:00Z").is_err());
+        let mut cfg = ConsumerConfig {
+            pause_until: Some("2099-01-01T01:00:00.5+01:00".into()),
+            ..Default::default()
+        };
+        cfg.normalize_pause().expect("valid");
+        assert_eq!(cfg.pause_until.as_deref(), Some("2099-01-01T00:00:00.5Z"));
+    }
+
+    #[test]
+    fn group_names() {
+        for ok in ["A", "a-b_c/d=e", "0123456789abcdef"] {
+            assert!(is_valid_group_name(ok), "{ok}");
+        }
+        for bad in ["", "a.b", "a b", "0123456789abcdefg", "*"] {
+            assert!(!is_valid_group_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn priority_rules() {
+        let pinned = ConsumerConfig {
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: Some(vec!["A".into()]),
+            ..Default::default()
+        };
+        let mut cfg = pinned.clone();
+        cfg.check_priority(false).expect("valid");
+        assert_eq!(cfg.priority_timeout, Some(PINNED_TTL_DEFAULT_NS));
+        let mut push = ConsumerConfig {
+            deliver_subject: Some("d".into()),
+            ..pinned.clone()
+        };
+        assert_eq!(
+            push.check_priority(false).map_err(|e| e.err_code),
+            Err(10178)
+        );
+        let mut negative = ConsumerConfig {
+            priority_timeout: Some(-1),
+            ..pinned
+        };
+        assert_eq!(
+            negative.check_priority(true).map_err(|e| e.err_code),
+            Err(10157)
+        );
+    }
+}
