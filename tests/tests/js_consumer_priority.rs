@@ -445,3 +445,72 @@ fn a_pin_taken_by_a_request_too_small_for_the_message_goes_again() {
     assert_eq!(f.text(), "m0");
     assert!(header(&f, "Nats-Pin-Id").is_some());
 }
+
+/// async-nats's pinned streams: of two clients of one group, one takes the
+/// pin and every message, each naming the same pin id.
+#[tokio::test]
+async fn async_nats_pinned_client_takes_every_message() {
+    use async_nats::jetstream::consumer::{pull, AckPolicy, PriorityPolicy};
+    use futures::StreamExt;
+
+    let nile = Nile::start(&["-js"]);
+    let client = async_nats::connect(nile.url()).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let stream = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "E".into(),
+            subjects: vec!["e.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("c".into()),
+            ack_policy: AckPolicy::Explicit,
+            priority_policy: PriorityPolicy::PinnedClient,
+            priority_groups: vec!["A".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let messages = |c: &async_nats::jetstream::consumer::PullConsumer| {
+        let c = c.clone();
+        async move { c.stream().group("A").messages().await.expect("messages") }
+    };
+    let mut one = messages(&consumer).await;
+    let mut two = messages(&consumer).await;
+    for i in 0..5 {
+        js.publish("e.1", format!("{i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+    }
+    let first = tokio::select! {
+        m = one.next() => (1, m),
+        m = two.next() => (2, m),
+    };
+    let (winner, m) = (first.0, first.1.expect("a message").expect("ok"));
+    let pin_of = |m: &async_nats::jetstream::Message| {
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Pin-Id"))
+            .map(|v| v.to_string())
+    };
+    let pin = pin_of(&m).expect("Nats-Pin-Id");
+    m.ack().await.expect("ack");
+    let (pinned, other) = if winner == 1 {
+        (&mut one, &mut two)
+    } else {
+        (&mut two, &mut one)
+    };
+    for i in 1..5 {
+        let m = pinned.next().await.expect("message").expect("ok");
+        assert_eq!(m.payload.as_ref(), format!("{i}").as_bytes());
+        assert_eq!(pin_of(&m).as_deref(), Some(pin.as_str()));
+        m.ack().await.expect("ack");
+    }
+    let nothing = tokio::time::timeout(Duration::from_millis(500), other.next()).await;
+    assert!(nothing.is_err(), "the unpinned client got a message");
+}
