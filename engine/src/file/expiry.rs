@@ -25,6 +25,20 @@ impl Expiries {
         }
     }
 
+    /// The index of `found` (sequence, expiry time) pairs, built in bulk
+    /// (opening).
+    pub fn from_found(found: Vec<(u64, i64)>) -> Self {
+        let by_time = found
+            .iter()
+            .filter(|(_, at)| *at != EXPIRES_NEVER)
+            .map(|(seq, at)| (*at, *seq))
+            .collect();
+        Self {
+            by_seq: found.into_iter().collect(),
+            by_time,
+        }
+    }
+
     /// Forgets `seq` (it was removed by any means).
     pub fn remove(&mut self, seq: u64) {
         if self.by_seq.is_empty() {

@@ -1,6 +1,7 @@
 //! Opening a store: load sealed indexes (rebuilding damaged ones), scan
 //! the active segment's tail, replay tombstones, re-apply limits.
 
+use super::expiry::Expiries;
 use super::segment::{seg_name, Segment};
 use super::state::{State, Tomb};
 use super::subjects::Subjects;
@@ -197,23 +198,14 @@ impl State {
         }
     }
 
-    /// The expiry index from the records that carry an expiry time: one
-    /// read per such live record, none for segments without any.
+    /// The expiry index from the records that carry an expiry time (their
+    /// segments mapped once each; none read for segments without any).
     fn load_expiries(&mut self) -> Result<()> {
         let mut found = Vec::new();
         for seg in self.segs.iter().filter(|s| s.live_expiring > 0) {
-            for seq in seg.base.max(self.first_seq)..seg.end_seq() {
-                if !self.is_live(seq) || !seg.entry(seq).is_some_and(|e| e.expires) {
-                    continue;
-                }
-                if let Some(at) = seg.read_expiry(seq)? {
-                    found.push((seq, at));
-                }
-            }
+            found.extend(seg.read_expiries(|seq| self.is_live(seq))?);
         }
-        for (seq, at) in found {
-            self.expiries.insert(seq, at);
-        }
+        self.expiries = Expiries::from_found(found);
         Ok(())
     }
 

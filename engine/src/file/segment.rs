@@ -196,19 +196,24 @@ impl Segment {
         end.saturating_sub(u64::from(e.offset))
     }
 
-    /// The expiry time stored in the record at `seq` (read from the file:
-    /// only opening needs it, once per expiring record).
-    pub fn read_expiry(&self, seq: u64) -> Result<Option<i64>> {
-        let Some(e) = self.entry(seq) else {
-            return Ok(None);
-        };
-        if !e.expires {
-            return Ok(None);
+    /// The expiry times stored in this segment's records, for the entries
+    /// `want` accepts (opening: one mapping of the file, no read per record).
+    pub fn read_expiries(&self, want: impl Fn(u64) -> bool) -> Result<Vec<(u64, i64)>> {
+        let data = self.file.map()?;
+        let mut out = Vec::new();
+        for seq in self.base..self.end_seq() {
+            let Some(e) = self.entry(seq).filter(|e| e.expires && want(seq)) else {
+                continue;
+            };
+            let at = e.offset as usize + RECORD_HEADER_BYTES;
+            let bytes = data
+                .get(at..at + EXPIRES_BYTES)
+                .and_then(|b| b.try_into().ok());
+            let bytes = bytes
+                .ok_or_else(|| StoreError::corrupted(&self.path, u64::from(e.offset), "short"))?;
+            out.push((seq, i64::from_le_bytes(bytes)));
         }
-        let mut buf = [0u8; EXPIRES_BYTES];
-        let at = u64::from(e.offset) + RECORD_HEADER_BYTES as u64;
-        self.read_bytes(&mut buf, at)?;
-        Ok(Some(i64::from_le_bytes(buf)))
+        Ok(out)
     }
 
     /// Local id for `gid`, adding it to the subject table if new.
