@@ -368,3 +368,36 @@ async fn what_expired_while_down_gets_its_marker_on_start() {
         "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1m0s\r\nNats-Rollup: sub\r\n\r\n";
     assert_eq!(stored_headers(&c, "KV_b", 2).await, want);
 }
+
+#[tokio::test]
+async fn mirrors_keep_ttl_messages_unless_they_allow_ttls() {
+    let nile = start();
+    let c = connect(&nile).await;
+    create(
+        &c,
+        "O",
+        json!({"name":"O","subjects":["o.>"],"allow_msg_ttl":true}),
+    )
+    .await;
+    create(&c, "KEEP", json!({"name":"KEEP","mirror":{"name":"O"}})).await;
+    let expiring = json!({"name":"EXP","mirror":{"name":"O"},"allow_msg_ttl":true});
+    create(&c, "EXP", expiring).await;
+    publish(&c, "o.a", &[("Nats-TTL", "1s")], "x").await;
+    publish(&c, "o.b", &[], "y").await;
+    for name in ["KEEP", "EXP"] {
+        wait_state(&c, name, Duration::from_secs(5), |s| s["last_seq"] == 2).await;
+    }
+    let o = wait_state(&c, "O", Duration::from_secs(5), |s| s["messages"] == 1).await;
+    assert_eq!(o["first_seq"], 2);
+    let exp = wait_state(&c, "EXP", Duration::from_secs(5), |s| s["messages"] == 1).await;
+    assert_eq!(exp["first_seq"], 2);
+    let keep = info(&c, "KEEP").await["state"].clone();
+    assert_eq!(
+        (keep["messages"].clone(), keep["first_seq"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(
+        stored_headers(&c, "KEEP", 1).await,
+        "NATS/1.0\r\nNats-TTL: 1s\r\n\r\n"
+    );
+}
