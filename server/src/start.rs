@@ -186,16 +186,15 @@ fn write_ports_file(
     let Some(dir) = &opts.ports_file_dir else {
         return Ok(None);
     };
-    let host = advertised_host(&opts.host, client);
-    let mut ports = serde_json::json!({ "nats": [format!("nats://{host}:{}", client.port())] });
+    let mut ports = serde_json::json!({ "nats": advertised_urls("nats", &opts.host, client) });
     if let Some(h) = http {
-        let http_host = advertised_host(opts.http_host.as_deref().unwrap_or(&opts.host), h);
-        ports["monitoring"] = serde_json::json!([format!("http://{http_host}:{}", h.port())]);
+        let http_host = opts.http_host.as_deref().unwrap_or(&opts.host);
+        ports["monitoring"] = serde_json::json!(advertised_urls("http", http_host, h));
     }
     if let (Some(w), Some(wo)) = (ws, &opts.websocket) {
-        let ws_host = advertised_host(wo.host.as_deref().unwrap_or(&opts.host), w);
+        let ws_host = wo.host.as_deref().unwrap_or(&opts.host);
         let scheme = if wo.tls.is_some() { "wss" } else { "ws" };
-        ports["websocket"] = serde_json::json!([format!("{scheme}://{ws_host}:{}", w.port())]);
+        ports["websocket"] = serde_json::json!(advertised_urls(scheme, ws_host, w));
     }
     let path = dir.join(format!("{}_{}.ports", opts.exe_name, std::process::id()));
     std::fs::write(&path, ports.to_string()).map_err(|source| StartError::File {
@@ -206,12 +205,21 @@ fn write_ports_file(
     Ok(Some(path))
 }
 
-fn advertised_host(host: &str, addr: SocketAddr) -> String {
-    if host == "0.0.0.0" || host == "::" || host.is_empty() {
-        addr.ip().to_string().replace("0.0.0.0", "127.0.0.1")
-    } else {
-        host.to_string()
+/// The URLs a listener is reached at, for the ports file. A listener on an
+/// unspecified address is listed by its loopback addresses, IPv4 first, as
+/// nats-server lists its interfaces (harnesses dial the first entry); the
+/// dual-stack `[::]` listener takes both.
+fn advertised_urls(scheme: &str, host: &str, addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let specified = !(host.is_empty() || host == "0.0.0.0" || host == "::");
+    if specified {
+        return vec![format!("{scheme}://{host}:{port}")];
     }
+    let mut urls = vec![format!("{scheme}://127.0.0.1:{port}")];
+    if addr.is_ipv6() {
+        urls.push(format!("{scheme}://[::1]:{port}"));
+    }
+    urls
 }
 
 impl Running {

@@ -88,6 +88,35 @@ fn ports_file_lists_monitoring_when_enabled() {
 }
 
 #[test]
+fn ports_file_of_a_wildcard_listener_lists_reachable_urls_loopback_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let nile = Nile::start(&[
+        "-a",
+        "0.0.0.0",
+        "--ports_file_dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let exe = nile_bin()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let path = dir.path().join(format!("{exe}_{}.ports", nile.pid()));
+    let text = std::fs::read_to_string(path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let urls = json["nats"].as_array().expect("nats urls");
+    // Harnesses (nats.js's) dial the first entry.
+    assert_eq!(urls[0], format!("nats://127.0.0.1:{}", nile.port), "{text}");
+    for url in urls {
+        let hostport = url.as_str().unwrap().trim_start_matches("nats://");
+        let addr: std::net::SocketAddr = hostport.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+        if addr.ip().is_loopback() {
+            std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+    }
+}
+
+#[test]
 fn version_flag_prints_a_nats_server_line() {
     for flag in ["-v", "--version"] {
         let out = Command::new(nile_bin()).arg(flag).output().unwrap();
