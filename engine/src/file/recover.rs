@@ -80,12 +80,17 @@ fn load_active(io: &dyn Io, dir: &Path, base: u64, subjects: &mut Subjects) -> R
         tracing::warn!(segment = %seg_name(base), "segment shorter than its header; rewriting it");
         Segment::write_new(io, dir, base)?;
     }
-    let out = Segment::scan(io, dir, base, &mut intern)?;
+    let mut out = Segment::scan(io, dir, base, &mut intern)?;
     if out.valid_len < out.file_len {
         let (from, to) = (out.file_len, out.valid_len);
-        tracing::warn!(segment = %seg_name(base), from, to, "truncating torn tail");
+        if out.zero_tail {
+            tracing::debug!(segment = %seg_name(base), from, to, "dropping preallocated tail");
+        } else {
+            tracing::warn!(segment = %seg_name(base), from, to, "truncating torn tail");
+        }
         out.seg.file.set_len(out.valid_len)?;
         out.seg.file.sync_data()?;
+        out.seg.allocated_to(out.valid_len);
     }
     Ok(out.seg)
 }

@@ -29,6 +29,14 @@ pub trait IoFile: Send + Sync {
     fn len(&self) -> io::Result<u64>;
     /// Truncates or extends.
     fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Extends the file to at least `len` bytes of allocated, zero-reading
+    /// space (`fallocate`), so writes below `len` change no file size and
+    /// an `fdatasync` of them has no size update to commit to the journal.
+    /// Never shrinks. An optimisation only: callers ignore its failure.
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        let _ = len;
+        Ok(())
+    }
     /// A read-only view of the whole file (an mmap on a real disk). Only
     /// used on files that are never written again (sealed indexes).
     fn map(&self) -> io::Result<Bytes>;

@@ -30,6 +30,9 @@ impl IoFile for RealFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
     }
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        fallocate(&self.0, len)
+    }
     fn map(&self) -> io::Result<Bytes> {
         map_file(&self.0)
     }
@@ -81,5 +84,19 @@ impl Io for RealIo {
             }
         }
         Ok(out)
+    }
+}
+
+/// `fallocate(fd, 0, 0, len)`: allocates and, past the end, extends.
+pub(crate) fn fallocate(file: &File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: a plain syscall on a file descriptor this `File` owns.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

@@ -263,6 +263,20 @@ impl IoFile for SimFile {
         Ok(())
     }
 
+    /// Zeros past the end, not durable until the next sync. Not counted as
+    /// a call (the engine ignores its failure, so a fault here would fire
+    /// unseen); a memory disk skips it rather than hold the zeros in RAM.
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        if self.node.dead.load(Ordering::SeqCst) {
+            return Err(dead_error());
+        }
+        let mut d = self.node.d.lock();
+        if self.io.track_durability && d.data.len() < len as usize {
+            d.data.resize(len as usize, 0);
+        }
+        Ok(())
+    }
+
     fn map(&self) -> io::Result<Bytes> {
         if let Some(f) = self.check()? {
             return Err(fault_error(f));

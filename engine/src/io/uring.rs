@@ -109,6 +109,10 @@ impl IoFile for UringFile {
         self.file.set_len(len)
     }
 
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        super::real::fallocate(&self.file, len)
+    }
+
     fn map(&self) -> io::Result<Bytes> {
         super::real::map_file(&self.file)
     }
