@@ -514,3 +514,36 @@ async fn async_nats_pinned_client_takes_every_message() {
     let nothing = tokio::time::timeout(Duration::from_millis(500), other.next()).await;
     assert!(nothing.is_err(), "the unpinned client got a message");
 }
+
+/// Waiting requests take turns, one message each, as in nats-server; under
+/// `prioritized` within one priority.
+#[test]
+fn waiting_requests_take_turns() {
+    let nile = Nile::start(&["-js"]);
+    let mut w = Wire::connect(&nile);
+    stream_with(&mut w, 0);
+    w.create_consumer("S", "C", json!({"durable_name": "C"}));
+    let cfg = json!({"ack_policy": "explicit", "priority_policy": "prioritized", "priority_groups": ["A"]});
+    create(&mut w, "R", cfg);
+    let plain = r#"{"batch":3,"expires":5000000000}"#;
+    let first = w.pull("S", "C", plain);
+    let second = w.pull("S", "C", plain);
+    let same = json!({"batch": 3, "expires": 5_000_000_000u64, "group": "A", "priority": 2});
+    let third = w.pull("S", "R", &same.to_string());
+    let fourth = w.pull("S", "R", &same.to_string());
+    assert_eq!(w.info("S", "R")["num_waiting"], 2);
+    for i in 0..4 {
+        w.js_publish("s.a", format!("m{i}").as_bytes());
+    }
+    for (a, b) in [(&first, &second), (&third, &fourth)] {
+        let got_a: Vec<String> = (0..2).map(|_| w.next_on(a).text()).collect();
+        let got_b: Vec<String> = (0..2).map(|_| w.next_on(b).text()).collect();
+        assert_eq!(
+            (got_a, got_b),
+            (
+                vec!["m0".into(), "m2".into()],
+                vec!["m1".into(), "m3".into()]
+            )
+        );
+    }
+}

@@ -427,7 +427,7 @@ fn msg_size(m: &StoredMsg) -> u64 {
     (m.subject.len() + m.headers.len() + m.payload.len()) as u64
 }
 
-/// Serve waiting pull requests in arrival order. Returns whether more is ready.
+/// Serve waiting pull requests in turn. Returns whether more is ready.
 fn pull_turn(
     c: &Consumer,
     cfg: &ConsumerConfig,
@@ -504,6 +504,12 @@ fn pull_turn(
         out.push(o);
         if done {
             st.waiting.remove(idx);
+        } else if st.waiting.len() > 1 {
+            // As nats-server: one message at a time, then to the back of the
+            // queue (of its priority), so waiting clients share the messages.
+            if let Some(w) = st.waiting.remove(idx) {
+                priority::enqueue(cfg, &mut st.waiting, w);
+            }
         }
         sent += 1;
     }
