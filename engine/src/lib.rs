@@ -58,4 +58,6 @@ pub use io::write_file_atomic;
 pub use store::StreamStore;
 pub use subject::SubjectFilter;
 pub use ticket::DurableTicket;
-pub use types::{Discard, PurgeRequest, SizeRule, StoreConfig, StoredMsg, StreamState, SyncPolicy};
+pub use types::{
+    BatchMsg, Discard, PurgeRequest, SizeRule, StoreConfig, StoredMsg, StreamState, SyncPolicy,
+};

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::subject::SubjectFilter;
 use crate::ticket::DurableTicket;
-use crate::types::{PurgeRequest, StoreConfig, StoredMsg, StreamState};
+use crate::types::{BatchMsg, PurgeRequest, StoreConfig, StoredMsg, StreamState};
 use std::collections::BTreeMap;
 
 /// Storage of one stream's messages.
@@ -67,6 +67,16 @@ pub trait StreamStore: Send + Sync {
     fn commit(&self, on_this_thread: bool) {
         let _ = on_this_thread;
     }
+
+    /// Appends `msgs` at one timestamp, all or nothing: a limit error
+    /// stores none of them, and after a crash (kill or power loss) recovery
+    /// finds either the whole batch or none of it. Returns the last
+    /// sequence and one ticket for the whole batch.
+    fn append_batch(
+        &self,
+        msgs: &[BatchMsg<'_>],
+        timestamp_ns: i64,
+    ) -> Result<(u64, DurableTicket)>;
 
     /// Moves the next append's sequence up to `next_seq`, leaving
     /// everything between as deleted (a mirror keeps its origin's gaps).

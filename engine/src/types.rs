@@ -155,6 +155,19 @@ impl Default for StoreConfig {
     }
 }
 
+/// One message of an atomic batch append (`StreamStore::append_batch`).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchMsg<'a> {
+    /// Subject.
+    pub subject: &'a [u8],
+    /// Raw NATS header block, possibly empty.
+    pub headers: &'a [u8],
+    /// Payload.
+    pub payload: &'a [u8],
+    /// Its own expiry time, as for `append_expiring`.
+    pub expires_ns: Option<i64>,
+}
+
 /// A stored message. The parts share one buffer (no copy per part).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMsg {

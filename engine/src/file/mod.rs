@@ -20,7 +20,7 @@ use crate::store::StreamStore;
 use crate::subject::SubjectFilter;
 use crate::ticket::{Durability, DurableTicket};
 use crate::types::{
-    PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy, SEGMENT_BYTES_LIMIT,
+    BatchMsg, PurgeRequest, StoreConfig, StoredMsg, StreamState, SyncPolicy, SEGMENT_BYTES_LIMIT,
 };
 use parking_lot::{Condvar, Mutex};
 use state::State;
@@ -226,6 +226,22 @@ impl StreamStore for FileStore {
             return;
         }
         flusher::round(&self.shared, st);
+    }
+
+    fn append_batch(&self, msgs: &[BatchMsg<'_>], ts: i64) -> Result<(u64, DurableTicket)> {
+        self.ensure_flusher()?;
+        let mut st = self.shared.state.lock();
+        st.check_writable()?;
+        st.sync_new_files()?;
+        let seq = st.append_batch(msgs, ts)?;
+        let always = st.cfg.sync == SyncPolicy::Always && !self.memory;
+        drop(st);
+        if always {
+            self.shared.work.notify_one();
+            Ok((seq, DurableTicket::pending(seq, self.shared.dur.clone())))
+        } else {
+            Ok((seq, DurableTicket::ready(seq)))
+        }
     }
 
     fn skip_to(&self, next_seq: u64) -> Result<()> {

@@ -15,7 +15,7 @@ const SKIP_FILL_SEQS_MAX: u64 = 4096;
 /// (nobody takes them) further ones are not kept.
 const EXPIRED_LAST_MSGS_MAX: usize = 100_000;
 use crate::subject::SubjectFilter;
-use crate::types::{Discard, PurgeRequest, SyncPolicy};
+use crate::types::{BatchMsg, Discard, PurgeRequest, SyncPolicy};
 
 impl State {
     /// Appends one message, with its own expiry time if `expires_ns` is
@@ -46,6 +46,98 @@ impl State {
         if self.should_roll(len, ts)? {
             self.roll()?;
         }
+        let msg = BatchMsg {
+            subject,
+            headers,
+            payload,
+            expires_ns,
+        };
+        self.push_msg(&msg, ts, (len, counted), false)
+    }
+
+    /// Appends `msgs` as one atomic batch with sequences from `last_seq + 1`;
+    /// returns the last one. Every check comes before the first write and
+    /// the batch never spans segments, so after a crash recovery finds all
+    /// of it or (dropping an unclosed run) none.
+    pub fn append_batch(&mut self, msgs: &[BatchMsg<'_>], ts: i64) -> Result<u64> {
+        self.check_writable()?;
+        let mut sizes = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            if m.subject.is_empty() || m.subject.len() > SUBJECT_BYTES_MAX {
+                return Err(StoreError::Invalid("subject empty or too long"));
+            }
+            let body = (m.headers.len() + m.payload.len()) as u64;
+            if self.cfg.msg_bytes_max.is_some_and(|x| body > x) || body > u64::from(u32::MAX) / 2 {
+                return Err(StoreError::MsgTooBig);
+            }
+            let len = (record_len(m.subject.len(), m.headers.len(), m.payload.len())
+                + expires_len(m.expires_ns.is_some())) as u64;
+            let counted =
+                self.cfg
+                    .size_rule
+                    .msg_bytes(m.subject.len(), m.headers.len(), m.payload.len());
+            sizes.push((len, counted));
+        }
+        self.check_discard_new_batch(msgs, &sizes)?;
+        let total: u64 = sizes.iter().map(|(len, _)| len).sum();
+        if self.should_roll(total, ts)? {
+            self.roll()?;
+        }
+        let mut seq = self.last_seq;
+        for (i, (m, size)) in msgs.iter().zip(sizes).enumerate() {
+            seq = self.push_msg(m, ts, size, i + 1 < msgs.len())?;
+        }
+        Ok(seq)
+    }
+
+    /// Discard-new limits for a whole batch, counted as if appended one by one.
+    fn check_discard_new_batch(&self, msgs: &[BatchMsg<'_>], sizes: &[(u64, u64)]) -> Result<()> {
+        if self.cfg.discard != Discard::New {
+            return Ok(());
+        }
+        let n = msgs.len() as u64;
+        if self.cfg.msgs_max.is_some_and(|m| self.msgs + n > m) {
+            return Err(StoreError::MaxMsgs);
+        }
+        let added: u64 = sizes.iter().map(|(_, counted)| counted).sum();
+        if self.cfg.bytes_max.is_some_and(|m| self.bytes + added > m) {
+            return Err(StoreError::MaxBytes);
+        }
+        if let (Some(max), true) = (
+            self.cfg.msgs_per_subject_max,
+            self.cfg.discard_new_per_subject,
+        ) {
+            let mut counts: std::collections::HashMap<&[u8], u64> = Default::default();
+            for m in msgs {
+                let c = counts.entry(m.subject).or_insert_with(|| {
+                    self.subjects
+                        .id(m.subject)
+                        .map_or(0, |g| self.subjects.state(g).count)
+                });
+                *c += 1;
+                if *c > max {
+                    return Err(StoreError::MaxMsgsPerSubject);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one checked message record and indexes it; `sizes` is its
+    /// (record length, counted bytes).
+    fn push_msg(
+        &mut self,
+        m: &BatchMsg<'_>,
+        ts: i64,
+        (len, counted): (u64, u64),
+        batch_open: bool,
+    ) -> Result<u64> {
+        let BatchMsg {
+            subject,
+            headers,
+            payload,
+            expires_ns,
+        } = *m;
         let seq = self.last_seq + 1;
         let rec = RecordRef {
             kind: Kind::Msg,
@@ -55,6 +147,7 @@ impl State {
             headers,
             payload,
             expires_ns,
+            batch_open,
         };
         let mut scratch = std::mem::take(&mut self.scratch);
         let buffered = self.cfg.sync == SyncPolicy::Always && self.persist_tombs;
@@ -143,6 +236,7 @@ impl State {
                 headers: &[],
                 payload: &[],
                 expires_ns: None,
+                batch_open: false,
             };
             let mut scratch = std::mem::take(&mut self.scratch);
             let written = self

@@ -480,6 +480,8 @@ impl Segment {
             headers: &zeros_h,
             payload: &zeros_p,
             expires_ns: f.expires_ns,
+            // An erased record keeps its place in its batch.
+            batch_open: f.batch_open,
         };
         let off = self.entry(seq).map_or(0, |e| u64::from(e.offset));
         let bytes = rec.encode_to_vec();
@@ -711,24 +713,42 @@ impl Segment {
             .unwrap_or(SEGMENT_HEADER_BYTES);
         let mut bad_records = Vec::new();
         let mut zero_tail = false;
+        // Records of an atomic batch whose closing record has not been seen
+        // yet: where the batch starts, and its entries held back.
+        let mut open_batch: Option<(usize, Vec<HeldEntry>)> = None;
         while at < data.len() {
             let rest = data.get(at..).unwrap_or_default();
-            let want = seg.end_seq();
+            let want = seg.end_seq() + open_batch.as_ref().map_or(0, |(_, v)| v.len() as u64);
             match RecordFrame::decode_from(rest) {
-                Ok((f, n)) if f.seq == want && is_gap(&f, rest) => {
+                Ok((f, n)) if f.seq == want && is_gap(&f, rest) && open_batch.is_none() => {
                     seg.push_gap((at as u64, n as u64), f.timestamp_ns);
                     at += n;
                 }
-                Ok((f, n)) if f.seq == want => {
+                Ok((f, n)) if f.seq == want && !is_gap(&f, rest) => {
                     let subj = rest.get(f.subject.clone()).unwrap_or_default();
                     let gid = intern(subj);
                     let flags = EntryFlags {
                         headers: !f.headers.is_empty(),
                         expires: f.expires_ns.is_some(),
                     };
-                    seg.push_entry(gid, want, (at as u64, n as u64), f.timestamp_ns, flags);
+                    let held = (gid, want, (at as u64, n as u64), f.timestamp_ns, flags);
+                    if f.batch_open {
+                        open_batch
+                            .get_or_insert_with(|| (at, Vec::new()))
+                            .1
+                            .push(held);
+                    } else {
+                        for (g, s, place, ts, fl) in
+                            open_batch.take().map(|(_, v)| v).unwrap_or_default()
+                        {
+                            seg.push_entry(g, s, place, ts, fl);
+                        }
+                        seg.push_entry(gid, want, (at as u64, n as u64), f.timestamp_ns, flags);
+                    }
                     at += n;
                 }
+                // An unfinished batch ends the valid records (see below).
+                _ if open_batch.is_some() => break,
                 // The preallocated rest of the active segment.
                 _ if rest.iter().all(|&b| b == 0) => {
                     zero_tail = true;
@@ -747,6 +767,12 @@ impl Segment {
                 },
             }
         }
+        // A batch cut short by a crash is dropped whole: its start is the torn tail.
+        if let Some((start, held)) = open_batch {
+            let records = held.len();
+            tracing::warn!(path = %seg.path.display(), records, "dropping an unfinished batch");
+            at = start;
+        }
         let valid_len = at as u64;
         seg.len = valid_len;
         seg.allocated = file_len;
@@ -759,6 +785,9 @@ impl Segment {
         })
     }
 }
+
+/// An index entry found by a scan: subject id, sequence, (offset, length), timestamp, flags.
+type HeldEntry = (u32, u64, (u64, u64), i64, EntryFlags);
 
 /// Is this decoded record a gap record (see [`GAP_SUBJECT`])?
 pub fn is_gap(f: &RecordFrame, buf: &[u8]) -> bool {

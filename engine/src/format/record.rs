@@ -3,7 +3,8 @@
 //! ```text
 //! 0   u32 record_len   whole record, this field and the CRC included
 //! 4   u8  kind         1 = message, 2 = erased message
-//! 5   u8  flags        bit 0: an expiry time follows the fixed part
+//! 5   u8  flags        bit 0: an expiry time follows the fixed part;
+//!                      bit 1: more records of the same atomic batch follow
 //! 6   u16 subject_len
 //! 8   u64 seq
 //! 16  i64 timestamp_ns
@@ -25,6 +26,9 @@ pub const RECORD_OVERHEAD_BYTES: usize = RECORD_HEADER_BYTES + 4;
 pub const EXPIRES_BYTES: usize = 8;
 /// Flag: the record carries an expiry time.
 const FLAG_EXPIRES: u8 = 1;
+/// Flag: the record is part of an atomic batch and is not its last one.
+/// Recovery drops a run of such records that no closing record follows.
+const FLAG_BATCH_OPEN: u8 = 2;
 /// Expiry time of a message that never expires, not even by `age_max`.
 pub const EXPIRES_NEVER: i64 = i64::MAX;
 /// Longest subject the format can hold.
@@ -62,6 +66,8 @@ pub struct RecordRef<'a> {
     /// When the message expires ([`EXPIRES_NEVER`]: never), if it has an
     /// expiry time of its own.
     pub expires_ns: Option<i64>,
+    /// More records of the same atomic batch follow this one.
+    pub batch_open: bool,
 }
 
 /// Total on-disk length of a record with these part lengths.
@@ -88,11 +94,13 @@ impl Encode for RecordRef<'_> {
         let start = out.len();
         out.extend_from_slice(&(self.encoded_len() as u32).to_le_bytes());
         out.push(self.kind as u8);
-        out.push(if self.expires_ns.is_some() {
+        let expires = if self.expires_ns.is_some() {
             FLAG_EXPIRES
         } else {
             0
-        });
+        };
+        let batch = if self.batch_open { FLAG_BATCH_OPEN } else { 0 };
+        out.push(expires | batch);
         out.extend_from_slice(&(self.subject.len() as u16).to_le_bytes());
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&self.timestamp_ns.to_le_bytes());
@@ -122,6 +130,8 @@ pub struct RecordFrame {
     pub len: usize,
     /// The record's expiry time, if it has one.
     pub expires_ns: Option<i64>,
+    /// More records of the same atomic batch follow this one.
+    pub batch_open: bool,
     /// Subject range within the buffer.
     pub subject: std::ops::Range<usize>,
     /// Headers range within the buffer.
@@ -154,7 +164,7 @@ impl crate::coding::Decode for RecordFrame {
             _ => return Err(DecodeError::Bad("unknown record kind")),
         };
         let flags = r.u8()?;
-        if flags & !FLAG_EXPIRES != 0 {
+        if flags & !(FLAG_EXPIRES | FLAG_BATCH_OPEN) != 0 {
             return Err(DecodeError::Bad("unknown record flags"));
         }
         let subject_len = r.u16()? as usize;
@@ -184,6 +194,7 @@ impl crate::coding::Decode for RecordFrame {
             timestamp_ns,
             len,
             expires_ns,
+            batch_open: flags & FLAG_BATCH_OPEN != 0,
             subject: s0..h0,
             headers: h0..p0,
             payload: p0..p0 + payload_len,
@@ -206,7 +217,8 @@ mod tests {
                       pay in proptest::collection::vec(any::<u8>(), 0..200),
                       expires in proptest::option::of(any::<i64>())) {
             let r = RecordRef { kind: Kind::Msg, seq, timestamp_ns: ts,
-                subject: subj.as_bytes(), headers: &hdr, payload: &pay, expires_ns: expires };
+                subject: subj.as_bytes(), headers: &hdr, payload: &pay, expires_ns: expires,
+                batch_open: seq % 2 == 0 };
             let buf = r.encode_to_vec();
             prop_assert_eq!(buf.len(), r.encoded_len());
             let (f, n) = RecordFrame::decode_from(&buf)
@@ -215,6 +227,7 @@ mod tests {
             prop_assert_eq!(f.seq, seq);
             prop_assert_eq!(f.timestamp_ns, ts);
             prop_assert_eq!(f.expires_ns, expires);
+            prop_assert_eq!(f.batch_open, seq % 2 == 0);
             prop_assert_eq!(&buf[f.subject], subj.as_bytes());
             prop_assert_eq!(&buf[f.headers], &hdr[..]);
             prop_assert_eq!(&buf[f.payload], &pay[..]);
