@@ -128,6 +128,9 @@ pub struct StreamConfig {
     /// TTL takes its place (0: no markers).
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub subject_delete_marker_ttl: i64,
+    /// Atomic batch publish (2.12, ADR-50; see `stream::batch`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_atomic: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
 }
@@ -175,6 +178,7 @@ impl Default for StreamConfig {
             consumer_limits: ConsumerLimits::default(),
             allow_msg_ttl: false,
             subject_delete_marker_ttl: 0,
+            allow_atomic: false,
             metadata: None,
         }
     }
@@ -240,6 +244,7 @@ impl StreamConfig {
             return Err(err::invalid_config("duplicates window can not be negative"));
         }
         super::mirror::check_config(&mut self)?;
+        super::stream::batch::check_config(&self)?;
         self.normalize_markers()?;
         self.normalize_limits()?;
         self.normalize_subjects()?;

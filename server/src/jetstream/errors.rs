@@ -141,6 +141,54 @@ pub mod err {
     pub fn required_api_level() -> ApiError {
         ApiError::new(412, 10185, "JetStream minimum api level required")
     }
+    // Atomic batch publish (ADR-50, nats-server 2.12).
+    pub fn atomic_publish_disabled() -> ApiError {
+        ApiError::new(400, 10174, "atomic publish is disabled")
+    }
+    pub fn atomic_publish_missing_seq() -> ApiError {
+        ApiError::new(400, 10175, "atomic publish sequence is missing")
+    }
+    pub fn atomic_publish_incomplete() -> ApiError {
+        ApiError::new(400, 10176, "atomic publish batch is incomplete")
+    }
+    pub fn atomic_publish_unsupported_header(header: &str) -> ApiError {
+        ApiError::new(
+            400,
+            10177,
+            format!("atomic publish unsupported header used: {header}"),
+        )
+    }
+    pub fn atomic_publish_invalid_id() -> ApiError {
+        ApiError::new(400, 10179, "atomic publish batch ID is invalid")
+    }
+    pub fn atomic_publish_too_large(msgs_max: u64) -> ApiError {
+        ApiError::new(
+            400,
+            10199,
+            format!("atomic publish batch is too large: {msgs_max}"),
+        )
+    }
+    pub fn atomic_publish_invalid_commit() -> ApiError {
+        ApiError::new(400, 10200, "atomic publish batch commit is invalid")
+    }
+    pub fn atomic_publish_duplicate_msg_id() -> ApiError {
+        ApiError::new(
+            400,
+            10201,
+            "atomic publish batch contains duplicate message id",
+        )
+    }
+    pub fn atomic_publish_too_many_inflight() -> ApiError {
+        ApiError::new(429, 10210, "atomic publish too many inflight")
+    }
+    pub fn mirror_with_atomic_publish() -> ApiError {
+        ApiError::new(400, 10198, "stream mirrors can not also use atomic publishing")
+    }
+    /// The last-subject-sequence check of a batch message on a subject an
+    /// earlier message of the same batch writes.
+    pub fn wrong_last_sequence_constant() -> ApiError {
+        ApiError::new(400, 10164, "wrong last sequence")
+    }
     pub fn stream_general(text: impl Into<String>) -> ApiError {
         ApiError::new(500, 10051, text)
     }

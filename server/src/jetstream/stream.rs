@@ -11,6 +11,9 @@ use nile_engine::{DurableTicket, PurgeRequest, StoreError, StreamStore, SubjectF
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
+#[path = "batch.rs"]
+pub mod batch;
+
 use super::config::{Retention, StreamConfig};
 use super::consumer::Consumer;
 use super::errors::{err, ApiError};
@@ -87,6 +90,8 @@ pub struct Stream {
     pub copier: Mutex<Option<Arc<super::mirror::copier::Copier>>>,
     /// The subject delete marker task runs (see `start_markers`).
     markers_started: std::sync::atomic::AtomicBool,
+    /// Atomic batches being staged (see `batch`).
+    batches: Mutex<batch::Batches>,
 }
 
 /// Result of storing one published message.
@@ -128,6 +133,7 @@ impl Stream {
             watchers: Mutex::new(Vec::new()),
             copier: Mutex::new(None),
             markers_started: std::sync::atomic::AtomicBool::new(false),
+            batches: Mutex::new(batch::Batches::default()),
         });
         stream.recover_dedup();
         runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx));
@@ -506,6 +512,10 @@ impl Stream {
 impl InternalSubscriber for Stream {
     fn deliver(&self, d: &Delivery<'_>) -> bool {
         let (hdrs, body) = d.payload.split_at(d.headers_len.min(d.payload.len()));
+        if let Some(id) = batch::batch_id(hdrs) {
+            self.deliver_batch(d, hdrs, body, id);
+            return true;
+        }
         let result = self.store_msg(d.subject, hdrs, body);
         let reply = d.reply.filter(|_| !self.config.read().no_ack);
         let Some(reply) = reply else {
