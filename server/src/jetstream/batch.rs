@@ -154,7 +154,12 @@ impl Stream {
         }
     }
 
-    fn queue_ack(&self, ticket: Option<nile_engine::DurableTicket>, reply: Option<Bytes>, body: Vec<u8>) {
+    fn queue_ack(
+        &self,
+        ticket: Option<nile_engine::DurableTicket>,
+        reply: Option<Bytes>,
+        body: Vec<u8>,
+    ) {
         let _ = self.acks.send(PendingAck {
             ticket,
             reply,
@@ -309,7 +314,13 @@ impl Stream {
                     headers::EXPECTED_LAST_MSG_ID,
                 ));
             }
-            self.check_batch_expectations(&cfg, &subject, hdrs, &checked, first_seq + i as u64 - 1)?;
+            self.check_batch_expectations(
+                &cfg,
+                &subject,
+                hdrs,
+                &checked,
+                first_seq + i as u64 - 1,
+            )?;
             if let Some(id) = headers::get_str(hdrs, headers::MSG_ID).filter(|s| !s.is_empty()) {
                 if inner.dedup.ids.contains_key(id) || ids.contains(&id) {
                     return Err(err::atomic_publish_duplicate_msg_id());
@@ -341,8 +352,12 @@ impl Stream {
             .map_err(|e| store_error(&e))?;
         let first_seq = last_seq + 1 - checked.len() as u64;
         for (i, c) in checked.iter().enumerate() {
-            if let Some(id) = headers::get_str(&c.headers, headers::MSG_ID).filter(|s| !s.is_empty()) {
-                inner.dedup.insert(id.to_string(), first_seq + i as u64, now);
+            if let Some(id) =
+                headers::get_str(&c.headers, headers::MSG_ID).filter(|s| !s.is_empty())
+            {
+                inner
+                    .dedup
+                    .insert(id.to_string(), first_seq + i as u64, now);
             }
         }
         inner.last_msg_id = checked
@@ -360,8 +375,9 @@ impl Stream {
                 timestamp_ns: now,
                 subject_last_seq: 0,
             };
-            let republish =
-                self.after_store(&stored, &c.subject, c.rollup, &cfg, &rules, &c.headers, &m.payload)?;
+            let republish = self.after_store(
+                &stored, &c.subject, c.rollup, &cfg, &rules, &c.headers, &m.payload,
+            )?;
             acks.push(PendingAck {
                 ticket: Some(self.store.ticket(seq)),
                 reply: None,
@@ -410,6 +426,11 @@ impl Stream {
         if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SEQ) {
             if expected != Ok(last) {
                 return Err(err::wrong_last_sequence(last));
+            }
+            // Only the first message may expect a sequence: nats-server
+            // refuses a later one even when it would match.
+            if !earlier.is_empty() {
+                return Err(err::wrong_last_sequence_constant());
             }
         }
         Ok(())

@@ -182,7 +182,11 @@ pub mod err {
         ApiError::new(429, 10210, "atomic publish too many inflight")
     }
     pub fn mirror_with_atomic_publish() -> ApiError {
-        ApiError::new(400, 10198, "stream mirrors can not also use atomic publishing")
+        ApiError::new(
+            400,
+            10198,
+            "stream mirrors can not also use atomic publishing",
+        )
     }
     /// The last-subject-sequence check of a batch message on a subject an
     /// earlier message of the same batch writes.
