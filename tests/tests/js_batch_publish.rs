@@ -365,3 +365,34 @@ async fn an_uncommitted_batch_is_gone_after_kill_9() {
         ack_err("B", 400, 10176, "atomic publish batch is incomplete")
     );
 }
+
+#[tokio::test]
+async fn abandoned_batches_are_advised() {
+    use futures::StreamExt;
+    let nile = start();
+    let c = connect(&nile).await;
+    atomic_stream(&c, "B", "b.>").await;
+    let mut adv = c
+        .subscribe("$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.B")
+        .await
+        .unwrap();
+    c.flush().await.unwrap();
+    assert_eq!(batch_msg(&c, "b.1", "g", Some(1), &[]).await, b"");
+    let v = batch_json(&c, "b.1", "g", Some(3), &[]).await;
+    assert_eq!(v["error"]["err_code"], 10176, "{v}");
+    let m = tokio::time::timeout(TIMEOUT, adv.next())
+        .await
+        .expect("an advisory")
+        .unwrap();
+    let a: Value = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(
+        (&a["type"], &a["stream"], &a["batch"], &a["reason"]),
+        (
+            &json!("io.nats.jetstream.advisory.v1.stream_batch_abandoned"),
+            &json!("B"),
+            &json!("g"),
+            &json!("incomplete")
+        ),
+        "{a}"
+    );
+}

@@ -53,12 +53,19 @@ impl Batches {
         b
     }
 
-    /// Forget batches idle past the timeout: their next message finds no batch.
-    fn expire(&mut self, now: Instant) {
-        let before = self.open.len();
-        self.open
-            .retain(|_, b| now.duration_since(b.last_seen) < BATCH_IDLE_TIMEOUT);
-        BATCHES_OPEN.fetch_sub(before - self.open.len(), Ordering::Relaxed);
+    /// Forget batches idle past the timeout (their next message finds no
+    /// batch); returns their ids.
+    fn expire(&mut self, now: Instant) -> Vec<String> {
+        let idle: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, b)| now.duration_since(b.last_seen) >= BATCH_IDLE_TIMEOUT)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &idle {
+            self.remove(id);
+        }
+        idle
     }
 }
 
@@ -168,6 +175,26 @@ impl Stream {
         });
     }
 
+    /// `$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.<stream>`: a batch was
+    /// dropped for `reason` (timeout, large, incomplete, unsupported).
+    fn batch_abandoned(&self, id: &str, reason: &str) {
+        let subject = format!("$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.{}", self.name);
+        let mut body = serde_json::json!({
+            "type": "io.nats.jetstream.advisory.v1.stream_batch_abandoned",
+            "id": crate::jetstream::consumer::nuid(),
+            "timestamp": crate::logging::rfc3339_ns(now_ns()),
+            "stream": self.name,
+        });
+        if let Some(d) = &self.server.options().jetstream.domain {
+            body["domain"] = d.clone().into();
+        }
+        body["batch"] = id.into();
+        body["reason"] = reason.into();
+        let body = body.to_string();
+        self.server
+            .publish_internal(subject.as_bytes(), None, &[], body.as_bytes());
+    }
+
     /// The commit's PubAck: `{"stream":..,"seq":..,"batch":..,"count":..}`.
     fn batch_ack(&self, seq: u64, id: &str, count: usize) -> Vec<u8> {
         let mut ack = self.pub_ack(seq, false);
@@ -214,7 +241,9 @@ impl Stream {
         let size = seq.saturating_sub(u64::from(commit == Commit::EndOfBatch));
         let mut batches = self.batches.lock();
         let now = Instant::now();
-        batches.expire(now);
+        for idle in batches.expire(now) {
+            self.batch_abandoned(&idle, "timeout");
+        }
         if !batches.open.contains_key(id) {
             if seq != 1 {
                 return Err(if size > BATCH_MSGS_MAX {
@@ -245,6 +274,7 @@ impl Stream {
         if headers::get(&hdrs, level::REQUIRED_API_LEVEL).is_some() {
             if level::too_high(&hdrs) {
                 batches.remove(id);
+                self.batch_abandoned(id, "unsupported");
                 return Err(err::required_api_level());
             }
             hdrs = without_header(&hdrs, level::REQUIRED_API_LEVEL);
@@ -255,10 +285,12 @@ impl Stream {
         let in_order = staged.msgs.len() as u64 + 1 == seq;
         if !in_order || (seq == 1 && commit == Commit::EndOfBatch) {
             batches.remove(id);
+            self.batch_abandoned(id, "incomplete");
             return Err(err::atomic_publish_incomplete());
         }
         if size > BATCH_MSGS_MAX {
             batches.remove(id);
+            self.batch_abandoned(id, "large");
             return Err(err::atomic_publish_too_large(BATCH_MSGS_MAX));
         }
         staged.last_seen = now;
