@@ -3,7 +3,7 @@
 //! writer task drains it to the socket, many frames per syscall.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use bytes::BytesMut;
@@ -87,6 +87,9 @@ pub struct ClientHandle {
     /// stalled publishers through `drained`) once the writer is back under it.
     stalled: AtomicBool,
     pub(crate) drained: Notify,
+    /// A queue this client's publishes filled past its bound (a stream's
+    /// pending PubAcks): the reader waits for it before reading more.
+    backlog: Mutex<Option<std::sync::Arc<Backlog>>>,
 }
 
 impl ClientHandle {
@@ -114,7 +117,19 @@ impl ClientHandle {
             stall_bytes: pending_bytes_max / 2,
             stalled: AtomicBool::new(false),
             drained: Notify::new(),
+            backlog: Mutex::new(None),
         }
+    }
+
+    /// Make this client's reader wait for `backlog` to drain after its
+    /// current read (see [`Backlog`]).
+    pub fn hold_for(&self, backlog: &std::sync::Arc<Backlog>) {
+        *self.backlog.lock() = Some(backlog.clone());
+    }
+
+    /// The backlog this client's reader must wait for, if any.
+    pub(crate) fn take_backlog(&self) -> Option<std::sync::Arc<Backlog>> {
+        self.backlog.lock().take()
     }
 
     /// Append bytes built by `f`; returns false if the connection is closed or
@@ -346,6 +361,79 @@ impl FlushList {
     }
 }
 
+/// A bounded queue fed by publishers on their readers' tasks, who cannot
+/// wait where they feed it: past `len_max` the feeder marks its client
+/// ([`ClientHandle::hold_for`]) and that client's reader waits, after its
+/// read, until the queue is back under half its bound. Back-pressure on the
+/// publisher, nothing dropped.
+pub struct Backlog {
+    len: AtomicUsize,
+    len_max: usize,
+    closed: AtomicBool,
+    drained: Notify,
+}
+
+impl Backlog {
+    pub fn new(len_max: usize) -> Self {
+        Backlog {
+            len: AtomicUsize::new(0),
+            len_max,
+            closed: AtomicBool::new(false),
+            drained: Notify::new(),
+        }
+    }
+
+    /// One more queued; true when that takes it past its bound.
+    pub fn push(&self) -> bool {
+        self.len.fetch_add(1, Ordering::AcqRel) + 1 > self.len_max
+    }
+
+    /// `n` fewer queued; wakes the held readers once under half the bound.
+    pub fn pop(&self, n: usize) {
+        let update = self
+            .len
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| {
+                Some(l.saturating_sub(n))
+            });
+        let before = update.unwrap_or_else(|l| l);
+        if before > self.len_max / 2 && before.saturating_sub(n) <= self.len_max / 2 {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Nobody drains it any more: release every reader for good.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.drained.notify_waiters();
+    }
+
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn is_held(&self) -> bool {
+        !self.closed.load(Ordering::Acquire) && self.len() > self.len_max / 2
+    }
+
+    /// Wait until under half the bound or closed. The waiter is registered
+    /// before each check, so a drain in between is not missed.
+    pub async fn wait_drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_held() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// Bound on reply subjects remembered for `allow_responses`; the oldest go first.
 const RESPONSES_LEN_MAX: usize = 64 * 1024;
 
@@ -398,5 +486,39 @@ impl Responses {
             self.open.remove(subject);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backlog;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_backlog_holds_its_feeder_until_under_half_its_bound() {
+        let b = Arc::new(Backlog::new(4));
+        assert!(!(0..4).any(|_| b.push()));
+        assert!(b.push(), "the fifth is past the bound");
+        let waiter = tokio::spawn({
+            let b = b.clone();
+            async move { b.wait_drained().await }
+        });
+        b.pop(2);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "3 queued is not under half of 4");
+        b.pop(1);
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("released once at 2")
+            .unwrap();
+        // Closed: nobody drains it, so nobody is held by it.
+        (0..10).for_each(|_| {
+            b.push();
+        });
+        b.close();
+        tokio::time::timeout(Duration::from_secs(5), b.wait_drained())
+            .await
+            .expect("a closed backlog holds nobody");
     }
 }

@@ -417,6 +417,10 @@ impl Connection {
                 // before reading more from this publisher.
                 slow.wait_drained(STALL_WAIT_MAX).await;
             }
+            if let Some(backlog) = self.handle.take_backlog() {
+                // A stream's PubAck queue is full: let it drain first.
+                backlog.wait_drained().await;
+            }
             if let Some(Stop::Close(reason, err)) = stop {
                 let mut last = BytesMut::new();
                 if let Some(text) = err {

@@ -1180,3 +1180,35 @@ async fn concurrent_publishers_with_dedup() {
         assert_eq!(&m.payload[..], owner.to_string().as_bytes());
     }
 }
+
+/// A publisher that never waits for its PubAcks fills the stream's ack queue
+/// past its bound: it is held back, not dropped, so every ack still comes,
+/// in publish order.
+#[tokio::test]
+async fn pub_acks_of_a_flood_all_arrive_in_order() {
+    use futures::StreamExt;
+    let nile = start();
+    let (c, js) = connect_js(&nile).await;
+    create(&c, "FLOOD", json!({"name":"FLOOD","subjects":["flood"]})).await;
+    let mut acks = c.subscribe("flood.acks").await.unwrap();
+    c.flush().await.unwrap();
+    // Twice the server's bound on pending PubAcks per stream.
+    let n = 32 * 1024u64;
+    for i in 0..n {
+        c.publish_with_reply("flood", "flood.acks", i.to_string().into())
+            .await
+            .unwrap();
+    }
+    c.flush().await.unwrap();
+    for seq in 1..=n {
+        let m = tokio::time::timeout(Duration::from_secs(30), acks.next())
+            .await
+            .unwrap_or_else(|_| panic!("ack {seq} of {n} never came"))
+            .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(got, ack("FLOOD", seq), "ack {seq}");
+    }
+    let s = js.get_stream("FLOOD").await.unwrap();
+    let m = s.get_raw_message(n).await.unwrap();
+    assert_eq!(&m.payload[..], (n - 1).to_string().as_bytes());
+}

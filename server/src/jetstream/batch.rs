@@ -149,7 +149,7 @@ impl Stream {
                     last.body = self.batch_ack(last_seq, id, count);
                 }
                 for ack in acks {
-                    let _ = self.acks.send(ack);
+                    self.send_ack(ack, d.origin_cid);
                 }
             }
             Err(e) => {
@@ -167,12 +167,13 @@ impl Stream {
         reply: Option<Bytes>,
         body: Vec<u8>,
     ) {
-        let _ = self.acks.send(PendingAck {
+        let ack = PendingAck {
             ticket,
             reply,
             body,
             republish: None,
-        });
+        };
+        self.send_ack(ack, 0);
     }
 
     /// `$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.<stream>`: a batch was

@@ -20,10 +20,14 @@ use super::errors::{err, ApiError};
 use super::headers;
 use super::republish::{Republished, Rules, StoredFacts};
 use super::ttl;
-use crate::client::FlushList;
+use crate::client::{Backlog, FlushList};
 use crate::router::RouteCache;
 use crate::server::Server;
 use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
+
+/// Records per stream waiting for their fdatasync and PubAck: about 250
+/// bytes each. Past it, a publisher's reader waits for the queue to drain.
+const PENDING_ACKS_MAX: usize = 16 * 1024;
 
 /// A stored record waiting to become durable, and the PubAck (if any) to
 /// send once it is.
@@ -76,6 +80,9 @@ pub struct Stream {
     pub dir: Option<PathBuf>,
     inner: Mutex<Inner>,
     acks: mpsc::UnboundedSender<PendingAck>,
+    /// How many of `acks` wait; past [`PENDING_ACKS_MAX`] the publisher is
+    /// held until the ack task catches up.
+    acks_backlog: Arc<Backlog>,
     /// Highest sequence known to be durable: consumers deliver nothing past
     /// it, so no consumer sees a message a crash could take back.
     pub durable_seq: Arc<std::sync::atomic::AtomicU64>,
@@ -110,6 +117,7 @@ impl Stream {
         runtime: &tokio::runtime::Handle,
     ) -> Arc<Stream> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::new(PENDING_ACKS_MAX));
         // Everything recovered from disk is durable.
         let recovered_seq = store.state(false).last_seq;
         let rules = Rules::new(config.subject_transform.as_ref(), config.republish.as_ref());
@@ -125,6 +133,7 @@ impl Stream {
                 last_msg_id: None,
             }),
             acks: tx,
+            acks_backlog: backlog.clone(),
             durable_seq: Arc::new(std::sync::atomic::AtomicU64::new(recovered_seq)),
             subs: Mutex::new(Vec::new()),
             server: server.clone(),
@@ -136,7 +145,7 @@ impl Stream {
             batches: Mutex::new(batch::Batches::default()),
         });
         stream.recover_dedup();
-        runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx));
+        runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx, backlog));
         stream.start_markers();
         stream
     }
@@ -399,12 +408,15 @@ impl Stream {
             subject_last_seq,
         };
         let republish = self.after_store(&stored, subject, rollup, &cfg, &rules, hdrs, body)?;
-        let _ = self.acks.send(PendingAck {
-            ticket: Some(ticket),
-            reply: None,
-            body: Vec::new(),
-            republish,
-        });
+        self.send_ack(
+            PendingAck {
+                ticket: Some(ticket),
+                reply: None,
+                body: Vec::new(),
+                republish,
+            },
+            0,
+        );
         Ok(seq)
     }
 
@@ -503,6 +515,18 @@ impl Stream {
         ack
     }
 
+    /// Queue `ack` for the ack task; a publisher (`origin_cid`, 0 for the
+    /// server's own copies) that takes the queue past its bound is held.
+    fn send_ack(&self, ack: PendingAck, origin_cid: u64) {
+        if self.acks_backlog.push() && origin_cid != 0 {
+            if let Some(c) = self.server.clients.lock().get(&origin_cid) {
+                tracing::trace!(stream = %self.name, cid = origin_cid, "PubAck queue full: publisher held");
+                c.hold_for(&self.acks_backlog);
+            }
+        }
+        let _ = self.acks.send(ack);
+    }
+
     fn error_ack(&self, e: &ApiError) -> Vec<u8> {
         let v = serde_json::json!({"error": e, "stream": self.name, "seq": 0});
         serde_json::to_vec(&v).unwrap_or_default()
@@ -521,12 +545,13 @@ impl InternalSubscriber for Stream {
         let Some(reply) = reply else {
             if let Ok(Stored::New(_, ticket, republish)) = result {
                 // No PubAck wanted; consumers still wait for durability.
-                let _ = self.acks.send(PendingAck {
+                let ack = PendingAck {
                     ticket: Some(ticket),
                     reply: None,
                     body: Vec::new(),
                     republish,
-                });
+                };
+                self.send_ack(ack, d.origin_cid);
             }
             return true;
         };
@@ -536,12 +561,13 @@ impl InternalSubscriber for Stream {
             Err(e) => (None, self.error_ack(&e), None),
         };
         // Acks leave in publish order, each after its record is durable.
-        let _ = self.acks.send(PendingAck {
+        let ack = PendingAck {
             ticket,
             reply: Some(Bytes::copy_from_slice(reply)),
             body,
             republish,
-        });
+        };
+        self.send_ack(ack, d.origin_cid);
         true
     }
 }
@@ -555,13 +581,16 @@ async fn ack_loop(
     server: Arc<Server>,
     stream: std::sync::Weak<Stream>,
     mut rx: mpsc::UnboundedReceiver<PendingAck>,
+    backlog: Arc<Backlog>,
 ) {
     let mut routes = RouteCache::default();
     let mut flush = FlushList::default();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         let mut advanced = false;
+        let mut done = 0;
         while let Some(mut ack) = next.take() {
+            done += 1;
             let durable = match ack.ticket {
                 Some(t) => {
                     let seq = t.seq();
@@ -602,6 +631,7 @@ async fn ack_loop(
             next = rx.try_recv().ok();
         }
         flush.flush();
+        backlog.pop(done);
         if let (true, Some(s)) = (advanced, stream.upgrade()) {
             for c in s.consumers.read().values() {
                 c.notify();
@@ -609,6 +639,7 @@ async fn ack_loop(
             s.wake_watchers();
         }
     }
+    backlog.close();
 }
 
 /// How often expiry reports are turned into markers: the engine's own
