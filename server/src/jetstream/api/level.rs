@@ -76,6 +76,8 @@ pub fn reject(req: &Request<'_>) -> Reply {
             "consumer_pause_response",
             json!({"paused": false, "pause_until": "0001-01-01T00:00:00Z"}),
         ),
+        ("CONSUMER", "RESET", _) => ("consumer_reset_response", json!({"reset_seq": 0})),
+        ("CONSUMER", "UNPIN", _) => ("consumer_unpin_response", json!({})),
         (area, action, _) => {
             tracing::debug!("no API level error shape for {area}.{action}");
             ("error_response", json!({}))
@@ -128,7 +130,7 @@ pub fn stamp_response(v: &mut Value) {
         "stream_create_response" | "stream_update_response" | "stream_info_response" => {
             stamp(&mut v["config"], stream_level, true);
         }
-        "consumer_create_response" | "consumer_info_response" => {
+        "consumer_create_response" | "consumer_info_response" | "consumer_reset_response" => {
             stamp(&mut v["config"], consumer_level, true);
         }
         "stream_list_response" => stamp_all(&mut v["streams"], stream_level),
@@ -161,11 +163,33 @@ fn stamp(cfg: &mut Value, level: fn(&Value) -> u32, dynamic: bool) {
     }
     // Go writes map keys in sorted order.
     meta.sort_by(|a, b| a.0.cmp(&b.0));
-    obj.insert(
-        "metadata".into(),
-        Value::Object(meta.into_iter().collect::<Map<_, _>>()),
-    );
+    let meta = Value::Object(meta.into_iter().collect::<Map<_, _>>());
+    // Where nats-server's struct has it: a consumer's pause and priority
+    // fields come after it.
+    let index_of = |key: &str| obj.keys().position(|k| k == key);
+    let at = index_of("metadata").or_else(|| {
+        CONSUMER_FIELDS_AFTER_METADATA
+            .iter()
+            .find_map(|k| index_of(k))
+    });
+    match at {
+        Some(at) => {
+            obj.shift_remove("metadata");
+            obj.shift_insert(at, "metadata".into(), meta);
+        }
+        None => {
+            obj.insert("metadata".into(), meta);
+        }
+    }
 }
+
+/// ConsumerConfig fields nats-server writes after `metadata`.
+const CONSUMER_FIELDS_AFTER_METADATA: [&str; 4] = [
+    "pause_until",
+    "priority_groups",
+    "priority_policy",
+    "priority_timeout",
+];
 
 fn is_set(cfg: &Value, key: &str) -> bool {
     match &cfg[key] {
