@@ -5,8 +5,10 @@
 //! `<user>::<token>` and `<user>$<account>`.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use crate::jwt::ClientLimits;
 use crate::jwt::{AuthError, Trust};
 use crate::options::{AuthOptions, Permissions, ResponsePermission, SubjectPermission, User};
 use crate::subject;
@@ -24,6 +26,8 @@ pub struct Credentials<'a> {
     pub jwt: Option<&'a str>,
     /// The nonce this server sent in INFO.
     pub nonce: &'a str,
+    /// Where the client connects from (a user JWT's `src` may restrict it).
+    pub client_ip: Option<IpAddr>,
 }
 
 /// A successful login.
@@ -36,6 +40,8 @@ pub struct Identity {
     pub expires_unix_s: Option<i64>,
     /// The login runs out with its account JWT (nats-server says so in the `-ERR`).
     pub account_expires: bool,
+    /// A JWT login's limits; unlimited otherwise.
+    pub limits: ClientLimits,
 }
 
 /// One allow or deny entry: a subject pattern, and for subscribe entries an
@@ -281,13 +287,14 @@ impl Authenticator {
 
     fn login_jwt(&self, trust: &Trust, c: &Credentials<'_>) -> Option<Identity> {
         let jwt = c.jwt.filter(|j| !j.is_empty())?;
-        match trust.login(jwt, c.nonce, c.sig) {
+        match trust.login(jwt, c.nonce, c.sig, c.client_ip) {
             Ok(login) => Some(Identity {
                 user: Some(login.user),
                 account: Some(login.account),
                 perms: login.perms.as_ref().map(|p| Arc::new(Perms::compile(p))),
                 expires_unix_s: login.expires_unix_s,
                 account_expires: login.account_expires,
+                limits: login.limits,
             }),
             Err(e) => {
                 tracing::debug!("JWT login refused: {e}");
@@ -360,6 +367,20 @@ impl Authenticator {
             ..Identity::default()
         })
     }
+}
+
+/// Would one more connection of `account` go past `conns_max`? Counts the
+/// clients already logged in to it, from the server's registry.
+pub fn account_conns_full<'a>(
+    clients: impl Iterator<Item = &'a Arc<crate::client::ClientHandle>>,
+    account: &str,
+    conns_max: usize,
+) -> bool {
+    let logged_in = clients
+        .filter(|c| c.meta.lock().account.as_deref() == Some(account))
+        .take(conns_max)
+        .count();
+    logged_in >= conns_max
 }
 
 fn is_bcrypt(s: &str) -> bool {

@@ -24,6 +24,8 @@ pub enum CloseReason {
     AuthExpired,
     StaleConnection,
     MaxPayload,
+    MaxSubscriptions,
+    MaxAccountConnections,
     ServerShutdown,
     WriteError,
     ReadError,

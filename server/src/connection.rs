@@ -20,6 +20,7 @@ use crate::subject;
 use crate::subscription::{Delivery, SubTarget, Subscription};
 use crate::trace;
 
+mod limits;
 /// Read buffer size: one read can carry many small messages.
 mod reauth;
 
@@ -310,8 +311,10 @@ struct Connection {
     accepted: Instant,
     /// When the last server PING went out; its PONG measures the RTT.
     ping_sent: Option<Instant>,
-    /// Whether the JWT login's end is its account's (a different `-ERR`).
-    account_expires: bool,
+    /// How the connection ends at `expires_at`: the `-ERR` and the reason.
+    expiry: (CloseReason, &'static str),
+    /// A JWT login's `subs` limit.
+    subs_max: Option<usize>,
     /// `-V`: log every op the client sends.
     trace: bool,
     /// What CONNECT offered, re-checked when the configuration is reloaded.
@@ -347,7 +350,8 @@ impl Connection {
             creds: reauth::SavedCredentials::default(),
             nonce,
             expires_at: None,
-            account_expires: false,
+            expiry: (CloseReason::AuthExpired, "User Authentication Expired"),
+            subs_max: None,
             // Made as the socket is accepted, before INFO goes out.
             accepted: Instant::now(),
             ping_sent: None,
@@ -398,12 +402,7 @@ impl Connection {
                     Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
                 }
                 _ = &mut expiry, if expiry_armed.is_some() => {
-                    let text = if self.account_expires {
-                        "Account Authentication Expired"
-                    } else {
-                        "User Authentication Expired"
-                    };
-                    Some(Stop::Close(CloseReason::AuthExpired, Some(text)))
+                    Some(Stop::Close(self.expiry.0, Some(self.expiry.1)))
                 }
             };
             if expiry_armed != self.expires_at {
@@ -542,11 +541,13 @@ impl Connection {
             sig: c.sig.as_deref(),
             jwt: c.jwt.as_deref(),
             nonce: &self.nonce,
+            client_ip: Some(self.handle.addr.ip()),
         };
         let Some(identity) = self.server.authenticator().authenticate(&creds) else {
             tracing::debug!(cid = self.handle.cid, "authorization violation");
             return Err(auth_violation());
         };
+        self.take_account_place(&identity)?;
         self.creds = reauth::SavedCredentials::save(&creds);
         if !matches!(c.protocol, None | Some(0) | Some(1)) {
             return Err(Stop::Close(
@@ -583,11 +584,14 @@ impl Connection {
             .and_then(|p| p.responses)
             .map(crate::client::Responses::new);
         self.perms = identity.perms;
-        self.account_expires = identity.account_expires;
+        if identity.account_expires {
+            self.expiry.1 = "Account Authentication Expired";
+        }
         self.expires_at = identity.expires_unix_s.map(|exp| {
             let left_s = (exp - crate::jwt::unix_now_s()).max(0) as u64;
             tokio::time::Instant::now() + Duration::from_secs(left_s)
         });
+        self.apply_limits(&identity.limits);
         self.connected = true;
         // INFO out, CONNECT back: a first round trip, until a PING measures one.
         self.handle.set_rtt(self.accepted.elapsed());
@@ -746,6 +750,10 @@ impl Connection {
                 self.send_err(&text);
                 return;
             }
+        }
+        if self.subs_at_limit() {
+            self.send_err(limits::SUBS_EXCEEDED);
+            return;
         }
         // A SUB reusing a live sid changes nothing (as nats-server).
         if self.subs.get(&sid).is_none_or(|s| s.is_spent()) {

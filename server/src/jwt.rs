@@ -10,6 +10,7 @@
 //! the user's key.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -41,6 +42,79 @@ pub enum AuthError {
     UnknownAccount(String),
     #[error("nonce signature missing")]
     NoSignature,
+    #[error("source address {0} not allowed")]
+    Source(IpAddr),
+}
+
+/// Limits from the user and account JWTs; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientLimits {
+    pub subs_max: Option<usize>,
+    pub payload_bytes_max: Option<usize>,
+    /// Connections the account may have at once, this one included.
+    pub account_conns_max: Option<usize>,
+}
+
+/// A `subs`/`payload`/`conn` limit: -1 unlimited, absent 0, as nats-server
+/// reads them (clamped to its 32-bit range).
+fn limit(claims: Option<&Value>, key: &str) -> Option<usize> {
+    let v = claims
+        .and_then(|c| c.get(key))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    match v {
+        -1 => None,
+        v => Some(v.clamp(0, i32::MAX as i64) as usize),
+    }
+}
+
+/// The tighter of two limits.
+fn tighter(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Is `ip` inside one of the user's `src` CIDRs? No list: anywhere. A list
+/// (or, from older tools, a comma-separated string) with an entry that does
+/// not parse refuses, as nats-server does.
+fn source_allowed(nats: &Value, ip: Option<IpAddr>) -> bool {
+    let cidrs: Vec<&str> = match nats.get("src") {
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    if cidrs.is_empty() {
+        return true;
+    }
+    let Some(ip) = ip.map(|ip| ip.to_canonical()) else {
+        return false;
+    };
+    cidrs.iter().any(|c| cidr_contains(c, ip))
+}
+
+fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+    let Some((net, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    let (net, ip, width) = match (net.to_canonical(), ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => (u32::from(n) as u128, u32::from(i) as u128, 32),
+        (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+        _ => return false,
+    };
+    if bits > width {
+        return false;
+    }
+    let shift = width - bits;
+    shift == width || (net >> shift) == (ip >> shift)
 }
 
 /// The claims Nile reads; everything else in a JWT is ignored.
@@ -150,8 +224,17 @@ fn b64(text: &str) -> Result<Vec<u8>, AuthError> {
 struct Account {
     /// The account's own key and its signing keys; a scoped signing key carries
     /// the permissions its users get (the user JWT's own are then ignored).
-    signers: HashMap<String, Option<Permissions>>,
+    signers: HashMap<String, Option<Scope>>,
     exp: i64,
+    /// `limits.subs` / `limits.payload` / `limits.conn`.
+    limits: ClientLimits,
+}
+
+/// What a scoped signing key imposes on the users it signs.
+#[derive(Debug, Clone)]
+struct Scope {
+    perms: Permissions,
+    template: Value,
 }
 
 /// The trusted operators and the accounts they issued.
@@ -172,6 +255,7 @@ pub struct UserLogin {
     pub expires_unix_s: Option<i64>,
     /// That end is the account JWT's, not the user's.
     pub account_expires: bool,
+    pub limits: ClientLimits,
 }
 
 impl Trust {
@@ -211,14 +295,27 @@ impl Trust {
         }
         let mut signers = signing_keys(&acc.nats);
         signers.insert(acc.sub.clone(), None);
+        let limits = acc.nats.get("limits");
         Ok(Account {
             signers,
             exp: acc.exp,
+            limits: ClientLimits {
+                subs_max: limit(limits, "subs"),
+                payload_bytes_max: limit(limits, "payload"),
+                account_conns_max: limit(limits, "conn"),
+            },
         })
     }
 
-    /// Check a user JWT (and, unless it is a bearer token, the nonce signature).
-    pub fn login(&self, jwt: &str, nonce: &str, sig: Option<&str>) -> Result<UserLogin, AuthError> {
+    /// Check a user JWT (and, unless it is a bearer token, the nonce
+    /// signature) for a client connecting from `ip`.
+    pub fn login(
+        &self,
+        jwt: &str,
+        nonce: &str,
+        sig: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<UserLogin, AuthError> {
         let claims = decode(jwt)?;
         claims.expect_kind("user")?;
         let now = unix_now_s();
@@ -242,9 +339,21 @@ impl Trust {
                 .ok_or(AuthError::NoSignature)?;
             verify_nonce(&claims.sub, nonce, sig)?;
         }
-        let perms = match scope {
-            Some(template) => Some(template.clone()),
-            None => permissions(&claims.nats),
+        if !source_allowed(&claims.nats, ip) {
+            return Err(AuthError::Source(ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        }
+        // A scoped key's template replaces the user's own permissions and limits.
+        let (perms, own_limits) = match scope {
+            Some(s) => (Some(s.perms.clone()), &s.template),
+            None => (permissions(&claims.nats), &claims.nats),
+        };
+        let limits = ClientLimits {
+            subs_max: tighter(limit(Some(own_limits), "subs"), account.limits.subs_max),
+            payload_bytes_max: tighter(
+                limit(Some(own_limits), "payload"),
+                account.limits.payload_bytes_max,
+            ),
+            account_conns_max: account.limits.account_conns_max,
         };
         let expires = [claims.exp, account.exp]
             .into_iter()
@@ -259,12 +368,13 @@ impl Trust {
             account: account_key.to_string(),
             perms,
             expires_unix_s: expires,
+            limits,
         })
     }
 }
 
 /// `signing_keys`: plain keys, or scoped ones `{kind: "user_scope", key, template}`.
-fn signing_keys(nats: &Value) -> HashMap<String, Option<Permissions>> {
+fn signing_keys(nats: &Value) -> HashMap<String, Option<Scope>> {
     let Some(list) = nats.get("signing_keys").and_then(Value::as_array) else {
         return HashMap::new();
     };
@@ -273,10 +383,11 @@ fn signing_keys(nats: &Value) -> HashMap<String, Option<Permissions>> {
             Value::String(s) => Some((s.clone(), None)),
             Value::Object(o) => {
                 let key = o.get("key")?.as_str()?.to_string();
-                let template = o
-                    .get("template")
-                    .map(|t| permissions(t).unwrap_or_default());
-                Some((key, template))
+                let scope = o.get("template").map(|t| Scope {
+                    perms: permissions(t).unwrap_or_default(),
+                    template: t.clone(),
+                });
+                Some((key, scope))
             }
             _ => None,
         })
@@ -373,17 +484,17 @@ mod tests {
             serde_json::json!({"iss": c.acc.public_key(), "sub": user.public_key(), "name": "u", "nats": {"type": "user", "pub": {"allow": ["a.>"]}, "sub": {}}}),
         );
         let sig = URL_SAFE_NO_PAD.encode(user.sign(b"nonce123").unwrap());
-        let login = c.trust.login(&jwt, "nonce123", Some(&sig)).unwrap();
+        let login = c.trust.login(&jwt, "nonce123", Some(&sig), None).unwrap();
         assert_eq!(login.account, c.acc.public_key());
         let perms = login.perms.unwrap();
         assert_eq!(perms.publish.unwrap().allow, Some(vec!["a.>".to_string()]));
         assert!(perms.subscribe.is_none());
         assert_eq!(
-            c.trust.login(&jwt, "other", Some(&sig)).unwrap_err(),
+            c.trust.login(&jwt, "other", Some(&sig), None).unwrap_err(),
             AuthError::Signature
         );
         assert_eq!(
-            c.trust.login(&jwt, "nonce123", None).unwrap_err(),
+            c.trust.login(&jwt, "nonce123", None, None).unwrap_err(),
             AuthError::NoSignature
         );
     }
@@ -401,14 +512,14 @@ mod tests {
         let later = unix_now_s() + 60;
         assert_eq!(
             c.trust
-                .login(&bearer(later), "n", None)
+                .login(&bearer(later), "n", None, None)
                 .unwrap()
                 .expires_unix_s,
             Some(later)
         );
         assert_eq!(
             c.trust
-                .login(&bearer(unix_now_s() - 1), "n", None)
+                .login(&bearer(unix_now_s() - 1), "n", None, None)
                 .unwrap_err(),
             AuthError::Expired
         );
@@ -419,20 +530,20 @@ mod tests {
             serde_json::json!({"iss": stranger.public_key(), "sub": user.public_key(), "nats": {"type": "user", "bearer_token": true}}),
         );
         assert!(matches!(
-            c.trust.login(&jwt, "n", None),
+            c.trust.login(&jwt, "n", None, None),
             Err(AuthError::UnknownAccount(_))
         ));
         // A signature that does not match the claims.
         let mut forged = bearer(later);
         forged.insert(forged.len() - 3, 'A');
-        assert!(c.trust.login(&forged, "n", None).is_err());
+        assert!(c.trust.login(&forged, "n", None, None).is_err());
         // An operator JWT is not a user JWT.
         let op_jwt = encode(
             &c.op,
             serde_json::json!({"iss": c.op.public_key(), "sub": c.op.public_key(), "nats": {"type": "operator"}}),
         );
         assert!(matches!(
-            c.trust.login(&op_jwt, "n", None),
+            c.trust.login(&op_jwt, "n", None, None),
             Err(AuthError::Type { .. })
         ));
     }
@@ -448,9 +559,85 @@ mod tests {
             &signer,
             serde_json::json!({"iss": signer.public_key(), "sub": user.public_key(), "nats": {"type": "user", "issuer_account": c.acc.public_key(), "bearer_token": true, "sub": {"allow": ["x"]}}}),
         );
-        let login = c.trust.login(&jwt, "n", None).unwrap();
+        let login = c.trust.login(&jwt, "n", None, None).unwrap();
         let sub = login.perms.unwrap().subscribe.unwrap();
         assert_eq!((sub.allow, sub.deny), (None, vec![">".to_string()]));
+    }
+
+    #[test]
+    fn limits_take_the_tighter_of_user_and_account() {
+        let c = chain(serde_json::json!({"limits": {"subs": 3, "payload": -1, "conn": 0}}));
+        let user = KeyPair::new_user();
+        let jwt = |nats: Value| {
+            let mut nats = nats;
+            nats["type"] = "user".into();
+            nats["bearer_token"] = true.into();
+            encode(
+                &c.acc,
+                serde_json::json!({"iss": c.acc.public_key(), "sub": user.public_key(), "nats": nats}),
+            )
+        };
+        let login = c
+            .trust
+            .login(
+                &jwt(serde_json::json!({"subs": 10, "payload": 64})),
+                "n",
+                None,
+                None,
+            )
+            .unwrap();
+        let want = ClientLimits {
+            subs_max: Some(3),
+            payload_bytes_max: Some(64),
+            account_conns_max: Some(0),
+        };
+        assert_eq!(login.limits, want);
+        // Absent user limits are 0, as nats-server reads them.
+        let login = c
+            .trust
+            .login(&jwt(serde_json::json!({})), "n", None, None)
+            .unwrap();
+        assert_eq!(login.limits.subs_max, Some(0));
+        assert_eq!(login.limits.payload_bytes_max, Some(0));
+    }
+
+    #[test]
+    fn src_cidrs() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let src = |v: Value| serde_json::json!({ "src": v });
+        assert!(source_allowed(&serde_json::json!({}), None));
+        assert!(source_allowed(
+            &src(serde_json::json!(["127.0.0.0/8"])),
+            ip("127.1.2.3")
+        ));
+        assert!(source_allowed(
+            &src(serde_json::json!(["127.0.0.1/32"])),
+            ip("::ffff:127.0.0.1")
+        ));
+        assert!(!source_allowed(
+            &src(serde_json::json!(["10.0.0.0/8"])),
+            ip("127.0.0.1")
+        ));
+        assert!(source_allowed(
+            &src(serde_json::json!("10.0.0.0/8, 0.0.0.0/0")),
+            ip("1.2.3.4")
+        ));
+        assert!(source_allowed(
+            &src(serde_json::json!(["fe80::/10"])),
+            ip("fe80::1")
+        ));
+        assert!(!source_allowed(
+            &src(serde_json::json!(["127.0.0.1"])),
+            ip("127.0.0.1")
+        ));
+        assert!(!source_allowed(
+            &src(serde_json::json!(["::/0"])),
+            ip("127.0.0.1")
+        ));
+        assert!(!source_allowed(
+            &src(serde_json::json!(["0.0.0.0/0"])),
+            None
+        ));
     }
 
     #[test]

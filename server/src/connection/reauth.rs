@@ -32,7 +32,7 @@ impl SavedCredentials {
         }
     }
 
-    fn borrow<'a>(&'a self, nonce: &'a str) -> Credentials<'a> {
+    fn borrow<'a>(&'a self, nonce: &'a str, ip: std::net::IpAddr) -> Credentials<'a> {
         Credentials {
             user: self.user.as_deref(),
             pass: self.pass.as_deref(),
@@ -41,6 +41,7 @@ impl SavedCredentials {
             sig: self.sig.as_deref(),
             jwt: self.jwt.as_deref(),
             nonce,
+            client_ip: Some(ip),
         }
     }
 }
@@ -51,7 +52,7 @@ impl Connection {
         if !self.connected {
             return Ok(());
         }
-        let creds = self.creds.borrow(&self.nonce);
+        let creds = self.creds.borrow(&self.nonce, self.handle.addr.ip());
         let Some(identity) = self.server.authenticator().authenticate(&creds) else {
             tracing::debug!(cid = self.handle.cid, "not authorized after reload");
             // nats-server closes such a client without an -ERR.

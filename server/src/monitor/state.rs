@@ -145,6 +145,8 @@ pub fn reason_text(r: CloseReason) -> &'static str {
         CloseReason::AuthExpired => "Authentication Expired",
         CloseReason::StaleConnection => "Stale Connection",
         CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
+        CloseReason::MaxSubscriptions => "Maximum Subscriptions Exceeded",
+        CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
         CloseReason::ServerShutdown => "Server Shutdown",
         CloseReason::WriteError => "Write Error",
         CloseReason::ReadError => "Read Error",
