@@ -138,11 +138,22 @@ impl ClientHandle {
     /// just became a slow consumer. The caller must arrange a wake-up
     /// ([`ClientHandle::signal`] or a [`FlushList`]).
     pub fn queue(&self, f: impl FnOnce(&mut BytesMut)) -> bool {
+        self.queue_frames(|buf| {
+            f(buf);
+            (0, 0)
+        })
+    }
+
+    /// As [`ClientHandle::queue`], for `f` writing messages: it returns how
+    /// many and their payload bytes, counted once they are in. Counted under
+    /// the lock, which every writer of `out_msgs` and `out_bytes` holds, so a
+    /// load and a store keep them exact without a locked read-modify-write.
+    pub fn queue_frames(&self, f: impl FnOnce(&mut BytesMut) -> (u64, u64)) -> bool {
         let mut out = self.out.lock();
         if out.closed.is_some() {
             return false;
         }
-        f(&mut out.buf);
+        let (msgs, bytes) = f(&mut out.buf);
         if out.buf.len() > self.stall_bytes && !self.stalled.load(Ordering::Relaxed) {
             self.stalled.store(true, Ordering::Release);
         }
@@ -157,16 +168,20 @@ impl ClientHandle {
             self.wake.notify_one();
             return false;
         }
+        if msgs > 0 {
+            add_single_writer(&self.counters.out_msgs, msgs);
+            add_single_writer(&self.counters.out_bytes, bytes);
+        }
         true
     }
 
     /// Queue a MSG/HMSG and count it.
     pub fn queue_msg(&self, sid: &[u8], d: &crate::subscription::Delivery<'_>) -> bool {
         let strip = d.has_headers && !self.headers.load(Ordering::Relaxed);
-        let ok = self.queue(|buf| {
+        let ok = self.queue_frames(|buf| {
             if strip {
                 let body = d.payload.get(d.headers_len..).unwrap_or_default();
-                encode::msg(buf, d.subject, sid, d.reply, 0, false, body)
+                encode::msg(buf, d.subject, sid, d.reply, 0, false, body);
             } else {
                 encode::msg(
                     buf,
@@ -176,19 +191,14 @@ impl ClientHandle {
                     d.headers_len,
                     d.has_headers,
                     d.payload,
-                )
+                );
             }
+            (1, d.payload.len() as u64)
         });
         if let (true, Some(reply)) = (ok, d.reply) {
             if let Some(r) = self.responses.lock().as_mut() {
                 r.grant(reply);
             }
-        }
-        if ok {
-            self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .out_bytes
-                .fetch_add(d.payload.len() as u64, Ordering::Relaxed);
         }
         ok
     }
@@ -300,6 +310,13 @@ impl ClientHandle {
     }
 }
 
+/// `counter += n` for a counter only one thread writes at a time (its
+/// owner, or whoever holds the lock that guards it); readers see a value
+/// that was true, as with `fetch_add`, at the cost of a load and a store.
+pub(crate) fn add_single_writer(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
 /// One process-wide monotonic clock for activity stamps (`last_activity_ns`),
 /// with its wall-clock origin so monitoring can show wall times.
 fn clock() -> &'static (std::time::Instant, SystemTime) {
@@ -330,7 +347,11 @@ const FLUSH_LIST_LEN_MAX: usize = 1024;
 
 impl FlushList {
     pub fn add(&mut self, client: &std::sync::Arc<ClientHandle>) {
-        if client.flush_owed.swap(true, Ordering::AcqRel) {
+        // Most adds in a batch find the wake-up already owed: a plain load
+        // answers them without a locked exchange.
+        if client.flush_owed.load(Ordering::Acquire)
+            || client.flush_owed.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         if self.owed.len() >= FLUSH_LIST_LEN_MAX {

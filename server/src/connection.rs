@@ -603,11 +603,10 @@ impl Connection {
         if p.has_headers && !self.opts.headers {
             return Err(Stop::Close(CloseReason::ProtocolViolation, None));
         }
+        // Only this connection's reader writes its inbound counters.
         let counters = &self.handle.counters;
-        counters.in_msgs.fetch_add(1, Ordering::Relaxed);
-        counters
-            .in_bytes
-            .fetch_add(p.payload.len() as u64, Ordering::Relaxed);
+        crate::client::add_single_writer(&counters.in_msgs, 1);
+        crate::client::add_single_writer(&counters.in_bytes, p.payload.len() as u64);
         if self.opts.pedantic && !subject::is_valid_literal(&p.subject) {
             self.send_err("Invalid Publish Subject");
         }

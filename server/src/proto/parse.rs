@@ -394,8 +394,8 @@ fn scan_pub_line(buf: &[u8], hpub: bool, limits: &ParseLimits) -> Option<PubLine
             }
         }
     }
-    for k in tail_at..hay.len() {
-        if matches!(hay[k], b' ' | b'\n' | b'\t') && hit(k)? {
+    for (k, b) in hay.iter().enumerate().skip(tail_at) {
+        if matches!(b, b' ' | b'\n' | b'\t') && hit(k)? {
             return (line.count >= min).then_some(line);
         }
     }

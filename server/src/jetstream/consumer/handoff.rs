@@ -151,10 +151,10 @@ fn write_direct(
 ) -> usize {
     let headers_ok = client.headers.load(Ordering::Relaxed);
     let mut done = 0;
-    let (mut msgs, mut bytes) = (0u64, 0u64);
     let mut last = false;
     while done < run.len() && !last {
-        let open = client.queue(|buf| {
+        let open = client.queue_frames(|buf| {
+            let (mut msgs, mut bytes) = (0u64, 0u64);
             let start = buf.len();
             while done < run.len() && buf.len() - start < CHUNK_BYTES_MAX {
                 let o = &run[done];
@@ -167,7 +167,7 @@ fn write_direct(
                     continue;
                 }
                 match sub.take_one() {
-                    Budget::Spent => return,
+                    Budget::Spent => break,
                     Budget::Last => last = true,
                     Budget::Open => {}
                 }
@@ -176,9 +176,10 @@ fn write_direct(
                 bytes += (o.headers.len() + o.body.len()) as u64;
                 done += 1;
                 if last {
-                    return;
+                    break;
                 }
             }
+            (msgs, bytes)
         });
         if !open {
             break;
@@ -190,11 +191,6 @@ fn write_direct(
     if last {
         c.server.sublist.remove(sub);
     }
-    client.counters.out_msgs.fetch_add(msgs, Ordering::Relaxed);
-    client
-        .counters
-        .out_bytes
-        .fetch_add(bytes, Ordering::Relaxed);
     done
 }
 
