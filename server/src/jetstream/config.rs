@@ -128,6 +128,9 @@ pub struct StreamConfig {
     /// TTL takes its place (0: no markers).
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub subject_delete_marker_ttl: i64,
+    /// Message counters (2.12, ADR-49; see `counter`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_msg_counter: bool,
     /// Atomic batch publish (2.12, ADR-50; see `stream::batch`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_atomic: bool,
@@ -178,6 +181,7 @@ impl Default for StreamConfig {
             consumer_limits: ConsumerLimits::default(),
             allow_msg_ttl: false,
             subject_delete_marker_ttl: 0,
+            allow_msg_counter: false,
             allow_atomic: false,
             metadata: None,
         }
@@ -245,6 +249,7 @@ impl StreamConfig {
         }
         super::mirror::check_config(&mut self)?;
         super::stream::batch::check_config(&self)?;
+        super::counter::check_config(&self)?;
         self.normalize_markers()?;
         self.normalize_limits()?;
         self.normalize_subjects()?;
@@ -395,6 +400,7 @@ impl StreamConfig {
 
     /// nats-server's rules for what STREAM.UPDATE may change.
     pub fn check_update(&self, old: &StreamConfig) -> Result<(), ApiError> {
+        super::counter::check_update(old, self)?;
         let no = |what: &str| {
             Err(err::invalid_config(format!(
                 "stream configuration update can not change {what}"

@@ -141,6 +141,25 @@ pub mod err {
     pub fn required_api_level() -> ApiError {
         ApiError::new(412, 10185, "JetStream minimum api level required")
     }
+    // Message counters (ADR-49, nats-server 2.12).
+    pub fn msg_counter_disabled() -> ApiError {
+        ApiError::new(400, 10168, "message counters is disabled")
+    }
+    pub fn msg_counter_incr_missing() -> ApiError {
+        ApiError::new(400, 10169, "message counter increment is missing")
+    }
+    pub fn msg_counter_has_payload() -> ApiError {
+        ApiError::new(400, 10170, "message counter has payload")
+    }
+    pub fn msg_counter_incr_invalid() -> ApiError {
+        ApiError::new(400, 10171, "message counter increment is invalid")
+    }
+    pub fn msg_counter_broken() -> ApiError {
+        ApiError::new(400, 10172, "message counter is broken")
+    }
+    pub fn mirror_with_counters() -> ApiError {
+        ApiError::new(400, 10173, "stream mirrors can not also calculate counters")
+    }
     // Atomic batch publish (ADR-50, nats-server 2.12).
     pub fn atomic_publish_disabled() -> ApiError {
         ApiError::new(400, 10174, "atomic publish is disabled")

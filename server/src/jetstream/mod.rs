@@ -15,6 +15,7 @@
 pub mod api;
 pub mod config;
 pub mod consumer;
+pub mod counter;
 pub mod errors;
 pub mod headers;
 pub mod mirror;

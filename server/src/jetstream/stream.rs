@@ -16,6 +16,7 @@ pub mod batch;
 
 use super::config::{Retention, StreamConfig};
 use super::consumer::Consumer;
+use super::counter;
 use super::errors::{err, ApiError};
 use super::headers;
 use super::republish::{Republished, Rules, StoredFacts};
@@ -103,7 +104,8 @@ pub struct Stream {
 
 /// Result of storing one published message.
 enum Stored {
-    New(u64, DurableTicket, Option<Republished>),
+    /// Sequence, ticket, RePublish copy, and a counter's new value.
+    New(u64, DurableTicket, Option<Republished>, Option<String>),
     Duplicate(u64),
 }
 
@@ -287,6 +289,12 @@ impl Stream {
                 }
             }
         }
+        let counted = if cfg.allow_msg_counter || !hdrs.is_empty() {
+            counter::apply(&cfg, hdrs, body, || self.last_payload_of(subject))?
+        } else {
+            None
+        };
+        let body = counted.as_ref().map_or(body, |c| &c.payload[..]);
         let rollup = rollup_of(&cfg, hdrs)?;
         let ttl = ttl::for_publish(&cfg, hdrs, now)?;
         let hdrs = &ttl.headers[..];
@@ -311,7 +319,21 @@ impl Stream {
             subject_last_seq,
         };
         let republished = self.after_store(&stored, subject, rollup, &cfg, &rules, hdrs, body)?;
-        Ok(Stored::New(seq, ticket, republished))
+        Ok(Stored::New(
+            seq,
+            ticket,
+            republished,
+            counted.map(|c| c.val),
+        ))
+    }
+
+    /// The payload of the last message on `subject`, if any (a counter's value).
+    fn last_payload_of(&self, subject: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+        match self.store.last_for_subject(&SubjectFilter::new(subject)) {
+            Ok(m) => Ok(Some(m.payload.to_vec())),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(store_error(&e)),
+        }
     }
 
     /// What follows every append, published or copied: the roll-up purge,
@@ -527,6 +549,16 @@ impl Stream {
         let _ = self.acks.send(ack);
     }
 
+    /// A counter's PubAck: `{"stream":..,"seq":..,"val":"<sum>"}`.
+    fn counter_ack(&self, seq: u64, val: &str) -> Vec<u8> {
+        let mut ack = self.pub_ack(seq, false);
+        ack.pop();
+        ack.extend_from_slice(b",\"val\":");
+        let _ = serde_json::to_writer(&mut ack, val);
+        ack.push(b'}');
+        ack
+    }
+
     fn error_ack(&self, e: &ApiError) -> Vec<u8> {
         let v = serde_json::json!({"error": e, "stream": self.name, "seq": 0});
         serde_json::to_vec(&v).unwrap_or_default()
@@ -543,7 +575,7 @@ impl InternalSubscriber for Stream {
         let result = self.store_msg(d.subject, hdrs, body);
         let reply = d.reply.filter(|_| !self.config.read().no_ack);
         let Some(reply) = reply else {
-            if let Ok(Stored::New(_, ticket, republish)) = result {
+            if let Ok(Stored::New(_, ticket, republish, _)) = result {
                 // No PubAck wanted; consumers still wait for durability.
                 let ack = PendingAck {
                     ticket: Some(ticket),
@@ -556,7 +588,8 @@ impl InternalSubscriber for Stream {
             return true;
         };
         let (ticket, body, republish) = match result {
-            Ok(Stored::New(seq, t, rp)) => (Some(t), self.pub_ack(seq, false), rp),
+            Ok(Stored::New(seq, t, rp, None)) => (Some(t), self.pub_ack(seq, false), rp),
+            Ok(Stored::New(seq, t, rp, Some(val))) => (Some(t), self.counter_ack(seq, &val), rp),
             Ok(Stored::Duplicate(seq)) => (None, self.pub_ack(seq, true), None),
             Err(e) => (None, self.error_ack(&e), None),
         };
