@@ -44,6 +44,75 @@ pub enum AuthError {
     NoSignature,
     #[error("source address {0} not allowed")]
     Source(IpAddr),
+    #[error("outside the user's connect times")]
+    OutsideTimes,
+}
+
+const DAY_S: i64 = 24 * 60 * 60;
+
+/// A user's `times` windows (`{"start": "HH:MM:SS", "end": ...}`, daily;
+/// one ending before it starts runs past midnight), read in UTC: nats-server
+/// reads them in `times_location`, else in its own zone. Inside one: the Unix
+/// second it ends (the latest, if several hold), when the connection is
+/// closed; no windows: `None`.
+fn connect_window_end(nats: &Value, now_s: i64) -> Result<Option<i64>, AuthError> {
+    let Some(windows) = nats.get("times").and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    if windows.is_empty() {
+        return Ok(None);
+    }
+    let zone = nats
+        .get("times_location")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !matches!(zone, "" | "UTC" | "Etc/UTC" | "Local") {
+        tracing::warn!("user JWT times_location {zone:?}: only UTC is supported, login refused");
+        return Err(AuthError::OutsideTimes);
+    }
+    let midnight = now_s - now_s.rem_euclid(DAY_S);
+    let mut latest = None;
+    for w in windows {
+        let at = |key: &str| w.get(key).and_then(Value::as_str).and_then(second_of_day);
+        let (Some(start), Some(end)) = (at("start"), at("end")) else {
+            return Err(AuthError::OutsideTimes);
+        };
+        if let Some(end) = window_end(midnight + start, midnight + end, now_s) {
+            latest = latest.max(Some(end));
+        }
+    }
+    latest.map(Some).ok_or(AuthError::OutsideTimes)
+}
+
+/// Where today's window `start..end` ends, if `now` is strictly inside it.
+fn window_end(start: i64, end: i64, now: i64) -> Option<i64> {
+    if start < now && now < end {
+        return Some(end);
+    }
+    if start > end {
+        if now < end {
+            return Some(end);
+        }
+        if start < now && now < end + DAY_S {
+            return Some(end + DAY_S);
+        }
+    }
+    None
+}
+
+/// `"HH:MM:SS"` as seconds since midnight.
+fn second_of_day(text: &str) -> Option<i64> {
+    let mut parts = text.split(':');
+    let (Some(h), Some(m), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let field = |f: &str, max: i64| {
+        let v: i64 = f.parse().ok()?;
+        (!f.is_empty() && f.len() <= 2 && (0..max).contains(&v)).then_some(v)
+    };
+    Some(field(h, 24)? * 3600 + field(m, 60)? * 60 + field(s, 60)?)
 }
 
 /// Limits from the user and account JWTs; `None` is unlimited.
@@ -342,6 +411,7 @@ impl Trust {
         if !source_allowed(&claims.nats, ip) {
             return Err(AuthError::Source(ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))));
         }
+        let window_end = connect_window_end(&claims.nats, now)?;
         // A scoped key's template replaces the user's own permissions and limits.
         let (perms, own_limits) = match scope {
             Some(s) => (Some(s.perms.clone()), &s.template),
@@ -355,7 +425,7 @@ impl Trust {
             ),
             account_conns_max: account.limits.account_conns_max,
         };
-        let expires = [claims.exp, account.exp]
+        let expires = [claims.exp, account.exp, window_end.unwrap_or(0)]
             .into_iter()
             .filter(|e| *e > 0)
             .min();
@@ -638,6 +708,46 @@ mod tests {
             &src(serde_json::json!(["0.0.0.0/0"])),
             None
         ));
+    }
+
+    #[test]
+    fn connect_times() {
+        let at = |h: i64, m: i64| 20_000 * DAY_S + h * 3600 + m * 60;
+        let times = |w: Value| serde_json::json!({ "times": w });
+        let office = times(serde_json::json!([{"start": "09:00:00", "end": "17:00:00"}]));
+        assert_eq!(connect_window_end(&office, at(12, 0)), Ok(Some(at(17, 0))));
+        assert_eq!(
+            connect_window_end(&office, at(8, 59)),
+            Err(AuthError::OutsideTimes)
+        );
+        assert_eq!(
+            connect_window_end(&office, at(17, 0)),
+            Err(AuthError::OutsideTimes)
+        );
+        let night = times(serde_json::json!([{"start": "22:00:00", "end": "06:00:00"}]));
+        assert_eq!(connect_window_end(&night, at(23, 30)), Ok(Some(at(30, 0))));
+        assert_eq!(connect_window_end(&night, at(5, 0)), Ok(Some(at(6, 0))));
+        assert_eq!(
+            connect_window_end(&night, at(12, 0)),
+            Err(AuthError::OutsideTimes)
+        );
+        let both = times(serde_json::json!([
+            {"start": "09:00:00", "end": "17:00:00"},
+            {"start": "10:00:00", "end": "18:30:00"}
+        ]));
+        assert_eq!(connect_window_end(&both, at(12, 0)), Ok(Some(at(18, 30))));
+        assert_eq!(connect_window_end(&serde_json::json!({}), 0), Ok(None));
+        let bad = times(serde_json::json!([{"start": "9am", "end": "17:00:00"}]));
+        assert_eq!(
+            connect_window_end(&bad, at(12, 0)),
+            Err(AuthError::OutsideTimes)
+        );
+        let mut zoned = office.clone();
+        zoned["times_location"] = "America/New_York".into();
+        assert_eq!(
+            connect_window_end(&zoned, at(12, 0)),
+            Err(AuthError::OutsideTimes)
+        );
     }
 
     #[test]

@@ -107,12 +107,18 @@ fn subs_spent_by_an_unsub_max_free_their_place() {
 #[test]
 fn zero_subs_allowed_closes_the_connection_after_connect() {
     let (nile, account) = server_with_account(json!({}));
-    let (mut raw, got) = login(&nile, &bearer(&account, json!({"subs": 0})));
-    // nats-server completes the CONNECT (the PING is answered), then says
-    // why and closes.
-    assert_eq!(got, "OK");
-    let got = raw.read_for(Duration::from_secs(2));
-    assert_eq!(got, format!("{SUBS_EXCEEDED}<EOF>"));
+    assert_closed_for_no_subs(&nile, &bearer(&account, json!({"subs": 0})));
+}
+
+/// nats-server completes the CONNECT (the PING is answered), says why, and
+/// closes the connection 20 ms later; its `-ERR` may overtake the PONG.
+fn assert_closed_for_no_subs(nile: &Nile, jwt: &str) {
+    let mut raw = nile.raw();
+    let connect = json!({"verbose": false, "pedantic": false, "jwt": jwt});
+    let got = raw.send_until_close(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+    let pong_first = format!("PONG\r\n{SUBS_EXCEEDED}<EOF>");
+    let err_first = format!("{SUBS_EXCEEDED}PONG\r\n<EOF>");
+    assert!(got == pong_first || got == err_first, "{got:?}");
 }
 
 #[test]
@@ -143,10 +149,7 @@ fn absent_limits_mean_zero() {
         &account,
         json!({"iss": account.public_key(), "sub": user.public_key(), "nats": {"type": "user", "version": 2, "bearer_token": true}}),
     );
-    let (mut raw, got) = login(&nile, &jwt);
-    assert_eq!(got, "OK");
-    let got = raw.read_for(Duration::from_secs(2));
-    assert_eq!(got, format!("{SUBS_EXCEEDED}<EOF>"));
+    assert_closed_for_no_subs(&nile, &jwt);
     // With subscriptions allowed, an empty payload passes and a byte does not.
     let jwt = encode(
         &account,
@@ -242,4 +245,35 @@ fn user_src_cidrs_limit_where_it_may_connect_from() {
     assert_eq!(login(&nile, &jwt).1, "OK");
     let jwt = bearer(&account, json!({"src": ["127.0.0.1/32"]}));
     assert_eq!(login(&nile, &jwt).1, "OK");
+}
+
+/// `HH:MM:SS` (UTC) of a Unix second.
+fn hms(unix_s: i64) -> String {
+    let s = unix_s.rem_euclid(24 * 3600);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+#[test]
+fn user_times_limit_when_it_may_connect() {
+    // The windows are read in the server's zone (UTC on the machines this runs on).
+    let (nile, account) = server_with_account(json!({}));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let later = json!([{"start": hms(now + 3600), "end": hms(now + 7200)}]);
+    let (_, got) = login(&nile, &bearer(&account, json!({"times": later})));
+    assert_eq!(got, "-ERR 'Authorization Violation'\r\n<EOF>");
+    // Inside a window: connected until it ends.
+    let closing = json!([
+        {"start": hms(now - 60), "end": hms(now + 4)},
+        {"start": hms(now + 3600), "end": hms(now + 7200)}
+    ]);
+    let jwt = bearer(&account, json!({"times": closing, "times_location": "UTC"}));
+    let (mut raw, got) = login(&nile, &jwt);
+    assert_eq!(got, "OK");
+    let got = raw.read_for(Duration::from_secs(10));
+    // nats-server may PING first (about 2 s after CONNECT).
+    let got = got.trim_start_matches("PING\r\n");
+    assert_eq!(got, "-ERR 'User Authentication Expired'\r\n<EOF>");
 }
