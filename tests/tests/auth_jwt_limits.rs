@@ -277,3 +277,26 @@ fn user_times_limit_when_it_may_connect() {
     let got = got.trim_start_matches("PING\r\n");
     assert_eq!(got, "-ERR 'User Authentication Expired'\r\n<EOF>");
 }
+
+#[tokio::test]
+async fn async_nats_client_past_the_account_conn_limit_is_refused() {
+    let (nile, account) = server_with_account(json!({"conn": 1}));
+    let jwt = bearer(&account, json!({}));
+    let connect = |jwt: String| {
+        async_nats::ConnectOptions::with_jwt(jwt, |_| async { Ok(Vec::new()) })
+            .connection_timeout(Duration::from_secs(5))
+            .connect(nile.url())
+    };
+    let first = connect(jwt.clone())
+        .await
+        .expect("the first connection fits");
+    let refused = connect(jwt.clone()).await;
+    let err = refused.err().expect("the second connection is refused");
+    assert!(
+        err.to_string()
+            .contains("maximum account active connections exceeded"),
+        "{err}"
+    );
+    // The first still works.
+    first.flush().await.unwrap();
+}
