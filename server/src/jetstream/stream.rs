@@ -9,10 +9,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use nile_engine::{DurableTicket, PurgeRequest, StoreError, StreamStore, SubjectFilter};
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::mpsc;
 
+#[path = "ack_queue.rs"]
+mod ack_queue;
 #[path = "batch.rs"]
 pub mod batch;
+
+use ack_queue::{AckQueue, AckSender};
 
 use super::config::{Retention, StreamConfig};
 use super::consumer::Consumer;
@@ -38,6 +41,31 @@ struct PendingAck {
     body: Vec<u8>,
     /// RePublish copy, sent once the record is durable.
     republish: Option<Republished>,
+}
+
+/// What every PubAck of a stream starts with, and the JetStream domain it
+/// was built for (a reload may change it).
+#[derive(Default)]
+struct AckPrefix {
+    domain: Option<String>,
+    /// `{"stream":<name>[,"domain":<domain>],"seq":`
+    bytes: Vec<u8>,
+}
+
+impl AckPrefix {
+    fn new(stream: &str, domain: Option<&str>) -> Self {
+        let mut bytes = b"{\"stream\":".to_vec();
+        let _ = serde_json::to_writer(&mut bytes, stream);
+        if let Some(d) = domain {
+            bytes.extend_from_slice(b",\"domain\":");
+            let _ = serde_json::to_writer(&mut bytes, d);
+        }
+        bytes.extend_from_slice(b",\"seq\":");
+        AckPrefix {
+            domain: domain.map(str::to_string),
+            bytes,
+        }
+    }
 }
 
 /// Dedup window: Msg-Id → sequence, oldest first for expiry.
@@ -80,10 +108,11 @@ pub struct Stream {
     pub store: Arc<dyn StreamStore>,
     pub dir: Option<PathBuf>,
     inner: Mutex<Inner>,
-    acks: mpsc::UnboundedSender<PendingAck>,
+    acks: AckSender<PendingAck>,
     /// How many of `acks` wait; past [`PENDING_ACKS_MAX`] the publisher is
     /// held until the ack task catches up.
     acks_backlog: Arc<Backlog>,
+    ack_prefix: Mutex<AckPrefix>,
     /// Highest sequence known to be durable: consumers deliver nothing past
     /// it, so no consumer sees a message a crash could take back.
     pub durable_seq: Arc<std::sync::atomic::AtomicU64>,
@@ -118,7 +147,7 @@ impl Stream {
         dir: Option<PathBuf>,
         runtime: &tokio::runtime::Handle,
     ) -> Arc<Stream> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let queue = Arc::new(AckQueue::default());
         let backlog = Arc::new(Backlog::new(PENDING_ACKS_MAX));
         // Everything recovered from disk is durable.
         let recovered_seq = store.state(false).last_seq;
@@ -134,8 +163,9 @@ impl Stream {
                 dedup: Dedup::default(),
                 last_msg_id: None,
             }),
-            acks: tx,
+            acks: AckSender(queue.clone()),
             acks_backlog: backlog.clone(),
+            ack_prefix: Mutex::new(AckPrefix::default()),
             durable_seq: Arc::new(std::sync::atomic::AtomicU64::new(recovered_seq)),
             subs: Mutex::new(Vec::new()),
             server: server.clone(),
@@ -147,7 +177,7 @@ impl Stream {
             batches: Mutex::new(batch::Batches::default()),
         });
         stream.recover_dedup();
-        runtime.spawn(ack_loop(server, Arc::downgrade(&stream), rx, backlog));
+        runtime.spawn(ack_loop(server, Arc::downgrade(&stream), queue, backlog));
         stream.start_markers();
         stream
     }
@@ -313,7 +343,7 @@ impl Stream {
         drop(inner);
         let stored = StoredFacts {
             stream: &self.name,
-            subject: std::str::from_utf8(subject).unwrap_or(""),
+            subject: republish_subject(&rules, subject),
             seq,
             timestamp_ns: now,
             subject_last_seq,
@@ -424,7 +454,7 @@ impl Stream {
             .map_err(|e| store_error(&e))?;
         let stored = StoredFacts {
             stream: &self.name,
-            subject: std::str::from_utf8(subject).unwrap_or(""),
+            subject: republish_subject(&rules, subject),
             seq,
             timestamp_ns,
             subject_last_seq,
@@ -519,17 +549,21 @@ impl Stream {
     }
 
     /// `{"stream":..,"seq":..}`, written straight into the buffer that
-    /// becomes the PubAck's payload: it is on every publish's path.
+    /// becomes the PubAck's payload: it is on every publish's path, so the
+    /// part before the number is built once, not escaped per message.
     fn pub_ack(&self, seq: u64, duplicate: bool) -> Vec<u8> {
-        use std::io::Write;
-        let mut ack = Vec::with_capacity(48 + self.name.len());
-        ack.extend_from_slice(b"{\"stream\":");
-        let _ = serde_json::to_writer(&mut ack, &self.name);
-        if let Some(d) = &self.server.options().jetstream.domain {
-            ack.extend_from_slice(b",\"domain\":");
-            let _ = serde_json::to_writer(&mut ack, d);
-        }
-        let _ = write!(ack, ",\"seq\":{seq}");
+        let opts = self.server.options();
+        let domain = opts.jetstream.domain.as_deref();
+        let mut ack = {
+            let mut prefix = self.ack_prefix.lock();
+            if prefix.bytes.is_empty() || prefix.domain.as_deref() != domain {
+                *prefix = AckPrefix::new(&self.name, domain);
+            }
+            let mut ack = Vec::with_capacity(prefix.bytes.len() + 40);
+            ack.extend_from_slice(&prefix.bytes);
+            ack
+        };
+        crate::proto::encode::push_decimal(&mut ack, seq);
         if duplicate {
             ack.extend_from_slice(b",\"duplicate\": true");
         }
@@ -546,7 +580,7 @@ impl Stream {
                 c.hold_for(&self.acks_backlog);
             }
         }
-        let _ = self.acks.send(ack);
+        self.acks.0.push(ack);
     }
 
     /// A counter's PubAck: `{"stream":..,"seq":..,"val":"<sum>"}`.
@@ -613,23 +647,23 @@ impl InternalSubscriber for Stream {
 async fn ack_loop(
     server: Arc<Server>,
     stream: std::sync::Weak<Stream>,
-    mut rx: mpsc::UnboundedReceiver<PendingAck>,
+    queue: Arc<AckQueue<PendingAck>>,
     backlog: Arc<Backlog>,
 ) {
     let mut routes = RouteCache::default();
     let mut flush = FlushList::default();
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
+    let mut batch = Vec::new();
+    while queue.take_all(&mut batch).await {
         let mut advanced = false;
-        let mut done = 0;
-        while let Some(mut ack) = next.take() {
-            done += 1;
+        let done = batch.len();
+        for (i, mut ack) in batch.drain(..).enumerate() {
             let durable = match ack.ticket {
                 Some(t) => {
                     let seq = t.seq();
                     if t.try_result().is_none() {
                         if let Some(s) = stream.upgrade() {
-                            commit(s.store.as_ref(), rx.is_empty());
+                            let alone = i + 1 == done && queue.is_empty();
+                            commit(s.store.as_ref(), alone);
                         }
                     }
                     let ok = t.await.is_ok();
@@ -661,7 +695,6 @@ async fn ack_loop(
                 let body = Bytes::from(std::mem::take(&mut ack.body));
                 server.publish_routed(&mut routes, &mut flush, reply, reply, None, &[], &body);
             }
-            next = rx.try_recv().ok();
         }
         flush.flush();
         backlog.pop(done);
@@ -715,6 +748,15 @@ fn commit(store: &dyn StreamStore, alone: bool) {
     let running = INLINE_COMMITS.fetch_add(1, Ordering::AcqRel);
     store.commit(running < inline_commits_max());
     INLINE_COMMITS.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// The stored subject as text for RePublish, which alone reads it: the UTF-8
+/// check is not worth its cost on every other publish. Empty when none.
+fn republish_subject<'a>(rules: &Rules, subject: &'a [u8]) -> &'a str {
+    match rules.republish {
+        Some(_) => std::str::from_utf8(subject).unwrap_or(""),
+        None => "",
+    }
 }
 
 fn rollup_of(cfg: &StreamConfig, hdrs: &[u8]) -> Result<Option<bool>, ApiError> {
