@@ -9,6 +9,7 @@ mod js_stream_util;
 use async_nats::header::HeaderMap;
 use async_nats::Client;
 use js_stream_util::*;
+use nile_tests::Nile;
 use serde_json::{json, Value};
 
 /// The level a server of `version` reports, if any (2.11 → 1, 2.12 → 2, ...).
@@ -40,9 +41,25 @@ fn level_error(kind: &str) -> Value {
     })
 }
 
+/// The body of an HTTP GET on the monitoring port.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn info_and_account_info_report_the_level_of_the_version() {
-    let nile = start();
+    let nile = Nile::start(&["-js", "-m", "-1"]);
     let raw = nile.raw();
     let version = raw.info["version"].as_str().unwrap().to_string();
     let want = expected_level(&version);
@@ -51,6 +68,13 @@ async fn info_and_account_info_report_the_level_of_the_version() {
     let v = req(&c, "$JS.API.INFO", "").await;
     assert_eq!(v["api"]["level"].as_u64(), want, "{v}");
     assert!(v["api"]["total"].is_u64());
+    // /jsz says 0 where $JS.API.INFO says nothing.
+    let jsz: Value = serde_json::from_str(&http_get(nile.http_port.unwrap(), "/jsz")).unwrap();
+    assert_eq!(
+        jsz["api"]["level"].as_u64(),
+        Some(want.unwrap_or(0)),
+        "{jsz}"
+    );
 }
 
 #[tokio::test]

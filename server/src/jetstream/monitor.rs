@@ -106,7 +106,12 @@ impl JetStreamSource for JetStream {
         JetStreamSnapshot {
             max_memory: opts.jetstream.max_memory_bytes,
             max_storage: opts.jetstream.max_file_bytes,
-            api_level: 0,
+            // As `$JS.API.INFO`: none before the advertised version has one.
+            api_level: if crate::server::advertises_api_level() {
+                crate::server::JS_API_LEVEL
+            } else {
+                0
+            },
             accounts: if wanted { vec![acc] } else { Vec::new() },
         }
     }
