@@ -54,7 +54,7 @@ pub mod types;
 pub use consumer::{ConsumerState, ConsumerStore, PendingAck};
 pub use error::{Result, StoreError};
 pub use file::FileStore;
-pub use io::write_file_atomic;
+pub use io::{write_file_atomic, write_file_atomic_in_new_dir};
 pub use store::StreamStore;
 pub use subject::SubjectFilter;
 pub use ticket::DurableTicket;

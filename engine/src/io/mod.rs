@@ -81,15 +81,60 @@ pub trait Io: Send + Sync {
 /// bytes, never a mix. Use it for every metadata file (stream config,
 /// consumer snapshots, sealed indexes).
 pub fn write_atomic(io: &dyn Io, dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    write_unsynced_rename(io, dir, name, bytes)?;
+    io.sync_dir(dir)
+}
+
+/// [`write_atomic`] for the first file of directories just created: also
+/// makes durable the entries of every directory from the file's own up to
+/// `base` (inclusive, which must be an ancestor), so the new tree survives
+/// power loss. The directory fsyncs run at once because concurrent fsyncs
+/// share the device cache flush that, one after the other, each pays for
+/// (ext4 on virtio: ~11 ms for file + dir + parent in sequence, ~3 ms
+/// this way).
+pub fn write_file_atomic_in_new_dir(path: &Path, bytes: &[u8], base: &Path) -> io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut dirs: Vec<&Path> = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        dirs.push(d);
+        if d == base {
+            break;
+        }
+        at = d.parent();
+    }
+    let io = RealIo;
+    write_unsynced_rename(&io, dir, name, bytes)?;
+    std::thread::scope(|s| {
+        let (first, rest) = dirs
+            .split_first()
+            .map_or((None, &[][..]), |(f, r)| (Some(*f), r));
+        let others: Vec<_> = rest.iter().map(|d| s.spawn(|| io.sync_dir(d))).collect();
+        let mut result = first.map_or(Ok(()), |d| io.sync_dir(d));
+        for t in others {
+            let synced = t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("directory sync thread panicked")));
+            result = result.and(synced);
+        }
+        result
+    })
+}
+
+/// [`write_atomic`] up to the rename: the new bytes are durable, the
+/// rename is not yet.
+fn write_unsynced_rename(io: &dyn Io, dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
-    let dst = dir.join(name);
     let file = io.open(&tmp, true)?;
     file.set_len(0)?;
     file.write_all_at(bytes, 0)?;
     file.sync_data()?;
     drop(file);
-    io.rename(&tmp, &dst)?;
-    io.sync_dir(dir)
+    io.rename(&tmp, &dir.join(name))
 }
 
 /// [`write_atomic`] on the real file system, for the server's metadata
@@ -101,4 +146,24 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     write_atomic(&RealIo, dir, name, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_dir_write_lands_and_replaces_tmp() -> io::Result<()> {
+        let root = tempfile::tempdir()?;
+        let file = root.path().join("a").join("b").join("meta.json");
+        std::fs::create_dir_all(file.parent().unwrap_or(root.path()))?;
+        write_file_atomic_in_new_dir(&file, b"{}", root.path())?;
+        assert_eq!(std::fs::read(&file)?, b"{}");
+        assert!(!file.with_file_name("meta.json.tmp").exists());
+        let outside = tempfile::tempdir()?;
+        // A base that is no ancestor syncs up to the root and still writes.
+        write_file_atomic_in_new_dir(&file, b"[]", outside.path())?;
+        assert_eq!(std::fs::read(&file)?, b"[]");
+        Ok(())
+    }
 }

@@ -231,6 +231,23 @@ impl JetStream {
 
     /// Persist a stream's config atomically (tmp, fsync, rename, fsync dir).
     pub fn save_meta(&self, stream: &Stream) -> Result<(), errors::ApiError> {
+        self.write_meta(stream, nile_engine::write_file_atomic)
+    }
+
+    /// [`Self::save_meta`] for a new stream: also makes the stream
+    /// directory's entry in the store directory durable, so the stream
+    /// survives power loss once its create is answered.
+    pub fn create_meta(&self, stream: &Stream) -> Result<(), errors::ApiError> {
+        self.write_meta(stream, |path, bytes| {
+            nile_engine::write_file_atomic_in_new_dir(path, bytes, &self.store_dir)
+        })
+    }
+
+    fn write_meta(
+        &self,
+        stream: &Stream,
+        write: impl Fn(&Path, &[u8]) -> std::io::Result<()>,
+    ) -> Result<(), errors::ApiError> {
         let Some(dir) = &stream.dir else {
             return Ok(());
         };
@@ -241,19 +258,7 @@ impl JetStream {
         let bytes = serde_json::to_vec_pretty(&meta)
             .map_err(|e| errors::err::stream_general(e.to_string()))?;
         std::fs::create_dir_all(dir).map_err(|e| errors::err::stream_general(e.to_string()))?;
-        nile_engine::write_file_atomic(&dir.join(META_FILE), &bytes)
-            .map_err(|e| errors::err::stream_general(e.to_string()))
-    }
-
-    /// Make a new stream's directory entry durable: `save_meta` syncs the
-    /// stream's own directory, not the one that lists it.
-    pub fn sync_store_dir(&self, stream: &Stream) -> Result<(), errors::ApiError> {
-        if stream.dir.is_none() {
-            return Ok(());
-        }
-        std::fs::File::open(&self.store_dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| errors::err::stream_general(e.to_string()))
+        write(&dir.join(META_FILE), &bytes).map_err(|e| errors::err::stream_general(e.to_string()))
     }
 
     pub fn stream(&self, name: &str) -> Option<Arc<Stream>> {

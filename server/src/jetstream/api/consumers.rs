@@ -153,13 +153,14 @@ fn create_inner(js: &JetStream, req: &Request<'_>) -> Result<Value, ApiError> {
                 .map(|d| d.join("consumers").join(&cname))
         })
         .flatten();
-    if let Some(d) = &dir {
-        persist::save_meta(
+    if let (Some(d), Some(stream_dir)) = (&dir, &stream.dir) {
+        persist::create_meta(
             d,
             &Meta {
                 config: cfg.clone(),
                 created_ns: now_ns(),
             },
+            stream_dir,
         )
         .map_err(|e| err::stream_general(e.to_string()))?;
     }

@@ -153,10 +153,7 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
         Ok(s) => s,
         Err(e) => return error(KIND, e, json!({})),
     };
-    if let Err(e) = js
-        .save_meta(&stream)
-        .and_then(|()| js.sync_store_dir(&stream))
-    {
+    if let Err(e) = js.create_meta(&stream) {
         delete_stream(js, &stream);
         return error(KIND, e, json!({}));
     }

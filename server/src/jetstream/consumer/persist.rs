@@ -161,6 +161,16 @@ impl Saved {
     }
 }
 
+/// [`save_meta`] for a new durable consumer: its directory (and the
+/// `consumers` directory, which the first one creates) must survive power
+/// loss once the create is answered.
+pub fn create_meta(dir: &Path, meta: &Meta, stream_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let bytes = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
+    nile_engine::write_file_atomic_in_new_dir(&dir.join(META_FILE), &bytes, stream_dir)
+        .map_err(std::io::Error::other)
+}
+
 pub fn save_meta(dir: &Path, meta: &Meta) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let bytes = serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?;
