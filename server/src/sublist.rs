@@ -74,6 +74,9 @@ pub struct Sublist {
     matches: AtomicU64,
     inserts: AtomicU64,
     removes: AtomicU64,
+    /// Wakes tasks waiting for a subscriber to appear (push consumers
+    /// without interest), so they need not poll for it.
+    inserted: tokio::sync::Notify,
 }
 
 impl Sublist {
@@ -84,6 +87,12 @@ impl Sublist {
     /// Bumped on every insert and remove: cached results older than this are stale.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Notified after every insert (see [`Self::generation`] to close the
+    /// race between looking and waiting).
+    pub fn inserted(&self) -> &tokio::sync::Notify {
+        &self.inserted
     }
 
     pub fn count(&self) -> usize {
@@ -119,6 +128,8 @@ impl Sublist {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.inserts.fetch_add(1, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
+        drop(root);
+        self.inserted.notify_waiters();
     }
 
     /// Remove `sub` (by identity). Returns false if it was not there.

@@ -70,6 +70,7 @@ pub async fn run(c: Arc<Consumer>) {
             return;
         }
         let now = Instant::now();
+        let subs_generation = c.server.sublist.generation();
         let (out, next, busy) = turn(&c, now);
         handoff::publish(&c, &mut routes, &mut flush, &out);
         flush.flush();
@@ -87,8 +88,20 @@ pub async fn run(c: Arc<Consumer>) {
         let sleep = next
             .map(|t| t.saturating_duration_since(Instant::now()))
             .unwrap_or(Duration::from_secs(3600));
+        // A push consumer without interest starts as soon as its deliver
+        // subject gets a subscriber (clients create the consumer first).
+        let awaits_interest = c.state.lock().no_interest_since.is_some();
+        let subscribed = c.server.sublist.inserted().notified();
+        tokio::pin!(subscribed);
+        if awaits_interest {
+            subscribed.as_mut().enable();
+            if c.server.sublist.generation() != subs_generation {
+                continue;
+            }
+        }
         tokio::select! {
             _ = c.wake.notified() => {}
+            _ = &mut subscribed, if awaits_interest => {}
             _ = tokio::time::sleep(sleep) => {}
         }
         if c.inactive_expired(Instant::now()) {
