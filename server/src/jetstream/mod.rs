@@ -132,6 +132,12 @@ impl JetStream {
             let Ok(text) = std::fs::read(&meta) else {
                 continue;
             };
+            if text.iter().all(|b| *b == 0) {
+                // A create that crashed before its config was synced (and so
+                // was never answered): see `write_file_atomic_in_new_dir`.
+                tracing::warn!("skipping {}: empty stream config", dir.display());
+                continue;
+            }
             let meta: StreamMeta = serde_json::from_slice(&text)
                 .map_err(|e| JetStreamError::Stream(dir.display().to_string(), e.to_string()))?;
             let name = meta.config.name.clone();
