@@ -291,7 +291,9 @@ async fn async_nats_client_past_the_account_conn_limit_is_refused() {
         .await
         .expect("the first connection fits");
     let refused = connect(jwt.clone()).await;
-    let err = refused.err().expect("the second connection is refused");
+    let Err(err) = refused else {
+        panic!("the second connection is refused");
+    };
     assert!(
         err.to_string()
             .contains("maximum account active connections exceeded"),

@@ -22,10 +22,6 @@ use crate::router::RouteCache;
 
 /// Messages handed out per turn before yielding to other tasks.
 const TURN_MSGS_MAX: usize = 512;
-/// Push flow control: ask for a reply after this many bytes...
-const FC_REQUEST_BYTES: u64 = 256 * 1024;
-/// ...and stop delivering while this many bytes await a reply.
-const FC_STALL_BYTES: u64 = 4 * 1024 * 1024;
 /// How often a push consumer without interest looks again.
 const INTEREST_POLL: Duration = Duration::from_millis(50);
 /// Replay original: gaps up to this are not waited for (nats-server's 1 ms).
@@ -48,6 +44,15 @@ pub struct Out {
 }
 
 impl Out {
+    /// The reply subject's length, a `$JS.ACK` one included.
+    fn reply_len(&self, ack_prefix_bytes: usize) -> usize {
+        match (&self.reply, &self.ack) {
+            (Some(r), _) => r.len(),
+            (None, Some(a)) => a.len_after(ack_prefix_bytes),
+            (None, None) => 0,
+        }
+    }
+
     /// An advisory, published like the rest once the lock is released.
     pub(crate) fn event(subject: String, body: String) -> Out {
         let subject = Bytes::from(subject);
@@ -566,9 +571,11 @@ fn push_turn(
     st.no_interest_since = None;
     sync_rate(c, cfg, st, now);
     let mut pending_left = c.num_pending(st);
+    // `$JS.ACK.<stream>.<consumer>`
+    let ack_prefix_bytes = 8 + c.stream_name.len() + 1 + c.name.len();
     let mut sent = 0;
     while sent < TURN_MSGS_MAX {
-        if cfg.flow_control && st.fc_outstanding.is_some() && st.fc_bytes >= FC_STALL_BYTES {
+        if cfg.flow_control && st.flow.stalled() {
             return false;
         }
         let fresh = has_capacity(cfg, st);
@@ -581,25 +588,22 @@ fn push_turn(
         }
         record_sent(st, next.fresh_ts(), rate_size(next.msg()), now);
         let o = take(c, cfg, st, next, &mut pending_left, now, &to);
-        let size = (o.headers.len() + o.body.len()) as u64;
+        // Counted as nats-server counts it: the subject it goes to, reply, headers, body.
+        let size =
+            (o.to.len() + o.reply_len(ack_prefix_bytes) + o.headers.len() + o.body.len()) as u64;
         out.push(o);
         st.last_send = now;
         sent += 1;
-        if cfg.flow_control {
-            st.fc_bytes += size;
-            if st.fc_outstanding.is_none() && st.fc_bytes >= FC_REQUEST_BYTES {
-                st.fc_counter += 1;
-                let fc = format!("$JS.FC.{}.{}.{}", c.stream_name, c.name, st.fc_counter);
-                out.push(Out {
-                    to: to.clone(),
-                    subject: to.clone(),
-                    reply: Some(Bytes::from(fc.clone())),
-                    ack: None,
-                    headers: status("100 FlowControl Request", &[]),
-                    body: Bytes::new(),
-                });
-                st.fc_outstanding = Some(fc);
-            }
+        if cfg.flow_control && st.flow.on_sent(size) {
+            let fc = st.flow.ask(&c.stream_name, &c.name);
+            out.push(Out {
+                to: to.clone(),
+                subject: to.clone(),
+                reply: Some(Bytes::from(fc)),
+                ack: None,
+                headers: status("100 FlowControl Request", &[]),
+                body: Bytes::new(),
+            });
         }
     }
     true
@@ -639,7 +643,7 @@ fn heartbeats(
     }
     st.last_send = now;
     let mut lines = last.to_vec();
-    if let Some(fc) = &st.fc_outstanding {
+    if let Some(fc) = &st.flow.outstanding {
         lines.push(("Nats-Consumer-Stalled", fc.clone()));
     }
     let _ = c;

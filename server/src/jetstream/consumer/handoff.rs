@@ -42,6 +42,15 @@ pub(crate) struct AckReply {
 const ACK_NUMBERS_BYTES_MAX: usize = 5 * 21 + 1;
 
 impl AckReply {
+    /// The length of the whole reply behind a `prefix_bytes`-long
+    /// `$JS.ACK.<stream>.<consumer>`, without writing it.
+    pub(crate) fn len_after(&self, prefix_bytes: usize) -> usize {
+        let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let nums: usize = self.nums.iter().map(|n| digits(*n)).sum();
+        let sign = usize::from(self.ts < 0);
+        prefix_bytes + 5 + nums + sign + digits(self.ts.unsigned_abs()) + digits(self.pending)
+    }
+
     /// The reply's numbers, after the `$JS.ACK.<stream>.<consumer>` prefix.
     fn numbers(&self) -> encode::Backwards<ACK_NUMBERS_BYTES_MAX> {
         let mut b = encode::Backwards::new();
@@ -226,6 +235,7 @@ mod tests {
             let a = AckReply { nums, ts, pending };
             let want = format!(".{}.{}.{}.{ts}.{pending}", nums[0], nums[1], nums[2]);
             assert_eq!(a.numbers().as_slice(), want.as_bytes());
+            assert_eq!(a.len_after(10), 10 + want.len(), "{want}");
         }
     }
 }

@@ -18,6 +18,7 @@
 pub mod ack;
 pub mod config;
 pub mod deliver;
+mod flow;
 mod handoff;
 pub mod pause;
 pub mod persist;
@@ -121,9 +122,7 @@ pub struct State {
     pub last_ack_ns: i64,
     /// Last time anything (message or heartbeat) went to the push subject.
     pub last_send: Instant,
-    pub fc_outstanding: Option<String>,
-    pub fc_bytes: u64,
-    pub fc_counter: u64,
+    pub flow: flow::FlowControl,
     pub no_interest_since: Option<Instant>,
     pub last_request: Instant,
     /// Ack floor when nothing is pending beyond it: (consumer seq, stream seq).
@@ -155,9 +154,7 @@ impl State {
             last_active_ns: 0,
             last_ack_ns: 0,
             last_send: now,
-            fc_outstanding: None,
-            fc_bytes: 0,
-            fc_counter: 0,
+            flow: flow::FlowControl::default(),
             no_interest_since: None,
             last_request: now,
             floor: (0, 0),
@@ -629,12 +626,11 @@ impl Consumer {
             .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
     }
 
-    fn on_flow_control(&self) {
-        let mut st = self.state.lock();
-        st.fc_outstanding = None;
-        st.fc_bytes = 0;
-        drop(st);
-        self.wake.notify_one();
+    fn on_flow_control(&self, subject: &[u8]) {
+        let released = self.state.lock().flow.on_reply(subject);
+        if released {
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -743,7 +739,7 @@ impl InternalSubscriber for Listener {
             return false;
         };
         if d.subject.starts_with(b"$JS.FC.") {
-            c.on_flow_control();
+            c.on_flow_control(d.subject);
             return true;
         }
         let body = &d.payload[d.headers_len.min(d.payload.len())..];
