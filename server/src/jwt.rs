@@ -124,13 +124,16 @@ pub struct ClientLimits {
     pub account_conns_max: Option<usize>,
 }
 
-/// A `subs`/`payload`/`conn` limit: -1 unlimited, absent 0, as nats-server
-/// reads them (clamped to its 32-bit range).
-fn limit(claims: Option<&Value>, key: &str) -> Option<usize> {
+/// A `subs`/`payload`/`conn` limit: -1 unlimited; absent 0 in a v2 JWT (as
+/// nats-server reads them) but unlimited in a v1 JWT, which predates the
+/// limits (nats-server's migration of v1 claims fills in "no limit").
+/// Clamped to nats-server's 32-bit range.
+fn limit(claims: Option<&Value>, key: &str, v1: bool) -> Option<usize> {
+    let absent = if v1 { -1 } else { 0 };
     let v = claims
         .and_then(|c| c.get(key))
         .and_then(Value::as_i64)
-        .unwrap_or(0);
+        .unwrap_or(absent);
     match v {
         -1 => None,
         v => Some(v.clamp(0, i32::MAX as i64) as usize),
@@ -208,6 +211,11 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// A v1 JWT: its type is at the top level, not in `nats`.
+    fn is_v1(&self) -> bool {
+        self.kind_v1.is_some()
+    }
+
     fn kind(&self) -> &str {
         self.nats
             .get("type")
@@ -369,9 +377,9 @@ impl Trust {
             signers,
             exp: acc.exp,
             limits: ClientLimits {
-                subs_max: limit(limits, "subs"),
-                payload_bytes_max: limit(limits, "payload"),
-                account_conns_max: limit(limits, "conn"),
+                subs_max: limit(limits, "subs", acc.is_v1()),
+                payload_bytes_max: limit(limits, "payload", acc.is_v1()),
+                account_conns_max: limit(limits, "conn", acc.is_v1()),
             },
         })
     }
@@ -418,9 +426,12 @@ impl Trust {
             None => (permissions(&claims.nats), &claims.nats),
         };
         let limits = ClientLimits {
-            subs_max: tighter(limit(Some(own_limits), "subs"), account.limits.subs_max),
+            subs_max: tighter(
+                limit(Some(own_limits), "subs", claims.is_v1()),
+                account.limits.subs_max,
+            ),
             payload_bytes_max: tighter(
-                limit(Some(own_limits), "payload"),
+                limit(Some(own_limits), "payload", claims.is_v1()),
                 account.limits.payload_bytes_max,
             ),
             account_conns_max: account.limits.account_conns_max,

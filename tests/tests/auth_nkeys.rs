@@ -264,3 +264,44 @@ fn expiring_account_jwt_disconnects_its_users() {
     let got = got.trim_start_matches("PING\r\n");
     assert_eq!(got, "-ERR 'Account Authentication Expired'\r\n<EOF>");
 }
+
+/// A v1 JWT (`alg: ed25519`, the type at the top level, the claims part
+/// alone signed), as older tools wrote them.
+fn encode_v1(signer: &KeyPair, claims: Value) -> String {
+    let h = URL_SAFE_NO_PAD.encode(br#"{"typ":"jwt","alg":"ed25519"}"#);
+    let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+    let sig = signer.sign(c.as_bytes()).unwrap();
+    format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+#[test]
+fn v1_user_jwt_without_limits_is_not_limited() {
+    // v1 claims predate the limits: none written means none (nats.py's own
+    // fixtures are such JWTs), unlike a v2 JWT where absent reads as 0.
+    let op = KeyPair::new_operator();
+    let account = KeyPair::new_account();
+    let user = KeyPair::new_user();
+    let op_jwt = encode_v1(
+        &op,
+        json!({"iss": op.public_key(), "sub": op.public_key(), "name": "O", "type": "operator"}),
+    );
+    let acc_jwt = encode_v1(
+        &op,
+        json!({"iss": op.public_key(), "sub": account.public_key(), "name": "A", "type": "account",
+               "nats": {"limits": {"subs": -1, "conn": -1, "data": -1, "payload": -1}}}),
+    );
+    let user_jwt = encode_v1(
+        &account,
+        json!({"iss": account.public_key(), "sub": user.public_key(), "name": "U", "type": "user",
+               "nats": {"pub": {}, "sub": {}}}),
+    );
+    let config = format!(
+        "operator: {op_jwt}\nresolver: MEMORY\nresolver_preload {{\n  {}: \"{acc_jwt}\"\n}}\n",
+        account.public_key()
+    );
+    let nile = Nile::start_with_config(&config, &[]);
+    let (mut raw, got) = raw_login(&nile, Some(&user), json!({"jwt": user_jwt}));
+    assert_eq!(got, "OK");
+    let got = raw.roundtrip(b"SUB help 1\r\nPUB help 2\r\nok\r\n");
+    assert_eq!(got, "MSG help 1 2\r\nok\r\n");
+}
