@@ -22,7 +22,7 @@ use crate::subscription::Delivery;
 
 /// The nats-server version whose client protocol and API Nile implements;
 /// clients gate features on it (spec §4.6).
-pub const NATS_VERSION: &str = "2.10.0";
+pub const NATS_VERSION: &str = "2.11.0";
 /// The JetStream API level (ADR-44) of the nats-server release Nile matches:
 /// 1 is 2.11's. Reported only when [`advertises_api_level`].
 pub const JS_API_LEVEL: u32 = 1;
