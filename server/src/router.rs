@@ -26,6 +26,13 @@ pub struct RouteCache {
     /// The last one-off result (see [`is_one_off`]), whose memory the next
     /// one-off subject reuses when nobody holds it any more.
     one_off: Option<Arc<SubResult>>,
+    /// A one-off subject's parent (up to and with its last `.`) whose
+    /// children all route alike (only wildcards matched the last token, see
+    /// [`Sublist::match_into_uniform`]): a muxed request inbox
+    /// `_INBOX.<id>.*`, whose every `_INBOX.<id>.<n>` reply (PubAcks of a
+    /// publisher with many in flight) then skips the trie walk.
+    parent: Vec<u8>,
+    parent_result: Option<Arc<SubResult>>,
 }
 
 impl RouteCache {
@@ -35,6 +42,7 @@ impl RouteCache {
             self.routes.clear();
             self.last = None;
             self.one_off = None;
+            self.parent_result = None;
             self.generation = generation;
         }
         if let Some(r) = &self.last {
@@ -70,19 +78,41 @@ impl RouteCache {
     /// Match without caching: a reply or ack subject is used once or for one
     /// batch, so caching it would cost an allocation and evict useful routes.
     fn lookup_one_off(&mut self, sublist: &Sublist, subject: &[u8]) -> Arc<SubResult> {
+        // The parent with its dot; a subject ending in a dot matches nothing
+        // and is no child of it.
+        let parent_len = memchr::memrchr(b'.', subject)
+            .map(|i| i + 1)
+            .filter(|&n| n < subject.len());
+        if let (Some(n), Some(r)) = (parent_len, &self.parent_result) {
+            if self.parent[..] == subject[..n] {
+                return r.clone();
+            }
+        }
         // Drop our other handle first, so the previous one-off result is
         // free to be refilled.
         self.last = None;
         let mut result = self.one_off.take().unwrap_or_default();
-        match Arc::get_mut(&mut result) {
+        let uniform = match Arc::get_mut(&mut result) {
             // Nobody else holds the previous result: refill it in place.
             Some(r) => {
                 r.clear();
-                sublist.match_into(subject, r);
+                sublist.match_into_uniform(subject, r)
             }
-            None => result = Arc::new(sublist.match_subject(subject)),
+            None => {
+                let mut r = SubResult::default();
+                let uniform = sublist.match_into_uniform(subject, &mut r);
+                result = Arc::new(r);
+                uniform
+            }
+        };
+        match parent_len {
+            Some(n) if uniform => {
+                self.parent.clear();
+                self.parent.extend_from_slice(&subject[..n]);
+                self.parent_result = Some(result.clone());
+            }
+            _ => self.one_off = Some(result.clone()),
         }
-        self.one_off = Some(result.clone());
         result
     }
 }
@@ -168,5 +198,55 @@ fn deliver(
             ok
         }
         SubTarget::Internal(handler) => handler.deliver(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientHandle;
+
+    fn sub(sublist: &Sublist, subject: &str, queue: Option<&str>) -> Arc<Subscription> {
+        let addr = "127.0.0.1:1".parse().expect("addr");
+        let client = Arc::new(ClientHandle::new(1, addr, usize::MAX));
+        let s = Arc::new(Subscription::new(
+            Bytes::copy_from_slice(subject.as_bytes()),
+            queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
+            Bytes::from_static(b"1"),
+            SubTarget::Client(client),
+        ));
+        sublist.insert(s.clone());
+        s
+    }
+
+    fn counts(routes: &mut RouteCache, sublist: &Sublist, subject: &str) -> (usize, usize) {
+        let r = routes.lookup(sublist, subject.as_bytes());
+        (r.psubs.len(), r.qsubs.iter().map(Vec::len).sum())
+    }
+
+    #[test]
+    fn inbox_replies_share_the_wildcard_route_and_stay_exact() {
+        let sl = Sublist::new();
+        let mut routes = RouteCache::default();
+        let wild = sub(&sl, "_INBOX.abc.*", None);
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.1"), (1, 0));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.2"), (1, 0));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abcd.2"), (0, 0));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.3.4"), (0, 0));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc."), (0, 0));
+        // A literal sibling makes the parent's children differ.
+        let lit = sub(&sl, "_INBOX.abc.7", None);
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.6"), (1, 0));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.7"), (2, 0));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.8"), (1, 0));
+        sl.remove(&lit);
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.7"), (1, 0));
+        // Queue members and wildcards elsewhere in the trie count too.
+        sub(&sl, "_INBOX.*.*", Some("q"));
+        sub(&sl, "_INBOX.>", None);
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.9"), (2, 1));
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.10"), (2, 1));
+        sl.remove(&wild);
+        assert_eq!(counts(&mut routes, &sl, "_INBOX.abc.11"), (1, 1));
     }
 }

@@ -173,14 +173,24 @@ impl Sublist {
     /// As [`Sublist::match_subject`], into `out` (which must be empty), so a
     /// caller matching many one-off subjects reuses one result's memory.
     pub fn match_into(&self, subject: &[u8], out: &mut SubResult) {
+        self.match_into_uniform(subject, out);
+    }
+
+    /// As [`Sublist::match_into`], and tells whether the result holds for
+    /// every subject that differs from `subject` only in its last token: no
+    /// trie level the last token is looked up in has literal children, so
+    /// only wildcards matched it. Valid until [`Self::generation`] changes.
+    pub fn match_into_uniform(&self, subject: &[u8], out: &mut SubResult) -> bool {
         self.matches.fetch_add(1, Ordering::Relaxed);
         let tokens: smallvec_tokens::Tokens = smallvec_tokens::split(subject);
         // As nats-server: a subject with an empty token (`a..b`, `.a`, `a.`) matches nothing.
         if tokens.as_slice().iter().any(|t| t.is_empty()) {
-            return;
+            return false;
         }
         let root = self.root.read();
-        match_level(&root, tokens.as_slice(), out);
+        let mut uniform = true;
+        match_level(&root, tokens.as_slice(), out, &mut uniform);
+        uniform
     }
 }
 
@@ -241,26 +251,31 @@ fn remove_sub(node: &mut Node, sub: &Arc<Subscription>) -> bool {
     true
 }
 
-fn match_level(level: &Level, tokens: &[&[u8]], out: &mut SubResult) {
+/// `uniform` is cleared when the last token meets a level with literal
+/// children (see [`Sublist::match_into_uniform`]).
+fn match_level(level: &Level, tokens: &[&[u8]], out: &mut SubResult, uniform: &mut bool) {
     let Some((token, rest)) = tokens.split_first() else {
         return;
     };
+    if rest.is_empty() && !level.literal.is_empty() {
+        *uniform = false;
+    }
     if let Some(fwc) = &level.fwc {
         add_node(fwc, out);
     }
     if let Some(pwc) = &level.pwc {
-        visit(pwc, rest, out);
+        visit(pwc, rest, out, uniform);
     }
     if let Some(node) = level.literal.get(*token) {
-        visit(node, rest, out);
+        visit(node, rest, out, uniform);
     }
 }
 
-fn visit(node: &Node, rest: &[&[u8]], out: &mut SubResult) {
+fn visit(node: &Node, rest: &[&[u8]], out: &mut SubResult, uniform: &mut bool) {
     if rest.is_empty() {
         add_node(node, out);
     } else if let Some(next) = &node.next {
-        match_level(next, rest, out);
+        match_level(next, rest, out, uniform);
     }
 }
 
