@@ -11,6 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tests run against nats-server itself (`NILE_BIN=.../nats-server`),
+/// for the few checks where Nile deliberately differs.
+pub fn is_nats_server() -> bool {
+    nile_bin()
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("nats-server"))
+}
+
 /// Path of the `nile` binary for this workspace, built once per test process
 /// so that a plain `cargo test` always runs the current server code.
 pub fn nile_bin() -> PathBuf {
