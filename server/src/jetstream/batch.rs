@@ -347,13 +347,7 @@ impl Stream {
                     headers::EXPECTED_LAST_MSG_ID,
                 ));
             }
-            self.check_batch_expectations(
-                &cfg,
-                &subject,
-                hdrs,
-                &checked,
-                first_seq + i as u64 - 1,
-            )?;
+            self.check_expectations(&cfg, &subject, hdrs, &checked, || first_seq + i as u64 - 1)?;
             if let Some(id) = headers::get_str(hdrs, headers::MSG_ID).filter(|s| !s.is_empty()) {
                 if inner.dedup.ids.contains_key(id) || ids.contains(&id) {
                     return Err(err::atomic_publish_duplicate_msg_id());
@@ -425,15 +419,17 @@ impl Stream {
         })
     }
 
-    /// `Nats-Expected-*` for the message at `last + 1`, where `earlier`
-    /// are the batch's messages before it.
-    fn check_batch_expectations(
+    /// `Nats-Expected-*` for a message that would follow sequence `last()`,
+    /// where `earlier` are the batch's messages before it (none for a
+    /// publish on its own). `last` is read only when a header asks for it:
+    /// it costs the store's lock on every plain publish otherwise.
+    pub(super) fn check_expectations(
         &self,
         cfg: &StreamConfig,
         subject: &[u8],
         hdrs: &[u8],
         earlier: &[Checked],
-        last: u64,
+        last: impl FnOnce() -> u64,
     ) -> Result<(), ApiError> {
         if let Some(name) = headers::get_str(hdrs, headers::EXPECTED_STREAM) {
             if name != cfg.name {
@@ -457,6 +453,7 @@ impl Stream {
             }
         }
         if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SEQ) {
+            let last = last();
             if expected != Ok(last) {
                 return Err(err::wrong_last_sequence(last));
             }
@@ -494,7 +491,7 @@ fn without_header(block: &[u8], name: &str) -> Vec<u8> {
 }
 
 /// A batch message that passed the checks, as it will be stored.
-struct Checked {
+pub(super) struct Checked {
     subject: Vec<u8>,
     headers: Vec<u8>,
     expires_ns: Option<i64>,

@@ -308,7 +308,9 @@ impl Stream {
         if !hdrs.is_empty() {
             // nats-server's order: expected stream and sequences, then
             // dedup, then the expected last Msg-Id.
-            self.check_expectations(&cfg, subject, hdrs)?;
+            self.check_expectations(&cfg, subject, hdrs, &[], || {
+                self.store.state(false).last_seq
+            })?;
             if let Some(seq) = msg_id.and_then(|id| inner.dedup.ids.get(id)) {
                 return Ok(Stored::Duplicate(*seq));
             }
@@ -517,35 +519,6 @@ impl Stream {
             }
             None => false,
         });
-    }
-
-    fn check_expectations(
-        &self,
-        cfg: &StreamConfig,
-        subject: &[u8],
-        hdrs: &[u8],
-    ) -> Result<(), ApiError> {
-        if let Some(name) = headers::get_str(hdrs, headers::EXPECTED_STREAM) {
-            if name != cfg.name {
-                return Err(err::expected_stream_mismatch());
-            }
-        }
-        if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SUBJ_SEQ) {
-            let on = headers::get(hdrs, headers::EXPECTED_LAST_SUBJ_SEQ_SUBJ)
-                .filter(|s| !s.is_empty())
-                .unwrap_or(subject);
-            let last = self.last_seq_of(on)?;
-            if expected != Ok(last) {
-                return Err(err::wrong_last_sequence(last));
-            }
-        }
-        if let Some(expected) = headers::get_u64(hdrs, headers::EXPECTED_LAST_SEQ) {
-            let last = self.store.state(false).last_seq;
-            if expected != Ok(last) {
-                return Err(err::wrong_last_sequence(last));
-            }
-        }
-        Ok(())
     }
 
     /// `{"stream":..,"seq":..}`, written straight into the buffer that
