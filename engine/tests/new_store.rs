@@ -5,6 +5,14 @@
 //! synced. Alone in its test binary: it counts this process's threads.
 use nile_engine::*;
 
+/// The tests of this binary run one at a time: the other test's stores run
+/// flusher threads too, which the thread count would see.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Flusher threads once the count settles at `want` (a new thread names
 /// itself when it starts running), or the count after a second.
 fn flusher_threads_settled(want: usize) -> usize {
@@ -28,6 +36,7 @@ fn flusher_threads() -> usize {
 
 #[test]
 fn flusher_starts_on_first_append() {
+    let _serial = serial();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let stores: Vec<_> = dirs
         .iter()
@@ -55,6 +64,7 @@ fn flusher_starts_on_first_append() {
 /// an acknowledged first append survives a crash.
 #[test]
 fn new_store_files_are_synced_by_the_first_append() {
+    let _serial = serial();
     use nile_engine::io::SimIo;
     use std::path::Path;
     use std::sync::Arc;
