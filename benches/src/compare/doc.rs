@@ -68,6 +68,19 @@ fn sh(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// How idle CPUs wait: a halted virtual CPU takes a hypervisor exit to wake,
+/// which can dominate request/reply latency on both servers alike.
+fn idle_policy() -> String {
+    let driver = fs::read_to_string("/sys/devices/system/cpu/cpuidle/current_driver")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    if std::env::var_os("NILE_BENCH_IDLE_POLL").is_some() {
+        format!("driver {driver}; idle CPUs poll (`IDLE_POLL=1`: the runner held /dev/cpu_dma_latency at 0)")
+    } else {
+        format!("driver {driver}; idle CPUs halt (the machine's default; `IDLE_POLL=1` makes them poll)")
+    }
+}
+
 fn machine() -> String {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -87,9 +100,10 @@ fn machine() -> String {
         .map(|kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0))
         .unwrap_or_else(|| "unknown".into());
     format!(
-        "- CPUs (nproc): {}\n- CPU model: {model}\n- Memory: {mem_gib}\n- Kernel: {}\n- Load average when the run ended: {}\n",
+        "- CPUs (nproc): {}\n- CPU model: {model}\n- Memory: {mem_gib}\n- Kernel: {}\n- CPU idle: {}\n- Load average when the run ended: {}\n",
         sh("nproc", &[]),
         sh("uname", &["-sr"]),
+        idle_policy(),
         fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
             .split_whitespace()
