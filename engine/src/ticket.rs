@@ -109,6 +109,18 @@ impl DurableTicket {
         }
     }
 
+    /// `Some(Ok(mark))` once durable, where every sequence up to `mark`
+    /// (this one's or later) is durable too: a holder of many tickets of
+    /// one store can pass every ticket at or below `mark` without taking
+    /// the watermark's lock for each.
+    pub fn durable_through(&self) -> Option<Result<u64, StoreError>> {
+        let Some(d) = &self.shared else {
+            return Some(Ok(self.seq));
+        };
+        let m = d.mark.lock();
+        Durability::check(&m, self.seq).map(|r| r.map(|()| m.durable_seq))
+    }
+
     /// Blocks until durable or failed.
     pub fn wait(&self) -> Result<(), StoreError> {
         let Some(d) = &self.shared else { return Ok(()) };

@@ -220,3 +220,36 @@ fn a_torn_record_before_the_preallocated_zeros_is_cut_on_open() {
         put(&s, "p.t", b"after");
     }
 }
+
+#[test]
+fn durable_through_gives_the_whole_watermark_once_a_ticket_is_durable() {
+    let io = SimIo::new();
+    let s = sim_open(&io, small_cfg());
+    let mut tickets = Vec::new();
+    for i in 0..5u64 {
+        let (_, t) = s
+            .append_for_commit(b"c.w", b"", &[i as u8; 10], seq_ts(), None)
+            .unwrap();
+        tickets.push(t);
+    }
+    assert!(tickets[0].durable_through().is_none(), "nothing synced yet");
+    s.commit(true);
+    // The first ticket reports the mark of all five: the rest need no check.
+    assert_eq!(tickets[0].durable_through().unwrap().unwrap(), 5);
+    let (_, late) = s
+        .append_for_commit(b"c.w", b"", b"late", seq_ts(), None)
+        .unwrap();
+    assert!(late.durable_through().is_none());
+    assert_eq!(tickets[4].durable_through().unwrap().unwrap(), 5);
+    io.fail_at(0, Fault::Eio);
+    s.commit(true);
+    assert!(
+        late.durable_through().unwrap().is_err(),
+        "a failed sync fails it"
+    );
+    assert_eq!(
+        tickets[2].durable_through().unwrap().unwrap(),
+        5,
+        "durable stays durable"
+    );
+}

@@ -1212,3 +1212,38 @@ async fn pub_acks_of_a_flood_all_arrive_in_order() {
     let m = s.get_raw_message(n).await.unwrap();
     assert_eq!(&m.payload[..], (n - 1).to_string().as_bytes());
 }
+
+#[tokio::test]
+async fn pub_acks_reach_reply_subjects_of_any_length() {
+    use futures::StreamExt;
+    let nile = start();
+    let (c, _js) = connect_js(&nile).await;
+    create(&c, "R", json!({"name":"R","subjects":["r"]})).await;
+    // Short inboxes are kept inline by the server, long ones elsewhere:
+    // around that boundary and well past it, interleaved.
+    let replies: Vec<String> = [1usize, 29, 61, 62, 63, 64, 200, 1000]
+        .iter()
+        .map(|&n| "x".repeat(n))
+        .collect();
+    let mut subs = Vec::new();
+    for r in &replies {
+        subs.push(c.subscribe(r.clone()).await.unwrap());
+    }
+    c.flush().await.unwrap();
+    for round in 0..3u64 {
+        for r in &replies {
+            c.publish_with_reply("r", r.clone(), "m".into())
+                .await
+                .unwrap();
+        }
+        c.flush().await.unwrap();
+        for (i, sub) in subs.iter_mut().enumerate() {
+            let m = tokio::time::timeout(Duration::from_secs(10), sub.next())
+                .await
+                .expect("PubAck arrives")
+                .unwrap();
+            let seq = round * replies.len() as u64 + i as u64 + 1;
+            assert_eq!(m.payload, format!(r#"{{"stream":"R","seq":{seq}}}"#));
+        }
+    }
+}

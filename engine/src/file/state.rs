@@ -134,9 +134,13 @@ impl State {
 
     /// The active segment.
     pub fn active(&mut self) -> Result<&mut Segment> {
-        self.segs
-            .last_mut()
-            .ok_or(StoreError::Invalid("store has no segment"))
+        // Not `ok_or`: it builds and drops an error on every call (the
+        // drop is not optimised away), and this runs several times per
+        // append.
+        match self.segs.last_mut() {
+            Some(seg) => Ok(seg),
+            None => Err(StoreError::Invalid("store has no segment")),
+        }
     }
 
     /// Is `seq` a live message (ignoring lost entries, which are in
@@ -302,6 +306,9 @@ impl State {
 
     /// Recomputes first/last of subjects touched by removals.
     pub fn fix_dirty_subjects(&mut self) {
+        if self.subjects.dirty.is_empty() {
+            return;
+        }
         let mut dirty = std::mem::take(&mut self.subjects.dirty);
         dirty.sort_unstable();
         dirty.dedup();

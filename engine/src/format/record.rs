@@ -91,21 +91,27 @@ impl Encode for RecordRef<'_> {
     }
 
     fn encode_into(&self, out: &mut Vec<u8>) {
+        let len = self.encoded_len();
+        // One reservation for the whole record, and the fixed part built
+        // on the stack: no growth check per field on every append.
+        out.reserve(len);
         let start = out.len();
-        out.extend_from_slice(&(self.encoded_len() as u32).to_le_bytes());
-        out.push(self.kind as u8);
+        let mut fixed = [0u8; RECORD_HEADER_BYTES];
         let expires = if self.expires_ns.is_some() {
             FLAG_EXPIRES
         } else {
             0
         };
         let batch = if self.batch_open { FLAG_BATCH_OPEN } else { 0 };
-        out.push(expires | batch);
-        out.extend_from_slice(&(self.subject.len() as u16).to_le_bytes());
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.timestamp_ns.to_le_bytes());
-        out.extend_from_slice(&(self.headers.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        fixed[0..4].copy_from_slice(&(len as u32).to_le_bytes());
+        fixed[4] = self.kind as u8;
+        fixed[5] = expires | batch;
+        fixed[6..8].copy_from_slice(&(self.subject.len() as u16).to_le_bytes());
+        fixed[8..16].copy_from_slice(&self.seq.to_le_bytes());
+        fixed[16..24].copy_from_slice(&self.timestamp_ns.to_le_bytes());
+        fixed[24..28].copy_from_slice(&(self.headers.len() as u32).to_le_bytes());
+        fixed[28..32].copy_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&fixed);
         if let Some(at) = self.expires_ns {
             out.extend_from_slice(&at.to_le_bytes());
         }

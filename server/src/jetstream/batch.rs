@@ -11,10 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use nile_engine::BatchMsg;
 
-use super::{now_ns, rollup_of, store_error, PendingAck, Stream};
+use super::{now_ns, rollup_of, store_error, AckBody, PendingAck, ReplyTo, Stream};
 use crate::jetstream::api::level;
 use crate::jetstream::config::StreamConfig;
 use crate::jetstream::errors::{err, ApiError};
@@ -130,12 +129,12 @@ impl Stream {
         let reply = d
             .reply
             .filter(|_| !self.config.read().no_ack)
-            .map(Bytes::copy_from_slice);
+            .map(ReplyTo::new);
         match self.batch_msg(d.subject, hdrs, body, id) {
             Ok(Outcome::Staged) => {
                 // An empty reply says the message is staged.
                 if let Some(reply) = reply {
-                    self.queue_ack(None, Some(reply), Vec::new());
+                    self.queue_ack(reply, AckBody::Raw(Vec::new()));
                 }
             }
             Ok(Outcome::Committed(c)) => {
@@ -146,7 +145,7 @@ impl Stream {
                 } = c;
                 if let Some(last) = acks.last_mut() {
                     last.reply = reply;
-                    last.body = self.batch_ack(last_seq, id, count);
+                    last.body = Self::batch_ack(last_seq, id, count);
                 }
                 for ack in acks {
                     self.send_ack(ack, d.origin_cid);
@@ -155,21 +154,17 @@ impl Stream {
             Err(e) => {
                 if let Some(reply) = reply {
                     let body = self.error_ack(&e);
-                    self.queue_ack(None, Some(reply), body);
+                    self.queue_ack(reply, AckBody::Raw(body));
                 }
             }
         }
     }
 
-    fn queue_ack(
-        &self,
-        ticket: Option<nile_engine::DurableTicket>,
-        reply: Option<Bytes>,
-        body: Vec<u8>,
-    ) {
+    /// A reply that waits for no record.
+    fn queue_ack(&self, reply: ReplyTo, body: AckBody) {
         let ack = PendingAck {
-            ticket,
-            reply,
+            ticket: None,
+            reply: Some(reply),
             body,
             republish: None,
         };
@@ -197,13 +192,11 @@ impl Stream {
     }
 
     /// The commit's PubAck: `{"stream":..,"seq":..,"batch":..,"count":..}`.
-    fn batch_ack(&self, seq: u64, id: &str, count: usize) -> Vec<u8> {
-        let mut ack = self.pub_ack(seq, false);
-        ack.pop();
-        ack.extend_from_slice(b",\"batch\":");
-        let _ = serde_json::to_writer(&mut ack, id);
-        ack.extend_from_slice(format!(",\"count\":{count}}}").as_bytes());
-        ack
+    fn batch_ack(seq: u64, id: &str, count: usize) -> AckBody {
+        let mut tail = b",\"batch\":".to_vec();
+        let _ = serde_json::to_writer(&mut tail, id);
+        tail.extend_from_slice(format!(",\"count\":{count}").as_bytes());
+        AckBody::SeqWith { seq, tail }
     }
 
     /// nats-server's checks, in its order, then staging or the commit.
@@ -405,12 +398,7 @@ impl Stream {
             let republish = self.after_store(
                 &stored, &c.subject, c.rollup, &cfg, &rules, &c.headers, &m.payload,
             )?;
-            acks.push(PendingAck {
-                ticket: Some(self.store.ticket(seq)),
-                reply: None,
-                body: Vec::new(),
-                republish,
-            });
+            acks.push(PendingAck::silent(self.store.ticket(seq), republish));
         }
         Ok(Committed {
             last_seq,

@@ -14,8 +14,11 @@ use parking_lot::{Mutex, RwLock};
 mod ack_queue;
 #[path = "batch.rs"]
 pub mod batch;
+#[path = "pub_ack.rs"]
+mod pub_ack;
 
 use ack_queue::{AckQueue, AckSender};
+use pub_ack::{AckBody, AckWriter, PendingAck, ReplyTo};
 
 use super::config::{Retention, StreamConfig};
 use super::consumer::Consumer;
@@ -29,44 +32,9 @@ use crate::router::RouteCache;
 use crate::server::Server;
 use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
 
-/// Records per stream waiting for their fdatasync and PubAck: about 250
+/// Records per stream waiting for their fdatasync and PubAck: about 150
 /// bytes each. Past it, a publisher's reader waits for the queue to drain.
 const PENDING_ACKS_MAX: usize = 16 * 1024;
-
-/// A stored record waiting to become durable, and the PubAck (if any) to
-/// send once it is.
-struct PendingAck {
-    ticket: Option<DurableTicket>,
-    reply: Option<Bytes>,
-    body: Vec<u8>,
-    /// RePublish copy, sent once the record is durable.
-    republish: Option<Republished>,
-}
-
-/// What every PubAck of a stream starts with, and the JetStream domain it
-/// was built for (a reload may change it).
-#[derive(Default)]
-struct AckPrefix {
-    domain: Option<String>,
-    /// `{"stream":<name>[,"domain":<domain>],"seq":`
-    bytes: Vec<u8>,
-}
-
-impl AckPrefix {
-    fn new(stream: &str, domain: Option<&str>) -> Self {
-        let mut bytes = b"{\"stream\":".to_vec();
-        let _ = serde_json::to_writer(&mut bytes, stream);
-        if let Some(d) = domain {
-            bytes.extend_from_slice(b",\"domain\":");
-            let _ = serde_json::to_writer(&mut bytes, d);
-        }
-        bytes.extend_from_slice(b",\"seq\":");
-        AckPrefix {
-            domain: domain.map(str::to_string),
-            bytes,
-        }
-    }
-}
 
 /// Dedup window: Msg-Id → sequence, oldest first for expiry.
 #[derive(Default)]
@@ -112,7 +80,6 @@ pub struct Stream {
     /// How many of `acks` wait; past [`PENDING_ACKS_MAX`] the publisher is
     /// held until the ack task catches up.
     acks_backlog: Arc<Backlog>,
-    ack_prefix: Mutex<AckPrefix>,
     /// Highest sequence known to be durable: consumers deliver nothing past
     /// it, so no consumer sees a message a crash could take back.
     pub durable_seq: Arc<std::sync::atomic::AtomicU64>,
@@ -165,7 +132,6 @@ impl Stream {
             }),
             acks: AckSender(queue.clone()),
             acks_backlog: backlog.clone(),
-            ack_prefix: Mutex::new(AckPrefix::default()),
             durable_seq: Arc::new(std::sync::atomic::AtomicU64::new(recovered_seq)),
             subs: Mutex::new(Vec::new()),
             server: server.clone(),
@@ -177,7 +143,15 @@ impl Stream {
             batches: Mutex::new(batch::Batches::default()),
         });
         stream.recover_dedup();
-        runtime.spawn(ack_loop(server, Arc::downgrade(&stream), queue, backlog));
+        let durable_seq = stream.durable_seq.clone();
+        let task = AckTask {
+            server,
+            stream: Arc::downgrade(&stream),
+            queue,
+            backlog,
+            durable_seq,
+        };
+        runtime.spawn(ack_loop(task));
         stream.start_markers();
         stream
     }
@@ -249,10 +223,11 @@ impl Stream {
     /// After an append: wake consumers; under interest retention with no
     /// consumer interested the message is not kept.
     fn after_append(&self, seq: u64, subject: &[u8], retention: Retention) {
+        if retention != Retention::Interest {
+            return;
+        }
         let consumers = self.consumers.read();
-        if retention == Retention::Interest
-            && !consumers.values().any(|c| c.filter.read().matches(subject))
-        {
+        if !consumers.values().any(|c| c.filter.read().matches(subject)) {
             let _ = self.store.delete(seq, false);
         }
     }
@@ -283,9 +258,15 @@ impl Stream {
         }
     }
 
-    /// Store one published message under the stream's rules.
-    fn store_msg(&self, subject: &[u8], hdrs: &[u8], body: &[u8]) -> Result<Stored, ApiError> {
-        let cfg = self.config.read();
+    /// Store one published message under the stream's rules (`cfg`, read
+    /// once per publish by the caller).
+    fn store_msg(
+        &self,
+        cfg: &StreamConfig,
+        subject: &[u8],
+        hdrs: &[u8],
+        body: &[u8],
+    ) -> Result<Stored, ApiError> {
         if cfg.sealed {
             return Err(err::sealed());
         }
@@ -308,9 +289,7 @@ impl Stream {
         if !hdrs.is_empty() {
             // nats-server's order: expected stream and sequences, then
             // dedup, then the expected last Msg-Id.
-            self.check_expectations(&cfg, subject, hdrs, &[], || {
-                self.store.state(false).last_seq
-            })?;
+            self.check_expectations(cfg, subject, hdrs, &[], || self.store.state(false).last_seq)?;
             if let Some(seq) = msg_id.and_then(|id| inner.dedup.ids.get(id)) {
                 return Ok(Stored::Duplicate(*seq));
             }
@@ -322,13 +301,13 @@ impl Stream {
             }
         }
         let counted = if cfg.allow_msg_counter || !hdrs.is_empty() {
-            counter::apply(&cfg, hdrs, body, || self.last_payload_of(subject))?
+            counter::apply(cfg, hdrs, body, || self.last_payload_of(subject))?
         } else {
             None
         };
         let body = counted.as_ref().map_or(body, |c| &c.payload[..]);
-        let rollup = rollup_of(&cfg, hdrs)?;
-        let ttl = ttl::for_publish(&cfg, hdrs, now)?;
+        let rollup = rollup_of(cfg, hdrs)?;
+        let ttl = ttl::for_publish(cfg, hdrs, now)?;
         let hdrs = &ttl.headers[..];
         let subject_last_seq = match &rules.republish {
             Some(_) => self.last_seq_of(subject)?,
@@ -350,7 +329,7 @@ impl Stream {
             timestamp_ns: now,
             subject_last_seq,
         };
-        let republished = self.after_store(&stored, subject, rollup, &cfg, &rules, hdrs, body)?;
+        let republished = self.after_store(&stored, subject, rollup, cfg, &rules, hdrs, body)?;
         Ok(Stored::New(
             seq,
             ticket,
@@ -462,15 +441,7 @@ impl Stream {
             subject_last_seq,
         };
         let republish = self.after_store(&stored, subject, rollup, &cfg, &rules, hdrs, body)?;
-        self.send_ack(
-            PendingAck {
-                ticket: Some(ticket),
-                reply: None,
-                body: Vec::new(),
-                republish,
-            },
-            0,
-        );
+        self.send_ack(PendingAck::silent(ticket, republish), 0);
         Ok(seq)
     }
 
@@ -521,29 +492,6 @@ impl Stream {
         });
     }
 
-    /// `{"stream":..,"seq":..}`, written straight into the buffer that
-    /// becomes the PubAck's payload: it is on every publish's path, so the
-    /// part before the number is built once, not escaped per message.
-    fn pub_ack(&self, seq: u64, duplicate: bool) -> Vec<u8> {
-        let opts = self.server.options();
-        let domain = opts.jetstream.domain.as_deref();
-        let mut ack = {
-            let mut prefix = self.ack_prefix.lock();
-            if prefix.bytes.is_empty() || prefix.domain.as_deref() != domain {
-                *prefix = AckPrefix::new(&self.name, domain);
-            }
-            let mut ack = Vec::with_capacity(prefix.bytes.len() + 40);
-            ack.extend_from_slice(&prefix.bytes);
-            ack
-        };
-        crate::proto::encode::push_decimal(&mut ack, seq);
-        if duplicate {
-            ack.extend_from_slice(b",\"duplicate\": true");
-        }
-        ack.push(b'}');
-        ack
-    }
-
     /// Queue `ack` for the ack task; a publisher (`origin_cid`, 0 for the
     /// server's own copies) that takes the queue past its bound is held.
     fn send_ack(&self, ack: PendingAck, origin_cid: u64) {
@@ -557,13 +505,10 @@ impl Stream {
     }
 
     /// A counter's PubAck: `{"stream":..,"seq":..,"val":"<sum>"}`.
-    fn counter_ack(&self, seq: u64, val: &str) -> Vec<u8> {
-        let mut ack = self.pub_ack(seq, false);
-        ack.pop();
-        ack.extend_from_slice(b",\"val\":");
-        let _ = serde_json::to_writer(&mut ack, val);
-        ack.push(b'}');
-        ack
+    fn counter_ack(seq: u64, val: &str) -> AckBody {
+        let mut tail = b",\"val\":".to_vec();
+        let _ = serde_json::to_writer(&mut tail, val);
+        AckBody::SeqWith { seq, tail }
     }
 
     fn error_ack(&self, e: &ApiError) -> Vec<u8> {
@@ -579,37 +524,55 @@ impl InternalSubscriber for Stream {
             self.deliver_batch(d, hdrs, body, id);
             return true;
         }
-        let result = self.store_msg(d.subject, hdrs, body);
-        let reply = d.reply.filter(|_| !self.config.read().no_ack);
+        let cfg = self.config.read();
+        let result = self.store_msg(&cfg, d.subject, hdrs, body);
+        let reply = d.reply.filter(|_| !cfg.no_ack);
+        drop(cfg);
         let Some(reply) = reply else {
             if let Ok(Stored::New(_, ticket, republish, _)) = result {
                 // No PubAck wanted; consumers still wait for durability.
-                let ack = PendingAck {
-                    ticket: Some(ticket),
-                    reply: None,
-                    body: Vec::new(),
-                    republish,
-                };
-                self.send_ack(ack, d.origin_cid);
+                self.send_ack(PendingAck::silent(ticket, republish), d.origin_cid);
             }
             return true;
         };
         let (ticket, body, republish) = match result {
-            Ok(Stored::New(seq, t, rp, None)) => (Some(t), self.pub_ack(seq, false), rp),
-            Ok(Stored::New(seq, t, rp, Some(val))) => (Some(t), self.counter_ack(seq, &val), rp),
-            Ok(Stored::Duplicate(seq)) => (None, self.pub_ack(seq, true), None),
-            Err(e) => (None, self.error_ack(&e), None),
+            Ok(Stored::New(seq, t, rp, None)) => {
+                let body = AckBody::Seq {
+                    seq,
+                    duplicate: false,
+                };
+                (Some(t), body, rp)
+            }
+            Ok(Stored::New(seq, t, rp, Some(val))) => (Some(t), Self::counter_ack(seq, &val), rp),
+            Ok(Stored::Duplicate(seq)) => {
+                let body = AckBody::Seq {
+                    seq,
+                    duplicate: true,
+                };
+                (None, body, None)
+            }
+            Err(e) => (None, AckBody::Raw(self.error_ack(&e)), None),
         };
         // Acks leave in publish order, each after its record is durable.
         let ack = PendingAck {
             ticket,
-            reply: Some(Bytes::copy_from_slice(reply)),
+            reply: Some(ReplyTo::new(reply)),
             body,
-            republish,
+            republish: republish.map(Box::new),
         };
         self.send_ack(ack, d.origin_cid);
         true
     }
+}
+
+/// What the ack task works with.
+struct AckTask {
+    server: Arc<Server>,
+    stream: std::sync::Weak<Stream>,
+    queue: Arc<AckQueue<PendingAck>>,
+    backlog: Arc<Backlog>,
+    /// The stream's durable watermark for consumers.
+    durable_seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Sends PubAcks in order, each once its ticket completes. Tickets complete
@@ -617,41 +580,52 @@ impl InternalSubscriber for Stream {
 /// already durable goes out in the same batch with one wake-up per client.
 /// The appends that queued them left the fdatasync to this task (see
 /// [`commit`]).
-async fn ack_loop(
-    server: Arc<Server>,
-    stream: std::sync::Weak<Stream>,
-    queue: Arc<AckQueue<PendingAck>>,
-    backlog: Arc<Backlog>,
-) {
+async fn ack_loop(task: AckTask) {
+    let AckTask {
+        server,
+        stream,
+        queue,
+        backlog,
+        durable_seq,
+    } = task;
     let mut routes = RouteCache::default();
     let mut flush = FlushList::default();
+    let mut writer = AckWriter::default();
     let mut batch = Vec::new();
+    // The store's watermark as last seen: tickets at or below it are
+    // durable without asking the store (one lock per fsync, not per ack).
+    let mut durable_known = 0u64;
+    // What `durable_seq` was raised to by this task.
+    let mut advanced_to = 0u64;
     while queue.take_all(&mut batch).await {
+        if let Some(s) = stream.upgrade() {
+            writer.set_domain(&s.name, server.options().jetstream.domain.as_deref());
+        }
         let mut advanced = false;
         let done = batch.len();
-        for (i, mut ack) in batch.drain(..).enumerate() {
+        for (i, ack) in batch.drain(..).enumerate() {
             let durable = match ack.ticket {
-                Some(t) => {
-                    let seq = t.seq();
-                    if t.try_result().is_none() {
-                        if let Some(s) = stream.upgrade() {
-                            let alone = i + 1 == done && queue.is_empty();
-                            commit(s.store.as_ref(), alone);
-                        }
-                    }
-                    let ok = t.await.is_ok();
-                    if ok {
-                        if let Some(s) = stream.upgrade() {
-                            s.durable_seq
-                                .fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
-                            advanced = true;
-                        }
-                    }
-                    ok
-                }
                 None => true,
+                Some(t) if t.seq() <= durable_known => {
+                    raise(&durable_seq, t.seq(), &mut advanced_to, &mut advanced);
+                    true
+                }
+                Some(mut t) => {
+                    let alone = i + 1 == done && queue.is_empty();
+                    match durable_mark(&mut t, &stream, alone).await {
+                        Some(mark) => {
+                            durable_known = durable_known.max(mark);
+                            raise(&durable_seq, t.seq(), &mut advanced_to, &mut advanced);
+                            true
+                        }
+                        None => false,
+                    }
+                }
             };
-            if let (true, Some(rp)) = (durable, &ack.republish) {
+            if !durable {
+                continue;
+            }
+            if let Some(rp) = &ack.republish {
                 let to = &rp.subject[..];
                 server.publish_routed(
                     &mut routes,
@@ -663,9 +637,9 @@ async fn ack_loop(
                     &rp.payload,
                 );
             }
-            if let (true, Some(reply)) = (durable, &ack.reply) {
-                // The ack's own buffer goes out as the payload: no copy.
-                let body = Bytes::from(std::mem::take(&mut ack.body));
+            if let Some(reply) = &ack.reply {
+                let reply = reply.as_bytes();
+                let body = writer.write(&ack.body);
                 server.publish_routed(&mut routes, &mut flush, reply, reply, None, &[], &body);
             }
         }
@@ -679,6 +653,38 @@ async fn ack_loop(
         }
     }
     backlog.close();
+}
+
+/// Consumers may deliver up to `seq`: raise the stream's watermark (an
+/// atomic max, as publishers on other connections may queue out of order).
+fn raise(
+    durable_seq: &std::sync::atomic::AtomicU64,
+    seq: u64,
+    advanced_to: &mut u64,
+    advanced: &mut bool,
+) {
+    if seq > *advanced_to {
+        durable_seq.fetch_max(seq, std::sync::atomic::Ordering::AcqRel);
+        *advanced_to = seq;
+    }
+    *advanced = true;
+}
+
+/// Waits for `t` (committing first if no sync covers it yet); the store's
+/// watermark once it is durable, `None` if the sync failed.
+async fn durable_mark(
+    t: &mut DurableTicket,
+    stream: &std::sync::Weak<Stream>,
+    alone: bool,
+) -> Option<u64> {
+    if let Some(r) = t.durable_through() {
+        return r.ok();
+    }
+    if let Some(s) = stream.upgrade() {
+        commit(s.store.as_ref(), alone);
+    }
+    // No strong reference held across the wait: a deleted stream goes now.
+    (&mut *t).await.ok().map(|()| t.seq())
 }
 
 /// How often expiry reports are turned into markers: the engine's own
