@@ -284,6 +284,16 @@ impl ClientHandle {
         let _ = tokio::time::timeout(max, notified).await;
     }
 
+    /// Is a publisher mid-batch for this client (it owes the writer a
+    /// wake-up at the batch's end) with less than `bytes_max` queued so far?
+    pub(crate) fn batch_in_progress(&self, bytes_max: usize) -> bool {
+        if !self.flush_owed.load(Ordering::Acquire) {
+            return false;
+        }
+        let out = self.out.lock();
+        out.closed.is_none() && out.buf.len() < bytes_max
+    }
+
     /// Is the (empty or not) outbound buffer larger than `bytes_min`?
     pub(crate) fn output_grown(&self, bytes_min: usize) -> bool {
         self.out.lock().buf.capacity() > bytes_min
@@ -340,6 +350,14 @@ pub fn clock_to_system(ns: u64) -> SystemTime {
 #[derive(Default)]
 pub struct FlushList {
     owed: Vec<std::sync::Arc<ClientHandle>>,
+}
+
+/// A list dropped unflushed still pays what it owes: a writer waits for the
+/// wake-up of a batch in progress ([`ClientHandle::batch_in_progress`]).
+impl Drop for FlushList {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Bound on clients remembered per batch; past it we wake them at once.

@@ -27,6 +27,9 @@ mod reauth;
 const READ_BYTES_MIN: usize = 64 * 1024;
 /// Longest a publisher waits, per read, for a backed-up subscriber to drain.
 const STALL_WAIT_MAX: Duration = Duration::from_millis(50);
+/// Pending output past this is written without waiting for the batch
+/// being appended to end (nats-server's bound is the same 64 KiB).
+const WRITE_COALESCE_BYTES_MAX: usize = 64 * 1024;
 /// Output buffer kept between writes; larger ones are released.
 const WRITE_BUFFER_KEEP_BYTES_MAX: usize = 1024 * 1024;
 /// Output buffer an idle connection keeps: what a larger one shrinks to
@@ -246,6 +249,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 ) {
     let mut spare = BytesMut::with_capacity(WRITE_BYTES_MIN);
     loop {
+        if handle.batch_in_progress(WRITE_COALESCE_BYTES_MAX) {
+            // A publisher is still appending to this output and wakes us at
+            // the end of its batch: one write for the whole batch rather
+            // than one for the part that is in (the client wakes per write).
+            // Once per turn, so a stream of batches cannot hold us back.
+            handle.wake.notified().await;
+        }
         let closed = handle.take_output(&mut spare);
         if !spare.is_empty() {
             match tokio::time::timeout(deadline, wr.write_all(&spare)).await {
