@@ -34,7 +34,11 @@ pub struct Credentials<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
     pub user: Option<String>,
+    /// The account whose subject space the client joins (`None`: `$G`).
     pub account: Option<String>,
+    /// Memphis's `<user>$<account>`: a name shown for the connection only;
+    /// the client stays in its user's account, where JetStream is.
+    pub account_label: Option<String>,
     pub perms: Option<Arc<Perms>>,
     /// Unix seconds when a JWT login runs out; the connection is closed then.
     pub expires_unix_s: Option<i64>,
@@ -295,6 +299,7 @@ impl Authenticator {
                 expires_unix_s: login.expires_unix_s,
                 account_expires: login.account_expires,
                 limits: login.limits,
+                account_label: None,
             }),
             Err(e) => {
                 tracing::debug!("JWT login refused: {e}");
@@ -354,7 +359,7 @@ impl Authenticator {
             return None;
         }
         let mut id = self.identity_of(base)?;
-        id.account = Some(account.to_string());
+        id.account_label = Some(account.to_string());
         Some(id)
     }
 
@@ -471,7 +476,7 @@ mod tests {
             .authenticate(&creds(Some("root$7"), Some("pw"), None))
             .unwrap();
         assert_eq!(
-            (id.user.as_deref(), id.account.as_deref()),
+            (id.user.as_deref(), id.account_label.as_deref()),
             (Some("root"), Some("7"))
         );
         let id = a

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::account::Account;
 use crate::auth::{Credentials, Perms};
 use crate::client::{ClientHandle, CloseReason, FlushList};
 use crate::proto::{self, encode, ClientOp, ParseError, ParseLimits, Publish};
@@ -303,6 +304,9 @@ fn new_nonce() -> String {
 
 struct Connection {
     server: Arc<Server>,
+    /// Bound at CONNECT (`$G` until then): every publish, subscription and
+    /// route of this client stays in its subject space.
+    account: Arc<Account>,
     handle: Arc<ClientHandle>,
     limits: ParseLimits,
     opts: ConnOpts,
@@ -339,6 +343,7 @@ impl Connection {
                 control_line_bytes_max: o.control_line_bytes_max,
                 payload_bytes_max: o.payload_bytes_max,
             },
+            account: server.accounts.global().clone(),
             server,
             handle,
             // nats-server's defaults until CONNECT says otherwise.
@@ -559,6 +564,7 @@ impl Connection {
         };
         self.take_account_place(&identity)?;
         self.creds = reauth::SavedCredentials::save(&creds);
+        self.bind_account(identity.account.as_deref());
         if !matches!(c.protocol, None | Some(0) | Some(1)) {
             return Err(Stop::Close(
                 CloseReason::ProtocolViolation,
@@ -585,7 +591,7 @@ impl Connection {
             meta.lang = c.lang.unwrap_or_default();
             meta.version = c.version.unwrap_or_default();
             meta.user = identity.user;
-            meta.account = identity.account;
+            meta.account = identity.account_label.or(identity.account);
         }
         self.handle.headers.store(headers, Ordering::Relaxed);
         *self.handle.responses.lock() = identity
@@ -607,6 +613,19 @@ impl Connection {
         self.handle.set_rtt(self.accepted.elapsed());
         self.ok();
         Ok(())
+    }
+
+    /// Enter the login's account (once: a repeated CONNECT keeps the first).
+    fn bind_account(&mut self, name: Option<&str>) {
+        if self.connected {
+            return;
+        }
+        let account = self.server.accounts.get_or_create(name);
+        if !Arc::ptr_eq(&account, &self.account) {
+            // Routes cached before CONNECT are the old account's.
+            self.routes = RouteCache::default();
+            self.account = account;
+        }
     }
 
     fn publish(&mut self, p: Publish) -> Result<(), Stop> {
@@ -638,7 +657,7 @@ impl Connection {
             }
         }
         self.ok();
-        let result = self.routes.lookup(&self.server.sublist, &p.subject);
+        let result = self.routes.lookup(&self.account.sublist, &p.subject);
         // An empty header block goes out as a plain MSG (as nats-server).
         let has_headers = p.has_headers && p.headers_len > 0;
         let traced = has_headers
@@ -659,7 +678,7 @@ impl Connection {
             origin_cid: self.handle.cid,
         };
         let delivered = router::route(
-            &self.server.sublist,
+            &self.account.sublist,
             &result,
             &d,
             self.opts.echo,
@@ -705,12 +724,12 @@ impl Connection {
             result,
             self.opts.echo,
         );
-        self.server.publish_internal(dest, None, &[], &event);
+        self.account.publish_internal(dest, None, &[], &event);
     }
 
     /// A 503 status to this client's own subscription on the reply subject.
     fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
-        let result = self.routes.lookup(&self.server.sublist, reply);
+        let result = self.routes.lookup(&self.account.sublist, reply);
         let cid = self.handle.cid;
         let Some(sub) = result
             .psubs
@@ -784,7 +803,7 @@ impl Connection {
                 )
                 .with_deny(deny),
             );
-            self.server.sublist.insert(sub.clone());
+            self.account.sublist.insert(sub.clone());
             self.subs.insert(sid, sub);
             self.sweep_spent_subs();
             self.handle
@@ -799,7 +818,7 @@ impl Connection {
             match max {
                 Some(max) if max > sub.delivered() => sub.set_max(max),
                 _ => {
-                    self.server.sublist.remove(&sub);
+                    self.account.sublist.remove(&sub);
                     self.subs.remove(sid);
                     self.handle
                         .subs_count
@@ -823,7 +842,7 @@ impl Connection {
 
     fn remove_all_subs(&mut self) {
         for (_, sub) in self.subs.drain() {
-            self.server.sublist.remove(&sub);
+            self.account.sublist.remove(&sub);
         }
     }
 }

@@ -14,6 +14,7 @@
 //! The data path: socket → `connection` (parse) → `router` (sublist match,
 //! cached per connection) → each subscriber's `client` buffer → its writer task.
 
+pub mod account;
 pub mod auth;
 pub mod client;
 pub mod config;

@@ -10,15 +10,10 @@ use parking_lot::{Mutex, RwLock};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use bytes::{Bytes, BytesMut};
-
+use crate::account::Accounts;
 use crate::auth::Authenticator;
-use crate::client::FlushList;
 use crate::client::{ClientHandle, CloseReason};
 use crate::options::Options;
-use crate::router::{self, RouteCache};
-use crate::sublist::Sublist;
-use crate::subscription::Delivery;
 
 /// The nats-server version whose client protocol and API Nile implements;
 /// clients gate features on it (spec §4.6).
@@ -54,7 +49,8 @@ pub struct Server {
     pub server_id: String,
     pub server_name: String,
     pub start: SystemTime,
-    pub sublist: Sublist,
+    /// Every account's subject space (`$G` alone without accounts).
+    pub accounts: Accounts,
     pub auth: RwLock<Arc<Authenticator>>,
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     pub totals: Totals,
@@ -92,7 +88,7 @@ impl Server {
             server_id,
             server_name,
             start: SystemTime::now(),
-            sublist: Sublist::new(),
+            accounts: Accounts::default(),
             auth: RwLock::new(Arc::new(auth)),
             clients: Mutex::new(HashMap::new()),
             totals: Totals::default(),
@@ -198,8 +194,7 @@ impl Server {
         bytes
     }
 
-    /// Publish a message that originates in the server (API replies,
-    /// PubAcks, advisories). `headers` is a whole header block or empty.
+    /// Publish from the server into `$G` (see [`Account::publish_internal`]).
     pub fn publish_internal(
         &self,
         subject: &[u8],
@@ -207,60 +202,9 @@ impl Server {
         headers: &[u8],
         body: &[u8],
     ) -> usize {
-        let mut routes = RouteCache::default();
-        let mut flush = FlushList::default();
-        let n = self.publish_with(&mut routes, &mut flush, subject, reply, headers, body);
-        flush.flush();
-        n
-    }
-
-    /// As [`Server::publish_internal`], batching route lookups and wake-ups
-    /// across many messages (the caller flushes `flush`).
-    pub fn publish_with(
-        &self,
-        routes: &mut RouteCache,
-        flush: &mut FlushList,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: &[u8],
-        body: &[u8],
-    ) -> usize {
-        let body = Bytes::copy_from_slice(body);
-        self.publish_routed(routes, flush, subject, subject, reply, headers, &body)
-    }
-
-    /// Route by `to` but show `subject` in the MSG line: how consumers
-    /// deliver a stored message to an inbox or deliver subject.
-    #[allow(clippy::too_many_arguments)]
-    pub fn publish_routed(
-        &self,
-        routes: &mut RouteCache,
-        flush: &mut FlushList,
-        to: &[u8],
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: &[u8],
-        body: &Bytes,
-    ) -> usize {
-        // Without headers the stored payload goes out as it is: no copy.
-        let payload = if headers.is_empty() {
-            body.clone()
-        } else {
-            let mut p = BytesMut::with_capacity(headers.len() + body.len());
-            p.extend_from_slice(headers);
-            p.extend_from_slice(body);
-            p.freeze()
-        };
-        let d = Delivery {
-            subject,
-            reply,
-            headers_len: headers.len(),
-            has_headers: !headers.is_empty(),
-            payload: &payload,
-            origin_cid: 0,
-        };
-        let result = routes.lookup(&self.sublist, to);
-        router::route(&self.sublist, &result, &d, true, flush)
+        self.accounts
+            .global()
+            .publish_internal(subject, reply, headers, body)
     }
 
     pub fn next_cid(&self) -> u64 {

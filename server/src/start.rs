@@ -59,7 +59,8 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     }
     if opts.jetstream.enabled {
         start_jetstream(&opts)?;
-        let js = crate::jetstream::JetStream::start(&server).map_err(StartError::JetStream)?;
+        let js = crate::jetstream::JetStream::start(&server, server.accounts.global())
+            .map_err(StartError::JetStream)?;
         server.monitor.set_jetstream(js.clone());
         let _ = server.jetstream.set(js);
     }

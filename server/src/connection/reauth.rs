@@ -83,7 +83,7 @@ impl Connection {
             let Some(sub) = self.subs.remove(&sid) else {
                 continue;
             };
-            self.server.sublist.remove(&sub);
+            self.account.sublist.remove(&sub);
             // Unlike at SUB time, nats-server names the sid here.
             let text = format!(
                 "Permissions Violation for Subscription to \"{}\" (sid \"{}\")",

@@ -187,7 +187,7 @@ impl Stream {
         body["batch"] = id.into();
         body["reason"] = reason.into();
         let body = body.to_string();
-        self.server
+        self.account
             .publish_internal(subject.as_bytes(), None, &[], body.as_bytes());
     }
 

@@ -37,6 +37,7 @@ use parking_lot::RwLock;
 
 use self::config::{Storage, StreamConfig};
 use self::stream::Stream;
+use crate::account::Account;
 use crate::options::SyncPolicy;
 use crate::server::Server;
 use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
@@ -64,6 +65,9 @@ pub struct ApiStats {
 
 pub struct JetStream {
     pub server: Arc<Server>,
+    /// The account whose JetStream this is: streams capture, and replies
+    /// and deliveries go out, in its subject space only.
+    pub account: Arc<Account>,
     pub store_dir: PathBuf,
     pub streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     pub api_stats: ApiStats,
@@ -84,7 +88,10 @@ pub enum JetStreamError {
 
 impl JetStream {
     /// Open every stream under the store dir and start serving the API.
-    pub fn start(server: &Arc<Server>) -> Result<Arc<JetStream>, JetStreamError> {
+    pub fn start(
+        server: &Arc<Server>,
+        account: &Arc<Account>,
+    ) -> Result<Arc<JetStream>, JetStreamError> {
         let opts = server.options();
         let store_dir = opts.jetstream.store_dir.join("streams");
         std::fs::create_dir_all(&store_dir)
@@ -92,6 +99,7 @@ impl JetStream {
         let (api_tx, api_rx) = std::sync::mpsc::sync_channel(API_QUEUE_LEN_MAX);
         let js = Arc::new_cyclic(|me| JetStream {
             server: server.clone(),
+            account: account.clone(),
             store_dir,
             streams: RwLock::new(BTreeMap::new()),
             api_stats: ApiStats::default(),
@@ -118,7 +126,7 @@ impl JetStream {
                     js: Arc::downgrade(&js),
                 })),
             );
-            server.sublist.insert(Arc::new(sub));
+            account.sublist.insert(Arc::new(sub));
         }
         Ok(js)
     }
@@ -174,6 +182,7 @@ impl JetStream {
         let name = config.name.clone();
         let stream = Stream::new(
             self.server.clone(),
+            self.account.clone(),
             config,
             created_ns,
             store,

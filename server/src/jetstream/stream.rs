@@ -85,6 +85,8 @@ pub struct Stream {
     pub durable_seq: Arc<std::sync::atomic::AtomicU64>,
     subs: Mutex<Vec<Arc<Subscription>>>,
     pub server: Arc<Server>,
+    /// The account the stream lives in: it captures and acks there.
+    pub account: Arc<crate::account::Account>,
     pub runtime: tokio::runtime::Handle,
     pub consumers: RwLock<BTreeMap<String, Arc<Consumer>>>,
     /// Copiers of mirrors and sources reading this stream, woken when the
@@ -108,6 +110,7 @@ enum Stored {
 impl Stream {
     pub fn new(
         server: Arc<Server>,
+        account: Arc<crate::account::Account>,
         config: StreamConfig,
         created_ns: i64,
         store: Arc<dyn StreamStore>,
@@ -134,7 +137,8 @@ impl Stream {
             acks_backlog: backlog.clone(),
             durable_seq: Arc::new(std::sync::atomic::AtomicU64::new(recovered_seq)),
             subs: Mutex::new(Vec::new()),
-            server: server.clone(),
+            server,
+            account: account.clone(),
             runtime: runtime.clone(),
             consumers: RwLock::new(BTreeMap::new()),
             watchers: Mutex::new(Vec::new()),
@@ -145,7 +149,8 @@ impl Stream {
         stream.recover_dedup();
         let durable_seq = stream.durable_seq.clone();
         let task = AckTask {
-            server,
+            server: stream.server.clone(),
+            account,
             stream: Arc::downgrade(&stream),
             queue,
             backlog,
@@ -169,7 +174,7 @@ impl Stream {
         let subjects = self.config.read().subjects.clone();
         let mut subs = self.subs.lock();
         for s in subs.drain(..) {
-            self.server.sublist.remove(&s);
+            self.account.sublist.remove(&s);
         }
         for subject in subjects {
             let target: Arc<dyn InternalSubscriber> = self.clone();
@@ -179,14 +184,14 @@ impl Stream {
                 Bytes::from_static(b"js"),
                 SubTarget::Internal(target),
             ));
-            self.server.sublist.insert(sub.clone());
+            self.account.sublist.insert(sub.clone());
             subs.push(sub);
         }
     }
 
     pub fn unsubscribe(&self) {
         for s in self.subs.lock().drain(..) {
-            self.server.sublist.remove(&s);
+            self.account.sublist.remove(&s);
         }
         let consumers: Vec<_> = std::mem::take(&mut *self.consumers.write())
             .into_values()
@@ -568,6 +573,8 @@ impl InternalSubscriber for Stream {
 /// What the ack task works with.
 struct AckTask {
     server: Arc<Server>,
+    /// PubAcks and RePublish copies go out in the stream's account.
+    account: Arc<crate::account::Account>,
     stream: std::sync::Weak<Stream>,
     queue: Arc<AckQueue<PendingAck>>,
     backlog: Arc<Backlog>,
@@ -583,6 +590,7 @@ struct AckTask {
 async fn ack_loop(task: AckTask) {
     let AckTask {
         server,
+        account,
         stream,
         queue,
         backlog,
@@ -627,7 +635,7 @@ async fn ack_loop(task: AckTask) {
             }
             if let Some(rp) = &ack.republish {
                 let to = &rp.subject[..];
-                server.publish_routed(
+                account.publish_routed(
                     &mut routes,
                     &mut flush,
                     to,
@@ -640,7 +648,7 @@ async fn ack_loop(task: AckTask) {
             if let Some(reply) = &ack.reply {
                 let reply = reply.as_bytes();
                 let body = writer.write(&ack.body);
-                server.publish_routed(&mut routes, &mut flush, reply, reply, None, &[], &body);
+                account.publish_routed(&mut routes, &mut flush, reply, reply, None, &[], &body);
             }
         }
         flush.flush();

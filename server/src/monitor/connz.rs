@@ -278,12 +278,14 @@ fn sort_rows(rows: &mut [Row], sort: Sort) {
 /// Each client's subscriptions, from one walk of the sublist.
 fn subs_by_client(server: &Server) -> HashMap<u64, Vec<Arc<Subscription>>> {
     let mut map: HashMap<u64, Vec<Arc<Subscription>>> = HashMap::new();
-    server.sublist.for_each(|s| {
-        let cid = s.client_cid();
-        if cid != 0 && !s.is_spent() {
-            map.entry(cid).or_default().push(s.clone());
-        }
-    });
+    for account in server.accounts.all() {
+        account.sublist.for_each(|s| {
+            let cid = s.client_cid();
+            if cid != 0 && !s.is_spent() {
+                map.entry(cid).or_default().push(s.clone());
+            }
+        });
+    }
     map
 }
 

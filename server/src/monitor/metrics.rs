@@ -77,7 +77,7 @@ fn core(m: &mut Metrics, server: &Server) {
         "nile_subscriptions",
         "gauge",
         "Subscriptions now, JetStream's internal ones included.",
-        server.sublist.count(),
+        server.accounts.subs_count(),
     );
     m.one(
         "nile_received_messages_total",

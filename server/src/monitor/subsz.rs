@@ -10,7 +10,6 @@ use super::query::{self, BadParam, Query};
 use crate::logging::rfc3339;
 use crate::server::Server;
 use crate::subject;
-use crate::subscription::SubTarget;
 
 #[derive(Serialize)]
 pub struct Subsz {
@@ -42,28 +41,26 @@ pub fn subsz(server: &Server, q: &Query) -> Result<Subsz, BadParam> {
         )));
     }
     let acc = q.get("acc");
-    let (inserts, removes, matches) = server.sublist.stats();
+    let (inserts, removes, matches) = server.accounts.subs_stats();
     // Unlike nats-server, `test` alone lists the matches: asking which
     // subscriptions a subject reaches is what it is for.
     let list = (subs || !test.is_empty()).then(|| {
         let mut list = Vec::new();
-        server.sublist.for_each(|s| {
-            if s.is_spent() || (!test.is_empty() && !subject::matches(&s.subject, test.as_bytes()))
-            {
-                return;
+        for account in server.accounts.all() {
+            if !acc.is_empty() && acc != account.name {
+                continue;
             }
-            let account = match &s.target {
-                SubTarget::Client(c) => c.meta.lock().account.clone(),
-                SubTarget::Internal(_) => None,
-            }
-            .unwrap_or_else(|| "$G".to_string());
-            if acc.is_empty() || acc == account {
+            account.sublist.for_each(|s| {
+                let tested = test.is_empty() || subject::matches(&s.subject, test.as_bytes());
+                if s.is_spent() || !tested {
+                    return;
+                }
                 let mut d = SubDetail::of(s);
-                d.account_tag = Some(account.clone());
-                d.account = Some(account);
+                d.account_tag = Some(account.name.clone());
+                d.account = Some(account.name.clone());
                 list.push(d);
-            }
-        });
+            });
+        }
         list.sort_by(|a, b| (a.cid, &a.subject).cmp(&(b.cid, &b.subject)));
         list
     });
@@ -71,7 +68,7 @@ pub fn subsz(server: &Server, q: &Query) -> Result<Subsz, BadParam> {
     Ok(Subsz {
         server_id: server.server_id.clone(),
         now: rfc3339(SystemTime::now()),
-        num_subscriptions: server.sublist.count(),
+        num_subscriptions: server.accounts.subs_count(),
         num_cache: 0,
         num_inserts: inserts,
         num_removes: removes,

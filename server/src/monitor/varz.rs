@@ -180,7 +180,7 @@ pub fn varz(server: &Server) -> Varz {
         out_client_bytes: out_bytes,
         slow_consumers: slow,
         stale_connections: stale,
-        subscriptions: server.sublist.count(),
+        subscriptions: server.accounts.subs_count(),
         http_req_stats: server.monitor.http_requests(),
         config_load_time: rfc3339(server.monitor.config_load_time()),
         config_digest: "",

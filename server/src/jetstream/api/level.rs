@@ -37,7 +37,7 @@ pub fn too_high(header_block: &[u8]) -> bool {
 /// (DIRECT.GET, CONSUMER.MSG.NEXT).
 pub fn reject_raw(js: &JetStream, reply: &[u8]) {
     let status = HeaderBuilder::new(Some("412 Required Api Level")).finish();
-    js.server.publish_internal(reply, None, &status, &[]);
+    js.account.publish_internal(reply, None, &status, &[]);
 }
 
 /// The JSON error nats-server sends for `subject`, with the paging fields its

@@ -171,14 +171,16 @@ pub fn run(js: Arc<JetStream>, rx: std::sync::mpsc::Receiver<ApiRequest>) {
                 }
                 level::stamp_response(&mut v);
                 let body = serde_json::to_vec(&v).unwrap_or_default();
-                js.server.publish_internal(&reply_to, None, &[], &body);
+                js.account.publish_internal(&reply_to, None, &[], &body);
             }
             Reply::Raw { headers, body } => {
-                js.server.publish_internal(&reply_to, None, &headers, &body);
+                js.account
+                    .publish_internal(&reply_to, None, &headers, &body);
             }
             Reply::Many(msgs) => {
                 for (headers, body) in msgs {
-                    js.server.publish_internal(&reply_to, None, &headers, &body);
+                    js.account
+                        .publish_internal(&reply_to, None, &headers, &body);
                 }
             }
             Reply::None => {}

@@ -374,7 +374,7 @@ fn advise(js: &JetStream, event: &str, action: &str, stream: &str) {
     if let Some(d) = &js.server.options().jetstream.domain {
         body["domain"] = d.clone().into();
     }
-    js.server
+    js.account
         .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
 }
 

@@ -75,7 +75,7 @@ pub async fn run(c: Arc<Consumer>) {
             return;
         }
         let now = Instant::now();
-        let subs_generation = c.server.sublist.generation();
+        let subs_generation = c.account.sublist.generation();
         let (out, next, busy) = turn(&c, now);
         handoff::publish(&c, &mut routes, &mut flush, &out);
         flush.flush();
@@ -96,11 +96,11 @@ pub async fn run(c: Arc<Consumer>) {
         // A push consumer without interest starts as soon as its deliver
         // subject gets a subscriber (clients create the consumer first).
         let awaits_interest = c.state.lock().no_interest_since.is_some();
-        let subscribed = c.server.sublist.inserted().notified();
+        let subscribed = c.account.sublist.inserted().notified();
         tokio::pin!(subscribed);
         if awaits_interest {
             subscribed.as_mut().enable();
-            if c.server.sublist.generation() != subs_generation {
+            if c.account.sublist.generation() != subs_generation {
                 continue;
             }
         }
@@ -194,7 +194,7 @@ fn collect_redeliveries(c: &Consumer, cfg: &ConsumerConfig, st: &mut State, now:
 
 fn advisory_max_deliveries(c: &Consumer, sseq: u64, p: &Pending) {
     let (subject, body) = c.msg_advisory("MAX_DELIVERIES", "max_deliver", None, sseq, p.deliveries);
-    c.server
+    c.account
         .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
 }
 
@@ -549,7 +549,7 @@ fn finish_starved_no_wait(st: &mut State, out: &mut Vec<Out>) {
 }
 
 fn has_interest(c: &Consumer, subject: &[u8]) -> bool {
-    !c.server.sublist.match_subject(subject).is_empty()
+    !c.account.sublist.match_subject(subject).is_empty()
 }
 
 /// Deliver to the push subject while someone listens. Returns whether more is ready.

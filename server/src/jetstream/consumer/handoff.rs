@@ -90,7 +90,7 @@ pub(super) fn publish(c: &Consumer, routes: &mut RouteCache, flush: &mut FlushLi
         let run_len = rest.iter().take_while(|o| o.to == first.to).count();
         let (run, next) = rest.split_at(run_len);
         rest = next;
-        let result = routes.lookup(&c.server.sublist, &first.to);
+        let result = routes.lookup(&c.account.sublist, &first.to);
         let mut sent = 0;
         if let Some((sub, client)) = sole_client(&result) {
             sent = write_direct(c, sub, client, run, &ack_prefix);
@@ -118,7 +118,7 @@ fn routed(
         Some(a) => Some([ack_prefix, a.numbers().as_slice()].concat()),
         None => o.reply.as_deref().map(<[u8]>::to_vec),
     };
-    c.server.publish_routed(
+    c.account.publish_routed(
         routes,
         flush,
         &o.to,
@@ -198,7 +198,7 @@ fn write_direct(
         }
     }
     if last {
-        c.server.sublist.remove(sub);
+        c.account.sublist.remove(sub);
     }
     done
 }

@@ -185,6 +185,8 @@ pub struct Consumer {
     pub store: Arc<dyn StreamStore>,
     pub stream: Weak<Stream>,
     pub server: Arc<Server>,
+    /// Its stream's account: deliveries, acks and advisories stay in it.
+    pub account: Arc<crate::account::Account>,
     pub state: Mutex<State>,
     pub filter: RwLock<SubjectFilter>,
     /// The stream's durable watermark: nothing past it is delivered.
@@ -257,6 +259,7 @@ impl Consumer {
             store: stream.store.clone(),
             stream: Arc::downgrade(stream),
             server: stream.server.clone(),
+            account: stream.account.clone(),
             state: Mutex::new(state),
             filter: RwLock::new(filter),
             durable_seq: stream.durable_seq.clone(),
@@ -308,7 +311,7 @@ impl Consumer {
                 SubTarget::Internal(target),
             );
             let sub = Arc::new(sub);
-            self.server.sublist.insert(sub.clone());
+            self.account.sublist.insert(sub.clone());
             subs.push(sub);
         }
     }
@@ -323,12 +326,12 @@ impl Consumer {
             return;
         }
         for s in self.subs.lock().drain(..) {
-            self.server.sublist.remove(&s);
+            self.account.sublist.remove(&s);
         }
         let waiting: Vec<_> = self.state.lock().waiting.drain(..).collect();
         let status = pull::status("409 Consumer Deleted", &[]);
         for w in waiting {
-            self.server.publish_internal(&w.reply, None, &status, &[]);
+            self.account.publish_internal(&w.reply, None, &status, &[]);
         }
         if remove_state {
             if let Some(dir) = &self.dir {
@@ -359,26 +362,26 @@ impl Consumer {
         let cfg = self.config.read();
         if cfg.is_push() {
             let status = pull::status("409 Consumer is push based", &[]);
-            self.server.publish_internal(&reply, None, &status, &[]);
+            self.account.publish_internal(&reply, None, &status, &[]);
             return;
         }
         let req = match pull::parse(reply.clone(), body, now) {
             Ok(r) => r,
             Err(pull::PullError::BadRequest(d)) => {
                 let status = pull::status(&format!("400 Bad Request - {d}"), &[]);
-                self.server.publish_internal(&reply, None, &status, &[]);
+                self.account.publish_internal(&reply, None, &status, &[]);
                 return;
             }
         };
         if let Some(status) = limits_violation(&cfg, &req) {
-            self.server.publish_internal(&reply, None, &status, &[]);
+            self.account.publish_internal(&reply, None, &status, &[]);
             return;
         }
         let mut st = self.state.lock();
         st.last_request = now;
         if let Err(status) = priority::check_request(&cfg, &mut st, req.group.as_ref(), now) {
             drop(st);
-            self.server.publish_internal(&reply, None, &status, &[]);
+            self.account.publish_internal(&reply, None, &status, &[]);
             return;
         }
         let max_waiting = cfg
@@ -389,7 +392,7 @@ impl Consumer {
             drop(st);
             if req.heartbeat.is_none() {
                 let status = pull::status("409 Exceeded MaxWaiting", &[]);
-                self.server.publish_internal(&reply, None, &status, &[]);
+                self.account.publish_internal(&reply, None, &status, &[]);
             }
             return;
         }
@@ -450,7 +453,7 @@ impl Consumer {
         }
         self.apply_retention(&acked);
         if let Some((subject, body)) = advisory {
-            self.server.publish_internal(
+            self.account.publish_internal(
                 subject.as_bytes(),
                 None,
                 &[],
@@ -467,7 +470,7 @@ impl Consumer {
                     // A confirmed ack must survive a crash: save before confirming.
                     persist::save(self);
                 }
-                self.server.publish_internal(r, None, &[], &[]);
+                self.account.publish_internal(r, None, &[], &[]);
             }
             _ => {}
         }
@@ -622,7 +625,7 @@ impl Consumer {
             "deliveries": t.deliveries,
         });
         self.with_domain(&mut body);
-        self.server
+        self.account
             .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
     }
 

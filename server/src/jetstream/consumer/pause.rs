@@ -44,7 +44,7 @@ impl Consumer {
 
     pub fn send_pause_advisory(&self, cfg: &ConsumerConfig) {
         let (subject, body) = self.pause_advisory(cfg);
-        self.server
+        self.account
             .publish_internal(subject.as_bytes(), None, &[], body.as_bytes());
     }
 

@@ -218,7 +218,7 @@ impl Consumer {
     pub fn unpin(&self, group: &str) {
         self.state.lock().pin = None;
         let o = unpinned(self, group, "admin");
-        self.server
+        self.account
             .publish_internal(&o.to, None, &o.headers, &o.body);
         self.wake.notify_one();
     }
