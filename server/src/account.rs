@@ -129,20 +129,23 @@ impl Accounts {
         &self.global
     }
 
-    /// The account called `name` (`None`: `$G`), made on first use.
-    pub fn get_or_create(&self, name: Option<&str>) -> Arc<Account> {
+    /// The account called `name` (`None`: `$G`), made on first use; true
+    /// when this call made it.
+    pub fn get_or_create(&self, name: Option<&str>) -> (Arc<Account>, bool) {
         let name = match name {
-            None | Some(GLOBAL_ACCOUNT) => return self.global.clone(),
+            None | Some(GLOBAL_ACCOUNT) => return (self.global.clone(), false),
             Some(n) => n,
         };
         if let Some(a) = self.named.read().get(name) {
-            return a.clone();
+            return (a.clone(), false);
         }
-        self.named
-            .write()
-            .entry(name.to_string())
-            .or_insert_with(|| Account::new(name))
-            .clone()
+        let mut named = self.named.write();
+        if let Some(a) = named.get(name) {
+            return (a.clone(), false);
+        }
+        let a = Account::new(name);
+        named.insert(name.to_string(), a.clone());
+        (a, true)
     }
 
     /// The account called `name`, if it exists.

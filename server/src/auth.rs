@@ -363,6 +363,11 @@ impl Authenticator {
         Some(id)
     }
 
+    /// A JWT account's JetStream limits (`None`: not enabled, or not a JWT account).
+    pub fn jwt_jetstream_limits(&self, account: &str) -> Option<crate::options::AccountJsLimits> {
+        self.trust.as_ref()?.jetstream_limits(account)
+    }
+
     fn identity_of(&self, name: &str) -> Option<Identity> {
         let u = self.users.get(name)?;
         Some(Identity {

@@ -620,7 +620,7 @@ impl Connection {
         if self.connected {
             return;
         }
-        let account = self.server.accounts.get_or_create(name);
+        let account = self.server.account(name);
         if !Arc::ptr_eq(&account, &self.account) {
             // Routes cached before CONNECT are the old account's.
             self.routes = RouteCache::default();

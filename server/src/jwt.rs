@@ -18,7 +18,9 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::options::{Permissions, ResponsePermission, SubjectPermission, TrustOptions};
+use crate::options::{
+    AccountJsLimits, Permissions, ResponsePermission, SubjectPermission, TrustOptions,
+};
 
 /// Why a JWT or a signature was refused. Every variant is an
 /// `Authorization Violation` to the client; the text goes to the debug log.
@@ -305,6 +307,8 @@ struct Account {
     exp: i64,
     /// `limits.subs` / `limits.payload` / `limits.conn`.
     limits: ClientLimits,
+    /// JetStream limits; `None`: not enabled for the account.
+    jetstream: Option<AccountJsLimits>,
 }
 
 /// What a scoped signing key imposes on the users it signs.
@@ -381,7 +385,13 @@ impl Trust {
                 payload_bytes_max: limit(limits, "payload", acc.is_v1()),
                 account_conns_max: limit(limits, "conn", acc.is_v1()),
             },
+            jetstream: limits.and_then(jetstream_limits),
         })
+    }
+
+    /// The JetStream limits of a trusted account (`None`: not enabled).
+    pub fn jetstream_limits(&self, key: &str) -> Option<AccountJsLimits> {
+        self.accounts.get(key)?.jetstream
     }
 
     /// Check a user JWT (and, unless it is a bearer token, the nonce
@@ -452,6 +462,35 @@ impl Trust {
             limits,
         })
     }
+}
+
+/// An account JWT enables JetStream with storage limits (`mem_storage`,
+/// `disk_storage`, non-zero) at the top of `limits` or in a tier
+/// (`tiered_limits.R1`: Nile runs one replica).
+fn jetstream_limits(limits: &Value) -> Option<AccountJsLimits> {
+    let r1 = limits.get("tiered_limits").and_then(|t| t.get("R1"));
+    let tier = r1.unwrap_or(limits);
+    let num = |k: &str| tier.get(k).and_then(Value::as_i64).unwrap_or(0);
+    if num("mem_storage") == 0 && num("disk_storage") == 0 {
+        return None;
+    }
+    // In a JWT 0 is "none allowed" for storage, -1 "no limit"; for counts
+    // nats-server reads 0 as unlimited too.
+    let count = |k: &str| match num(k) {
+        0 => -1,
+        n => n,
+    };
+    Some(AccountJsLimits {
+        max_memory: num("mem_storage"),
+        max_storage: num("disk_storage"),
+        max_streams: count("streams"),
+        max_consumers: count("consumer"),
+        max_ack_pending: count("max_ack_pending"),
+        memory_max_stream_bytes: count("mem_max_stream_bytes"),
+        storage_max_stream_bytes: count("disk_max_stream_bytes"),
+        max_bytes_required: tier.get("max_bytes_required").and_then(Value::as_bool) == Some(true),
+        tiered: r1.is_some(),
+    })
 }
 
 /// `signing_keys`: plain keys, or scoped ones `{kind: "user_scope", key, template}`.

@@ -151,6 +151,47 @@ pub struct TrustOptions {
     pub accounts: Vec<(String, String)>,
 }
 
+/// One configured account's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountOptions {
+    pub name: String,
+    /// `jetstream: enabled` or a limits block; `None`: JetStream is not
+    /// enabled for the account.
+    pub jetstream: Option<AccountJsLimits>,
+}
+
+/// An account's JetStream limits, as `$JS.API.INFO` reports them; -1 (and
+/// `false`) where nothing limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountJsLimits {
+    pub max_memory: i64,
+    pub max_storage: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+    pub max_ack_pending: i64,
+    pub memory_max_stream_bytes: i64,
+    pub storage_max_stream_bytes: i64,
+    pub max_bytes_required: bool,
+    /// From an account JWT's `tiered_limits.R1`: INFO reports them as tier R1.
+    pub tiered: bool,
+}
+
+impl Default for AccountJsLimits {
+    fn default() -> Self {
+        AccountJsLimits {
+            max_memory: -1,
+            max_storage: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
+            tiered: false,
+        }
+    }
+}
+
 /// The `authorization` block and the auth flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthOptions {
@@ -233,6 +274,9 @@ pub struct Options {
     pub allow_non_tls: bool,
     pub websocket: Option<WebsocketOptions>,
     pub jetstream: JetStreamOptions,
+    /// `accounts { NAME { ... } }`: each configured account's own settings
+    /// (its users are in `auth.users`).
+    pub accounts: Vec<AccountOptions>,
     pub log: LogOptions,
     pub pid_file: Option<PathBuf>,
     pub ports_file_dir: Option<PathBuf>,
@@ -269,6 +313,7 @@ impl Default for Options {
             allow_non_tls: false,
             websocket: None,
             jetstream: JetStreamOptions::default(),
+            accounts: Vec::new(),
             log: LogOptions::default(),
             pid_file: None,
             ports_file_dir: None,

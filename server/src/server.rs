@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use crate::account::Accounts;
+use crate::account::{Account, Accounts};
 use crate::auth::Authenticator;
 use crate::client::{ClientHandle, CloseReason};
 use crate::options::Options;
@@ -102,6 +102,30 @@ impl Server {
             jetstream: std::sync::OnceLock::new(),
             tls,
         })
+    }
+
+    /// The account called `name` (`None`: `$G`); one made here gets its
+    /// JetStream (or the "not enabled" answer) at once.
+    pub fn account(self: &Arc<Self>, name: Option<&str>) -> Arc<Account> {
+        let (account, created) = self.accounts.get_or_create(name);
+        if created {
+            self.attach_jetstream(&account);
+        }
+        account
+    }
+
+    /// See [`crate::jetstream::accounts::attach`]; the first JetStream
+    /// started is the one `/jsz` and `/healthz` report.
+    pub fn attach_jetstream(self: &Arc<Self>, account: &Arc<Account>) {
+        match crate::jetstream::accounts::attach(self, account) {
+            Ok(Some(js)) => {
+                if self.jetstream.set(js.clone()).is_ok() {
+                    self.monitor.set_jetstream(js);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("account {}: JetStream not started: {e}", account.name),
+        }
     }
 
     pub fn options(&self) -> Arc<Options> {

@@ -59,10 +59,20 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
     }
     if opts.jetstream.enabled {
         start_jetstream(&opts)?;
-        let js = crate::jetstream::JetStream::start(&server, server.accounts.global())
-            .map_err(StartError::JetStream)?;
-        server.monitor.set_jetstream(js.clone());
-        let _ = server.jetstream.set(js);
+        let global = server.accounts.global().clone();
+        if crate::jetstream::accounts::limits_of(&server, &global.name).is_some() {
+            // `$G`'s store failing to open stops the server, as before accounts.
+            let js = crate::jetstream::JetStream::start(&server, &global, Default::default())
+                .map_err(StartError::JetStream)?;
+            let _ = global.jetstream.set(js.clone());
+            server.monitor.set_jetstream(js.clone());
+            let _ = server.jetstream.set(js);
+        } else {
+            server.attach_jetstream(&global);
+        }
+        for a in &opts.accounts {
+            server.account(Some(&a.name));
+        }
     }
     let addr = format!("{}:{}", opts.host, opts.port.bind_port());
     let listener = bind_clients(&opts.host, opts.port.bind_port())
@@ -248,8 +258,10 @@ impl Running {
         }
         tracing::info!("Initiating Shutdown...");
         self.server.begin_shutdown();
-        if let Some(js) = self.server.jetstream.get() {
-            js.shutdown();
+        for account in self.server.accounts.all() {
+            if let Some(js) = account.jetstream.get() {
+                js.shutdown();
+            }
         }
         // Give writers a moment to flush their last frames.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -12,8 +12,8 @@ use super::duration::parse_go_duration;
 use super::parser::{Entry, Kind, Map, Value};
 use super::ConfigError;
 use crate::options::{
-    JetStreamOptions, Options, Permissions, Port, ResponsePermission, SubjectPermission,
-    SyncPolicy, User, PAYLOAD_BYTES_MAX_LIMIT,
+    AccountJsLimits, AccountOptions, JetStreamOptions, Options, Permissions, Port,
+    ResponsePermission, SubjectPermission, SyncPolicy, User, PAYLOAD_BYTES_MAX_LIMIT,
 };
 
 type Result<T> = std::result::Result<T, ConfigError>;
@@ -121,7 +121,6 @@ const IGNORED_ACCOUNT: &[&str] = &[
     "nkey",
     "imports",
     "exports",
-    "jetstream",
     "default_permissions",
     "mappings",
     "maps",
@@ -669,6 +668,10 @@ impl Mapper {
                     "Expected map entries for accounts",
                 ));
             };
+            let mut settings = AccountOptions {
+                name: account.key.clone(),
+                ..AccountOptions::default()
+            };
             for entry in &body.entries {
                 let key = entry.key.to_ascii_lowercase();
                 let p = join(&path, &key);
@@ -677,6 +680,7 @@ impl Mapper {
                         let users = self.users(entry, &p, Some(&account.key))?;
                         add_users(entry, &p, &mut opts.auth.users, users)?;
                     }
+                    "jetstream" => settings.jetstream = account_jetstream(entry, &p)?,
                     k if IGNORED_ACCOUNT.contains(&k) => self.warn(
                         entry,
                         &p,
@@ -685,9 +689,63 @@ impl Mapper {
                     _ => unknown_key(entry, &p)?,
                 }
             }
+            opts.accounts.push(settings);
         }
         Ok(())
     }
+}
+
+/// An account's `jetstream`: `enabled`/`disabled`, a boolean, or a limits map.
+fn account_jetstream(e: &Entry, path: &str) -> Result<Option<AccountJsLimits>> {
+    let m = match &e.value.kind {
+        Kind::Bool(b) => return Ok(b.then(AccountJsLimits::default)),
+        Kind::String(s) => {
+            return match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" => Ok(Some(AccountJsLimits::default())),
+                "disabled" | "disable" => Ok(None),
+                _ => Err(key_error(
+                    e,
+                    path,
+                    format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+                )),
+            }
+        }
+        Kind::Map(m) => m,
+        _ => return Err(type_error(e, path, "a map, boolean or string")),
+    };
+    let mut l = AccountJsLimits::default();
+    for entry in &m.entries {
+        let key = entry.key.to_ascii_lowercase();
+        let p = join(path, &key);
+        let size = |entry| storage_size(entry, &p).map(|n| n.unwrap_or(-1));
+        match key.as_str() {
+            "max_memory" | "max_mem" | "max_mem_store" | "max_memory_store" => {
+                l.max_memory = size(entry)?
+            }
+            "max_file" | "max_store" | "max_file_store" | "max_storage" => {
+                l.max_storage = size(entry)?
+            }
+            "max_streams" => l.max_streams = int(entry, &p)?,
+            "max_consumers" => l.max_consumers = int(entry, &p)?,
+            "max_ack_pending" => l.max_ack_pending = int(entry, &p)?,
+            "memory_max_stream_bytes" | "mem_max_stream_bytes" => {
+                l.memory_max_stream_bytes = size(entry)?
+            }
+            "store_max_stream_bytes" | "disk_max_stream_bytes" | "storage_max_stream_bytes" => {
+                l.storage_max_stream_bytes = size(entry)?
+            }
+            "max_stream_bytes" | "max_bytes_required" | "max_bytes" => {
+                l.max_bytes_required = boolean(entry, &p)?
+            }
+            "enabled" | "enable" => {
+                if !boolean(entry, &p)? {
+                    return Ok(None);
+                }
+            }
+            _ => unknown_key(entry, &p)?,
+        }
+    }
+    Ok(Some(l))
 }
 
 /// `tls { }` keys nats-server knows and Nile ignores.

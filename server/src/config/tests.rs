@@ -864,6 +864,27 @@ fn user_errors() {
 }
 
 #[test]
+fn account_jetstream_limits_block() {
+    let o = options(
+        "accounts: { A { users: [{user: foo}]\n jetstream: { max_mem: 64MB, max_file: 32MB, max_streams: 10, max_consumers: 20, max_ack_pending: 100, memory_max_stream_bytes: 2048, store_max_stream_bytes: 4096, max_stream_bytes: true } } }\n",
+    );
+    let l = o.accounts[0].jetstream.expect("enabled");
+    assert_eq!((l.max_memory, l.max_storage), (64 << 20, 32 << 20));
+    assert_eq!(
+        (l.max_streams, l.max_consumers, l.max_ack_pending),
+        (10, 20, 100)
+    );
+    assert_eq!(
+        (l.memory_max_stream_bytes, l.storage_max_stream_bytes),
+        (2048, 4096)
+    );
+    assert!(l.max_bytes_required && !l.tiered);
+    assert!(key_err("accounts: { A { jetstream: { bogus: 1 } } }\n")
+        .2
+        .contains("bogus"));
+}
+
+#[test]
 fn accounts_users_are_kept() {
     let text = r#"
 accounts {
@@ -888,7 +909,12 @@ authorization { users: [ {user: c, password: c} ] }
         ("b", Some("B"))
     );
     assert_eq!(users[2].account, None);
-    assert_eq!(w.len(), 2, "{w:?}");
+    // Only `exports` is still ignored with a warning; `jetstream` is read.
+    assert_eq!(w.len(), 1, "{w:?}");
+    let names: Vec<_> = o.accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["A", "B"]);
+    assert_eq!(o.accounts[0].jetstream, Some(Default::default()));
+    assert_eq!(o.accounts[1].jetstream, None);
     assert!(
         key_err("accounts { A { users: [ {user: a} ] }, B { users: [ {user: a} ] } }\n")
             .2

@@ -112,6 +112,20 @@ pub mod err {
             format!("change to limits violates consumers: {names}"),
         )
     }
+    pub fn max_bytes_required() -> ApiError {
+        ApiError::new(
+            400,
+            10113,
+            "account requires a stream config to have max bytes set",
+        )
+    }
+    pub fn max_bytes_over_account() -> ApiError {
+        ApiError::new(
+            400,
+            10122,
+            "stream max bytes exceeds account limit max stream bytes",
+        )
+    }
     pub fn max_consumers() -> ApiError {
         ApiError::new(400, 10026, "maximum consumers limit reached")
     }

@@ -12,6 +12,7 @@
 //! Each stream captures its subjects with internal subscriptions, so a
 //! publish into a stream travels the ordinary routing path.
 
+pub mod accounts;
 pub mod api;
 pub mod config;
 pub mod consumer;
@@ -68,6 +69,8 @@ pub struct JetStream {
     /// The account whose JetStream this is: streams capture, and replies
     /// and deliveries go out, in its subject space only.
     pub account: Arc<Account>,
+    /// The account's limits (all -1 for `$G` without accounts).
+    pub limits: crate::options::AccountJsLimits,
     pub store_dir: PathBuf,
     pub streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     pub api_stats: ApiStats,
@@ -91,15 +94,17 @@ impl JetStream {
     pub fn start(
         server: &Arc<Server>,
         account: &Arc<Account>,
+        limits: crate::options::AccountJsLimits,
     ) -> Result<Arc<JetStream>, JetStreamError> {
         let opts = server.options();
-        let store_dir = opts.jetstream.store_dir.join("streams");
+        let store_dir = accounts::streams_dir(&opts.jetstream.store_dir, &account.name);
         std::fs::create_dir_all(&store_dir)
             .map_err(|e| JetStreamError::Dir(store_dir.clone(), e))?;
         let (api_tx, api_rx) = std::sync::mpsc::sync_channel(API_QUEUE_LEN_MAX);
         let js = Arc::new_cyclic(|me| JetStream {
             server: server.clone(),
             account: account.clone(),
+            limits,
             store_dir,
             streams: RwLock::new(BTreeMap::new()),
             api_stats: ApiStats::default(),

@@ -32,6 +32,25 @@ pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
         }
     }
     let opts = js.server.options();
+    let l = &js.limits;
+    let limits = json!({
+        "max_memory": l.max_memory,
+        "max_storage": l.max_storage,
+        "max_streams": l.max_streams,
+        "max_consumers": l.max_consumers,
+        "max_ack_pending": l.max_ack_pending,
+        "memory_max_stream_bytes": l.memory_max_stream_bytes,
+        "storage_max_stream_bytes": l.storage_max_stream_bytes,
+        "max_bytes_required": l.max_bytes_required,
+    });
+    let usage = json!({
+        "memory": memory,
+        "storage": storage,
+        "reserved_memory": reserved_memory,
+        "reserved_storage": reserved_storage,
+        "streams": streams.len(),
+        "consumers": consumers,
+    });
     let mut v = json!({
         "memory": memory,
         "storage": storage,
@@ -39,16 +58,7 @@ pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
         "reserved_storage": reserved_storage,
         "streams": streams.len(),
         "consumers": consumers,
-        "limits": {
-            "max_memory": -1,
-            "max_storage": -1,
-            "max_streams": -1,
-            "max_consumers": -1,
-            "max_ack_pending": -1,
-            "memory_max_stream_bytes": -1,
-            "storage_max_stream_bytes": -1,
-            "max_bytes_required": false,
-        },
+        "limits": if l.tiered { zero_limits() } else { limits.clone() },
         "api": {
             "total": js.api_stats.total.load(Ordering::Relaxed),
             "errors": js.api_stats.errors.load(Ordering::Relaxed),
@@ -57,10 +67,81 @@ pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
     if let Some(d) = &opts.jetstream.domain {
         v["domain"] = d.clone().into();
     }
+    if l.tiered {
+        let mut r1 = usage;
+        r1["limits"] = limits;
+        v["tiers"] = json!({ "R1": r1 });
+    }
     if crate::server::advertises_api_level() {
         // nats-server lists the level first.
         let api = v["api"].take();
         v["api"] = json!({"level": JS_API_LEVEL, "total": api["total"], "errors": api["errors"]});
     }
     Reply::Json(typed("account_info_response", v))
+}
+
+/// A tiered account's top-level limits: nats-server leaves them all zero.
+fn zero_limits() -> serde_json::Value {
+    json!({
+        "max_memory": 0,
+        "max_storage": 0,
+        "max_streams": 0,
+        "max_consumers": 0,
+        "max_ack_pending": 0,
+        "memory_max_stream_bytes": 0,
+        "storage_max_stream_bytes": 0,
+        "max_bytes_required": false,
+    })
+}
+
+/// The account's limits on a new stream: its count, `max_bytes` required
+/// or capped per storage type.
+pub fn check_new_stream(
+    js: &JetStream,
+    cfg: &crate::jetstream::config::StreamConfig,
+) -> Result<(), crate::jetstream::errors::ApiError> {
+    use crate::jetstream::errors::err;
+    let l = &js.limits;
+    if l.max_streams >= 0 && js.streams.read().len() as i64 >= l.max_streams {
+        return Err(err::max_streams());
+    }
+    check_stream_bytes(js, cfg)
+}
+
+/// An account's cap on one stream's `max_bytes` (create and update).
+pub fn check_stream_bytes(
+    js: &JetStream,
+    cfg: &crate::jetstream::config::StreamConfig,
+) -> Result<(), crate::jetstream::errors::ApiError> {
+    use crate::jetstream::errors::err;
+    let l = &js.limits;
+    if l.max_bytes_required && cfg.max_bytes <= 0 {
+        return Err(err::max_bytes_required());
+    }
+    let cap = match cfg.storage {
+        Storage::Memory => l.memory_max_stream_bytes,
+        Storage::File => l.storage_max_stream_bytes,
+    };
+    if cap > 0 && cfg.max_bytes > cap {
+        return Err(err::max_bytes_over_account());
+    }
+    Ok(())
+}
+
+/// The account's consumer count limit, over all its streams.
+pub fn check_new_consumer(js: &JetStream) -> Result<(), crate::jetstream::errors::ApiError> {
+    let max = js.limits.max_consumers;
+    if max < 0 {
+        return Ok(());
+    }
+    let n: usize = js
+        .streams
+        .read()
+        .values()
+        .map(|s| s.consumers.read().len())
+        .sum();
+    if n as i64 >= max {
+        return Err(crate::jetstream::errors::err::max_consumers());
+    }
+    Ok(())
 }

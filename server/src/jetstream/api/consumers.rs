@@ -145,6 +145,7 @@ fn create_inner(js: &JetStream, req: &Request<'_>) -> Result<Value, ApiError> {
         return Err(api_err(400, 10149, "consumer does not exist"));
     }
     check_limits(&stream, &stream_cfg, &cfg)?;
+    super::account::check_new_consumer(js)?;
     let dir = (cfg.is_durable() && !cfg.mem_storage)
         .then(|| {
             stream

@@ -149,6 +149,9 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
     if let Err(e) = check_overlap(js, &cfg) {
         return error(KIND, e, json!({}));
     }
+    if let Err(e) = super::account::check_new_stream(js, &cfg) {
+        return error(KIND, e, json!({}));
+    }
     let stream = match js.open_stream(cfg, now_ns()) {
         Ok(s) => s,
         Err(e) => return error(KIND, e, json!({})),
