@@ -379,7 +379,28 @@ fn scan_pub_line(buf: &[u8], hpub: bool, limits: &ParseLimits) -> Option<PubLine
             _ => None,
         }
     };
-    let words = hay.get(args_at..)?.chunks_exact(8);
+    let args = hay.get(args_at..)?;
+    // Sixteen bytes per step where the target has a vector compare, then
+    // eight, then one: each stage starts where the one before stopped.
+    #[cfg(target_arch = "x86_64")]
+    let blocks_at = {
+        let blocks = args.chunks_exact(16);
+        for (b, block) in blocks.enumerate() {
+            let mut found = separators16(block);
+            while found != 0 {
+                let k = args_at + b * 16 + found.trailing_zeros() as usize;
+                found &= found - 1;
+                if hit(k)? {
+                    return (line.count >= min).then_some(line);
+                }
+            }
+        }
+        args.len() - args.len() % 16
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let blocks_at = 0;
+    let words_at = args_at + blocks_at;
+    let words = args[blocks_at..].chunks_exact(8);
     let tail_at = hay.len() - words.remainder().len();
     for (w, word) in words.enumerate() {
         let mut bytes = [0u8; 8];
@@ -387,7 +408,7 @@ fn scan_pub_line(buf: &[u8], hpub: bool, limits: &ParseLimits) -> Option<PubLine
         let x = u64::from_le_bytes(bytes);
         let mut found = byte_is(x, b' ') | byte_is(x, b'\n') | byte_is(x, b'\t');
         while found != 0 {
-            let k = args_at + w * 8 + (found.trailing_zeros() / 8) as usize;
+            let k = words_at + w * 8 + (found.trailing_zeros() / 8) as usize;
             found &= found - 1;
             if hit(k)? {
                 return (line.count >= min).then_some(line);
@@ -400,6 +421,26 @@ fn scan_pub_line(buf: &[u8], hpub: bool, limits: &ParseLimits) -> Option<PubLine
         }
     }
     None
+}
+
+/// Bit `i` set for each byte `i` of a 16-byte `block` that is a space, a
+/// tab or a `\n`: two vector compares' worth per byte fewer than the word
+/// scan, which matters on long subjects and reply inboxes.
+#[cfg(target_arch = "x86_64")]
+fn separators16(block: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    assert!(block.len() >= 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are
+    // always available; the unaligned load reads 16 bytes, which `block`
+    // was just checked to hold.
+    unsafe {
+        let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+        let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+        let any = _mm_or_si128(_mm_or_si128(eq(b' '), eq(b'\n')), eq(b'\t'));
+        _mm_movemask_epi8(any) as u32
+    }
 }
 
 /// The high bit of each byte of `x` that equals `b`, and no other bit

@@ -255,7 +255,8 @@ proptest! {
         prop_oneof![Just("PUB "), Just("HPUB "), Just("pub "), Just(" "), Just("  "), Just("\t"),
                     Just("\r\n"), Just("\n"), Just("\r"), Just("a.b"), Just("_INBOX.x.y"),
                     Just("0"), Just("2"), Just("12"), Just("4"), Just("hi"), Just("NATS/1.0\r\n\r\n"),
-                    Just("PING\r\n")], 0..24), limit in 8usize..64) {
+                    Just("PING\r\n"), Just("$JS.API.STREAM.MSG.GET.benchstream"),
+                    Just("_INBOX.0123456789abcdefghijkl.17")], 0..24), limit in 8usize..160) {
         let wire = parts.concat();
         let limits = ParseLimits { control_line_bytes_max: limit, payload_bytes_max: 64 };
         let mut fast = BytesMut::from(wire.as_bytes());
