@@ -227,6 +227,16 @@ impl Segment {
 
     /// Local id for `gid`, adding it to the subject table if new.
     fn local_for(&mut self, gid: u32, seq: u64) -> u32 {
+        // Appends mostly repeat the previous record's subject: ask the last
+        // entry before hashing.
+        if let Entries::Active(v) = &self.entries {
+            let prev = v.last().map(|e| e.subject);
+            if let Some(l) =
+                prev.filter(|&l| self.subjects.get(l as usize).is_some_and(|s| s.gid == gid))
+            {
+                return l;
+            }
+        }
         if let Some(l) = self.local_of.get(&gid) {
             return *l;
         }

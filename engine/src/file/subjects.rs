@@ -28,19 +28,35 @@ pub struct Subjects {
     pub live: u64,
     /// Ids whose first/last may point at a removed message.
     pub dirty: Vec<u32>,
+    /// The id interned last: appends mostly repeat a subject, and one
+    /// comparison is cheaper than hashing it.
+    recent: Option<u32>,
 }
 
 impl Subjects {
     /// Id of `subject`, interning it if new.
     pub fn intern(&mut self, subject: &[u8]) -> u32 {
-        if let Some(id) = self.ids.get(subject) {
-            return *id;
+        if let Some(id) = self.recent {
+            if self
+                .names
+                .get(id as usize)
+                .is_some_and(|n| n[..] == *subject)
+            {
+                return id;
+            }
         }
-        let id = self.names.len() as u32;
-        let b = Bytes::copy_from_slice(subject);
-        self.names.push(b.clone());
-        self.ids.insert(b, id);
-        self.states.push(SubjState::default());
+        let id = match self.ids.get(subject) {
+            Some(id) => *id,
+            None => {
+                let id = self.names.len() as u32;
+                let b = Bytes::copy_from_slice(subject);
+                self.names.push(b.clone());
+                self.ids.insert(b, id);
+                self.states.push(SubjState::default());
+                id
+            }
+        };
+        self.recent = Some(id);
         id
     }
 
@@ -102,5 +118,25 @@ impl Subjects {
     /// Forgets everything (full purge).
     pub fn clear(&mut self) {
         *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_gives_one_id_per_subject_whatever_the_order() {
+        let mut s = Subjects::default();
+        let a = s.intern(b"a.b");
+        assert_eq!(s.intern(b"a.b"), a, "the same subject again");
+        let b = s.intern(b"a.c");
+        assert_ne!(a, b);
+        assert_eq!(s.intern(b"a.b"), a, "back to an earlier one");
+        assert_eq!(s.intern(b"a.bc"), 2, "a longer subject with the recent one as prefix");
+        assert_eq!(s.intern(b"a.c"), b);
+        assert_eq!(s.names.len(), 3);
+        s.clear();
+        assert_eq!(s.intern(b"a.c"), 0, "ids start over after a clear");
     }
 }

@@ -141,16 +141,23 @@ pub struct Publish<'a> {
     pub expires_ns: Option<i64>,
 }
 
+impl<'a> Publish<'a> {
+    /// Stored as published, with no expiry time of its own.
+    pub fn plain(hdrs: &'a [u8]) -> Self {
+        Publish {
+            headers: Cow::Borrowed(hdrs),
+            expires_ns: None,
+        }
+    }
+}
+
 /// Checks `Nats-TTL` on a publish into a stream configured as `cfg`.
 pub fn for_publish<'a>(
     cfg: &StreamConfig,
     hdrs: &'a [u8],
     now_ns: i64,
 ) -> Result<Publish<'a>, ApiError> {
-    let plain = Publish {
-        headers: Cow::Borrowed(hdrs),
-        expires_ns: None,
-    };
+    let plain = Publish::plain(hdrs);
     if hdrs.is_empty() {
         return Ok(plain);
     }
