@@ -284,14 +284,19 @@ fn finish_pub(
     if !payload_end_ok(&buf[nl + 1 + total..frame_len]) {
         return Err(ParseError::UnknownOp);
     }
-    let frame = buf.split_to(frame_len).freeze();
+    let mut frame = buf.split_to(frame_len).freeze();
     let slice = |i: usize| frame.slice(tok[i].0..tok[i].1);
+    let subject = slice(0);
     let reply = (sizes_at == 2).then(|| slice(1));
+    // The frame itself becomes the payload: one reference count fewer to
+    // take and drop per message than slicing it a third time.
+    frame.advance(nl + 1);
+    frame.truncate(total);
     Ok(Some(ClientOp::Pub(Publish {
-        subject: slice(0),
+        subject,
         reply,
         headers_len,
-        payload: frame.slice(nl + 1..nl + 1 + total),
+        payload: frame,
         has_headers: hpub,
     })))
 }
