@@ -8,6 +8,7 @@
 //! `Arc`: the data path never consults the account table.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
@@ -26,6 +27,9 @@ pub struct Account {
     pub sublist: Sublist,
     /// This account's JetStream, when it has one.
     pub jetstream: OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// A service import brings another account's `$JS.API` here: no
+    /// "not enabled" answer from this account's own.
+    pub imports_js_api: AtomicBool,
 }
 
 impl Account {
@@ -34,6 +38,7 @@ impl Account {
             name: name.to_string(),
             sublist: Sublist::new(),
             jetstream: OnceLock::new(),
+            imports_js_api: AtomicBool::new(false),
         })
     }
 

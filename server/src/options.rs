@@ -158,6 +158,41 @@ pub struct AccountOptions {
     /// `jetstream: enabled` or a limits block; `None`: JetStream is not
     /// enabled for the account.
     pub jetstream: Option<AccountJsLimits>,
+    pub exports: Vec<Export>,
+    pub imports: Vec<Import>,
+}
+
+/// What an export or import shares: a stream of messages, or a service
+/// that answers requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareKind {
+    Stream,
+    Service,
+}
+
+/// `exports: [{stream: "foo.>"}, {service: "svc.>", response_type: stream}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub kind: ShareKind,
+    pub subject: String,
+    /// Who may import it; empty: every account.
+    pub accounts: Vec<String>,
+    /// A service's `response_type: stream|chunked`: a request may get many
+    /// replies (singleton, the default, gets one).
+    pub response_stream: bool,
+}
+
+/// `imports: [{stream: {account, subject}, prefix|to}, {service: {account, subject}, to}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub kind: ShareKind,
+    /// The exporting account.
+    pub account: String,
+    /// The subject as the exporter has it.
+    pub subject: String,
+    /// The subject in the importer's space: `to`, or a stream's `prefix.`
+    /// + subject; `None`: the same as `subject`.
+    pub local: Option<String>,
 }
 
 /// An account's JetStream limits, as `$JS.API.INFO` reports them; -1 (and

@@ -70,10 +70,13 @@ pub async fn start(opts: Options) -> Result<Running, StartError> {
         } else {
             server.attach_jetstream(&global);
         }
-        for a in &opts.accounts {
-            server.account(Some(&a.name));
-        }
     }
+    // Every configured account exists (with its JetStream) before imports
+    // are wired between them.
+    for a in &opts.accounts {
+        server.account(Some(&a.name));
+    }
+    crate::imports::install(&server);
     let addr = format!("{}:{}", opts.host, opts.port.bind_port());
     let listener = bind_clients(&opts.host, opts.port.bind_port())
         .await

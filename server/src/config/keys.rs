@@ -16,7 +16,7 @@ use crate::options::{
     ResponsePermission, SubjectPermission, SyncPolicy, User, PAYLOAD_BYTES_MAX_LIMIT,
 };
 
-type Result<T> = std::result::Result<T, ConfigError>;
+pub(super) type Result<T> = std::result::Result<T, ConfigError>;
 
 /// nats-server's default `allow_responses` window (`DEFAULT_ALLOW_RESPONSE_EXPIRATION`).
 const RESPONSE_EXPIRES_DEFAULT: Duration = Duration::from_secs(120);
@@ -119,8 +119,6 @@ const IGNORED_JETSTREAM: &[&str] = &[
 /// `accounts { NAME { } }` keys other than `users`, which Nile ignores.
 const IGNORED_ACCOUNT: &[&str] = &[
     "nkey",
-    "imports",
-    "exports",
     "default_permissions",
     "mappings",
     "maps",
@@ -150,7 +148,7 @@ pub struct Mapper {
 }
 
 /// An error blaming `entry` (its key position) under the dotted `path`.
-fn key_error(entry: &Entry, path: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn key_error(entry: &Entry, path: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Key {
         file: entry.key_pos.file.to_string(),
         line: entry.key_pos.line,
@@ -160,7 +158,7 @@ fn key_error(entry: &Entry, path: &str, message: impl Into<String>) -> ConfigErr
     }
 }
 
-fn join(prefix: &str, key: &str) -> String {
+pub(super) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
     } else {
@@ -168,7 +166,7 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-fn type_error(entry: &Entry, path: &str, want: &str) -> ConfigError {
+pub(super) fn type_error(entry: &Entry, path: &str, want: &str) -> ConfigError {
     let got = entry.value.kind.type_name();
     key_error(entry, path, format!("expected {want}, got {got}"))
 }
@@ -681,6 +679,8 @@ impl Mapper {
                         add_users(entry, &p, &mut opts.auth.users, users)?;
                     }
                     "jetstream" => settings.jetstream = account_jetstream(entry, &p)?,
+                    "exports" => settings.exports = super::shares::exports(entry, &p)?,
+                    "imports" => settings.imports = super::shares::imports(entry, &p)?,
                     k if IGNORED_ACCOUNT.contains(&k) => self.warn(
                         entry,
                         &p,
@@ -691,8 +691,31 @@ impl Mapper {
             }
             opts.accounts.push(settings);
         }
-        Ok(())
+        check_imports(e, &opts.accounts)
     }
+}
+
+/// nats-server refuses a config whose import no export allows.
+fn check_imports(e: &Entry, accounts: &[AccountOptions]) -> Result<()> {
+    for a in accounts {
+        for i in &a.imports {
+            if crate::imports::find_export(accounts, i, &a.name).is_none() {
+                let kind = match i.kind {
+                    crate::options::ShareKind::Stream => "stream",
+                    crate::options::ShareKind::Service => "service",
+                };
+                return Err(key_error(
+                    e,
+                    "accounts",
+                    format!(
+                        "Error adding {kind} import {:?}: {kind} import not authorized",
+                        i.subject
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An account's `jetstream`: `enabled`/`disabled`, a boolean, or a limits map.
@@ -950,7 +973,7 @@ fn unknown_key(e: &Entry, path: &str) -> Result<()> {
 }
 
 /// An error about one element of an array: the element's position, the array key's path.
-fn value_error(value: &Value, path: &str, message: &str) -> ConfigError {
+pub(super) fn value_error(value: &Value, path: &str, message: &str) -> ConfigError {
     ConfigError::Key {
         file: value.pos.file.to_string(),
         line: value.pos.line,

@@ -21,6 +21,7 @@ pub mod duration;
 pub mod flags;
 pub mod keys;
 pub mod parser;
+mod shares;
 #[cfg(test)]
 mod tests;
 

@@ -864,6 +864,23 @@ fn user_errors() {
 }
 
 #[test]
+fn account_exports_and_imports() {
+    let o = options(
+        "accounts { A { exports: [{stream: \"foo.>\"}, {service: \"svc.>\", response_type: stream, accounts: [B]}] }\n B { imports: [{stream: {account: A, subject: \"foo.x\"}, prefix: p}, {service: {account: A, subject: \"svc.>\"}, to: \"s.>\"}] } }\n",
+    );
+    let (a, b) = (&o.accounts[0], &o.accounts[1]);
+    assert_eq!(a.exports.len(), 2);
+    assert!(a.exports[1].response_stream && a.exports[1].accounts == ["B"]);
+    assert_eq!(b.imports[0].local.as_deref(), Some("p.foo.x"));
+    assert_eq!(b.imports[1].local.as_deref(), Some("s.>"));
+    let refused = key_err("accounts { A { exports: [{stream: \"foo.>\", accounts: [C]}] }\n B { imports: [{stream: {account: A, subject: \"foo.>\"}}] } }\n");
+    assert!(
+        refused.2.contains("stream import not authorized"),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn account_jetstream_limits_block() {
     let o = options(
         "accounts: { A { users: [{user: foo}]\n jetstream: { max_mem: 64MB, max_file: 32MB, max_streams: 10, max_consumers: 20, max_ack_pending: 100, memory_max_stream_bytes: 2048, store_max_stream_bytes: 4096, max_stream_bytes: true } } }\n",
@@ -909,8 +926,8 @@ authorization { users: [ {user: c, password: c} ] }
         ("b", Some("B"))
     );
     assert_eq!(users[2].account, None);
-    // Only `exports` is still ignored with a warning; `jetstream` is read.
-    assert_eq!(w.len(), 1, "{w:?}");
+    // `jetstream` and `exports` are read now: nothing to warn about.
+    assert!(w.is_empty(), "{w:?}");
     let names: Vec<_> = o.accounts.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["A", "B"]);
     assert_eq!(o.accounts[0].jetstream, Some(Default::default()));

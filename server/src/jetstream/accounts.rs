@@ -79,6 +79,13 @@ struct NotEnabled {
 
 impl InternalSubscriber for NotEnabled {
     fn deliver(&self, d: &Delivery<'_>) -> bool {
+        let imported = self
+            .account
+            .upgrade()
+            .is_some_and(|a| a.imports_js_api.load(std::sync::atomic::Ordering::Relaxed));
+        if imported {
+            return false;
+        }
         let subject = String::from_utf8_lossy(d.subject);
         let (Some(kind), Some(reply)) = (response_type(&subject), d.reply) else {
             // Pull requests and the like: nobody answers (no-responders).
