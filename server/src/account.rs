@@ -91,21 +91,24 @@ impl Account {
         headers: &[u8],
         body: &Bytes,
     ) -> usize {
-        // Without headers the stored payload goes out as it is: no copy.
+        // Without headers the stored payload goes out as it is: no copy,
+        // not even of the reference count.
+        let joined;
         let payload = if headers.is_empty() {
-            body.clone()
+            body
         } else {
             let mut p = BytesMut::with_capacity(headers.len() + body.len());
             p.extend_from_slice(headers);
             p.extend_from_slice(body);
-            p.freeze()
+            joined = p.freeze();
+            &joined
         };
         let d = Delivery {
             subject,
             reply,
             headers_len: headers.len(),
             has_headers: !headers.is_empty(),
-            payload: &payload,
+            payload,
             origin_cid: 0,
         };
         let result = routes.lookup(&self.sublist, to);

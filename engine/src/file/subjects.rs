@@ -133,7 +133,11 @@ mod tests {
         let b = s.intern(b"a.c");
         assert_ne!(a, b);
         assert_eq!(s.intern(b"a.b"), a, "back to an earlier one");
-        assert_eq!(s.intern(b"a.bc"), 2, "a longer subject with the recent one as prefix");
+        assert_eq!(
+            s.intern(b"a.bc"),
+            2,
+            "a longer subject with the recent one as prefix"
+        );
         assert_eq!(s.intern(b"a.c"), b);
         assert_eq!(s.names.len(), 3);
         s.clear();

@@ -33,12 +33,12 @@ pub struct PendingAck {
 impl PendingAck {
     /// A record of the server's own or one published without a reply:
     /// only its durability is awaited.
-    pub fn silent(ticket: DurableTicket, republish: Option<Republished>) -> Self {
+    pub fn silent(ticket: DurableTicket, republish: Option<Box<Republished>>) -> Self {
         PendingAck {
             ticket: Some(ticket),
             reply: None,
             body: AckBody::Raw(Vec::new()),
-            republish: republish.map(Box::new),
+            republish,
         }
     }
 }

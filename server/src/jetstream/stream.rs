@@ -104,8 +104,9 @@ pub struct Stream {
 
 /// Result of storing one published message.
 enum Stored {
-    /// Sequence, ticket, RePublish copy, and a counter's new value.
-    New(u64, DurableTicket, Option<Republished>, Option<String>),
+    /// Sequence, ticket, RePublish copy (boxed: rare, and moved on every
+    /// publish), and a counter's new value.
+    New(u64, DurableTicket, Option<Box<Republished>>, Option<String>),
     Duplicate(u64),
 }
 
@@ -369,7 +370,7 @@ impl Stream {
         rules: &Rules,
         hdrs: &[u8],
         body: &[u8],
-    ) -> Result<Option<Republished>, ApiError> {
+    ) -> Result<Option<Box<Republished>>, ApiError> {
         if let Some(all) = rollup {
             let subject = (!all).then(|| String::from_utf8_lossy(subject).into_owned());
             let req = PurgeRequest {
@@ -387,7 +388,7 @@ impl Stream {
             .republish
             .as_ref()
             .filter(|_| !stored.subject.is_empty());
-        Ok(republish.and_then(|r| r.message(stored, hdrs, body)))
+        Ok(republish.and_then(|r| r.message(stored, hdrs, body).map(Box::new)))
     }
 
     /// Last stored sequence of `subject`, 0 if none.
@@ -568,7 +569,7 @@ impl InternalSubscriber for Stream {
             ticket,
             reply: Some(ReplyTo::new(reply)),
             body,
-            republish: republish.map(Box::new),
+            republish,
         };
         self.send_ack(ack, d.origin_cid);
         true
@@ -625,6 +626,8 @@ async fn ack_loop(task: AckTask) {
                 }
                 Some(mut t) => {
                     let alone = i + 1 == done && queue.is_empty();
+                    // What is routed already goes out now, not after this wait.
+                    flush.flush();
                     match durable_mark(&mut t, &stream, alone).await {
                         Some(mark) => {
                             durable_known = durable_known.max(mark);
