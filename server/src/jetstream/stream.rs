@@ -361,6 +361,7 @@ impl Stream {
     /// What follows every append, published or copied: the roll-up purge,
     /// retention and consumer wake-ups, and the RePublish copy (if any).
     #[allow(clippy::too_many_arguments)]
+    #[inline] // once per publish; a call costs more than its body on the plain path
     fn after_store(
         &self,
         stored: &StoredFacts<'_>,
@@ -505,6 +506,7 @@ impl Stream {
 
     /// Queue `ack` for the ack task; a publisher (`origin_cid`, 0 for the
     /// server's own copies) that takes the queue past its bound is held.
+    #[inline] // saves moving the ack once more on every publish
     fn send_ack(&self, ack: PendingAck, origin_cid: u64) {
         if self.acks_backlog.push() && origin_cid != 0 {
             if let Some(c) = self.server.clients.lock().get(&origin_cid) {
