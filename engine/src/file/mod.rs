@@ -100,10 +100,16 @@ impl FileStore {
     }
 
     /// Starts the flusher thread if it is not running yet.
+    #[inline] // every append asks; the answer is almost always yes
     fn ensure_flusher(&self) -> Result<()> {
         if self.flusher_started.load(Ordering::Acquire) {
             return Ok(());
         }
+        self.start_flusher()
+    }
+
+    #[cold]
+    fn start_flusher(&self) -> Result<()> {
         let mut slot = self.flusher.lock();
         if slot.is_none() {
             let shared = self.shared.clone();

@@ -76,10 +76,17 @@ impl State {
     /// the tombstone log and the directory, so the record that follows
     /// lands in files a crash cannot take away (a new store's files are
     /// created unsynced).
+    // The check inlined, the work apart: every append passes here.
+    #[inline]
     pub fn sync_new_files(&mut self) -> Result<()> {
         if !self.files_unsynced {
             return Ok(());
         }
+        self.sync_new_files_now()
+    }
+
+    #[cold]
+    fn sync_new_files_now(&mut self) -> Result<()> {
         let seg = self.active()?.file.clone();
         let res = seg
             .sync_data()
@@ -305,10 +312,14 @@ impl State {
     }
 
     /// Recomputes first/last of subjects touched by removals.
+    #[inline]
     pub fn fix_dirty_subjects(&mut self) {
-        if self.subjects.dirty.is_empty() {
-            return;
+        if !self.subjects.dirty.is_empty() {
+            self.fix_dirty_subjects_now();
         }
+    }
+
+    fn fix_dirty_subjects_now(&mut self) {
         let mut dirty = std::mem::take(&mut self.subjects.dirty);
         dirty.sort_unstable();
         dirty.dedup();
@@ -329,10 +340,15 @@ impl State {
     /// Deletes sealed segments without live messages: wholly below
     /// `first_seq`, or interior ones whose every removal is already
     /// tombstoned durably (none waits in `tomb_after`).
+    #[inline]
     pub fn drop_dead_segments(&mut self) -> Result<()> {
         if !self.maybe_dead {
             return Ok(());
         }
+        self.drop_dead_segments_now()
+    }
+
+    fn drop_dead_segments_now(&mut self) -> Result<()> {
         // Segments held back by pending removals are retried by the flusher.
         self.maybe_dead = !self.tomb_after.is_empty();
         let mut dropped = false;
@@ -364,6 +380,7 @@ impl State {
     }
 
     /// Bookkeeping after every mutation.
+    #[inline]
     pub fn settle(&mut self) -> Result<()> {
         self.fix_dirty_subjects();
         if let Err(e) = self.drop_dead_segments() {
