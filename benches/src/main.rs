@@ -13,6 +13,14 @@ mod stats;
 
 use clap::Parser;
 
+/// A thread-caching allocator: async-nats allocates each received message on
+/// its connection task and the subscriber frees it on another thread, and
+/// under glibc's malloc those frees contend on an arena lock that took most
+/// of the client's futex calls (docs/profiles.md, fifth round). The load
+/// generator should measure the servers, not its allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::progress::Progress;
 use crate::scenarios::Scenario;
