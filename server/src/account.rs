@@ -30,6 +30,9 @@ pub struct Account {
     /// A service import brings another account's `$JS.API` here: no
     /// "not enabled" answer from this account's own.
     pub imports_js_api: AtomicBool,
+    /// Accounts whose streams this one imports: a subscription here may be
+    /// the interest a push consumer there waits for.
+    stream_exporters: RwLock<Vec<std::sync::Weak<Account>>>,
 }
 
 impl Account {
@@ -39,7 +42,36 @@ impl Account {
             sublist: Sublist::new(),
             jetstream: OnceLock::new(),
             imports_js_api: AtomicBool::new(false),
+            stream_exporters: RwLock::new(Vec::new()),
         })
+    }
+
+    /// Would a message on `subject` reach anyone here (through stream
+    /// imports, only if someone in the importer listens)?
+    pub fn has_interest(&self, subject: &[u8]) -> bool {
+        let result = self.sublist.match_subject(subject);
+        result
+            .psubs
+            .iter()
+            .chain(result.qsubs.iter().flatten())
+            .any(|s| match &s.target {
+                crate::subscription::SubTarget::Client(_) => true,
+                crate::subscription::SubTarget::Internal(i) => i.has_interest(subject),
+            })
+    }
+
+    pub fn add_stream_exporter(&self, exporter: &Arc<Account>) {
+        self.stream_exporters.write().push(Arc::downgrade(exporter));
+    }
+
+    /// A subscription was added here: wake whoever waits for interest in
+    /// the accounts this one imports streams from.
+    pub fn interest_added(&self) {
+        for e in self.stream_exporters.read().iter() {
+            if let Some(e) = e.upgrade() {
+                e.sublist.inserted().notify_waiters();
+            }
+        }
     }
 
     pub fn is_global(&self) -> bool {
@@ -105,6 +137,7 @@ impl Account {
         };
         let d = Delivery {
             subject,
+            routed: (to != subject).then_some(to),
             reply,
             headers_len: headers.len(),
             has_headers: !headers.is_empty(),

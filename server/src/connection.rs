@@ -671,6 +671,7 @@ impl Connection {
         }
         let d = Delivery {
             subject: &p.subject,
+            routed: None,
             reply: p.reply.as_deref(),
             headers_len: p.headers_len,
             has_headers,
@@ -746,6 +747,7 @@ impl Connection {
         let payload = Bytes::from(headers);
         let d = Delivery {
             subject: reply,
+            routed: None,
             reply: None,
             headers_len: payload.len(),
             has_headers: true,
@@ -804,6 +806,7 @@ impl Connection {
                 .with_deny(deny),
             );
             self.account.sublist.insert(sub.clone());
+            self.account.interest_added();
             self.subs.insert(sid, sub);
             self.sweep_spent_subs();
             self.handle

@@ -91,6 +91,7 @@ fn stream_import(from: &Arc<Account>, to: &Arc<Account>, import: &Import) {
         SubTarget::Internal(Arc::new(fwd)),
     );
     from.sublist.insert(Arc::new(sub));
+    to.add_stream_exporter(from);
 }
 
 fn service_import(from: &Arc<Account>, to: &Arc<Account>, import: &Import, response_stream: bool) {
@@ -151,8 +152,15 @@ pub fn map_subject(from: &str, to: &str, subject: &[u8]) -> Vec<u8> {
     mapped.join(&b'.')
 }
 
-/// Route `d` in `account` under `subject` with `reply`; how many got it.
-fn reroute(account: &Account, d: &Delivery<'_>, subject: &[u8], reply: Option<&[u8]>) -> usize {
+/// Route `d` in `account` to `to`, shown as `subject`, with `reply`; how
+/// many got it.
+fn reroute(
+    account: &Account,
+    d: &Delivery<'_>,
+    to: &[u8],
+    subject: &[u8],
+    reply: Option<&[u8]>,
+) -> usize {
     let hops = HOPS.with(|h| h.get());
     if hops >= HOPS_MAX {
         return 0;
@@ -160,10 +168,11 @@ fn reroute(account: &Account, d: &Delivery<'_>, subject: &[u8], reply: Option<&[
     HOPS.with(|h| h.set(hops + 1));
     let moved = Delivery {
         subject,
+        routed: (to != subject).then_some(to),
         reply,
         ..d.clone()
     };
-    let result = account.sublist.match_subject(subject);
+    let result = account.sublist.match_subject(to);
     let mut flush = FlushList::default();
     let n = crate::router::route(&account.sublist, &result, &moved, true, &mut flush);
     flush.flush();
@@ -182,8 +191,25 @@ impl InternalSubscriber for StreamForward {
         let Some(to) = self.to.upgrade() else {
             return false;
         };
-        let subject = map_subject(&self.remote, &self.local, d.subject);
-        reroute(&to, d, &subject, d.reply) > 0
+        let by = map_subject(&self.remote, &self.local, d.routed.unwrap_or(d.subject));
+        // A stored message keeps the subject it was stored under.
+        let shown = if d.routed.is_some() { d.subject } else { &by };
+        reroute(&to, d, &by, shown, d.reply) > 0
+    }
+
+    fn has_interest(&self, subject: &[u8]) -> bool {
+        let hops = HOPS.with(|h| h.get());
+        if hops >= HOPS_MAX {
+            return false;
+        }
+        let Some(to) = self.to.upgrade() else {
+            return false;
+        };
+        HOPS.with(|h| h.set(hops + 1));
+        let local = map_subject(&self.remote, &self.local, subject);
+        let any = to.has_interest(&local);
+        HOPS.with(|h| h.set(hops));
+        any
     }
 }
 
@@ -201,9 +227,9 @@ impl InternalSubscriber for ServiceForward {
         let Some(exporter) = self.exporter.upgrade() else {
             return false;
         };
-        let subject = map_subject(&self.local, &self.remote, d.subject);
+        let subject = map_subject(&self.local, &self.remote, d.routed.unwrap_or(d.subject));
         let Some(reply) = d.reply else {
-            return reroute(&exporter, d, &subject, None) > 0;
+            return reroute(&exporter, d, &subject, &subject, None) > 0;
         };
         let mapped = response_subject();
         let back = Subscription::new(
@@ -220,7 +246,7 @@ impl InternalSubscriber for ServiceForward {
         }
         let back = Arc::new(back);
         exporter.sublist.insert(back.clone());
-        let delivered = reroute(&exporter, d, &subject, Some(mapped.as_bytes()));
+        let delivered = reroute(&exporter, d, &subject, &subject, Some(mapped.as_bytes()));
         if delivered == 0 {
             exporter.sublist.remove(&back);
             return false;
@@ -262,7 +288,15 @@ impl InternalSubscriber for ResponseForward {
         let Some(importer) = self.importer.upgrade() else {
             return false;
         };
-        reroute(&importer, d, &self.reply, d.reply) > 0
+        // A plain answer shows the requester's reply subject; a message
+        // routed to it under its own subject (a JetStream pull delivers a
+        // stored message so) keeps that subject.
+        let shown = if d.routed.is_none() {
+            &self.reply[..]
+        } else {
+            d.subject
+        };
+        reroute(&importer, d, &self.reply, shown, d.reply) > 0
     }
 }
 

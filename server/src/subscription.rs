@@ -11,6 +11,9 @@ use crate::client::ClientHandle;
 #[derive(Debug, Clone)]
 pub struct Delivery<'a> {
     pub subject: &'a [u8],
+    /// The subject it was routed by when that is not `subject` (a stored
+    /// message delivered to an inbox): what a stream import maps.
+    pub routed: Option<&'a [u8]>,
     pub reply: Option<&'a [u8]>,
     /// Header block length at the start of `payload` (0: none).
     pub headers_len: usize,
@@ -26,6 +29,12 @@ pub struct Delivery<'a> {
 /// (nats-server answers a direct get on a missing stream with silence).
 pub trait InternalSubscriber: Send + Sync {
     fn deliver(&self, msg: &Delivery<'_>) -> bool;
+
+    /// Does a message on `subject` reach someone through this subscriber?
+    /// A stream import's forwarder answers for the importer's subscribers.
+    fn has_interest(&self, _subject: &[u8]) -> bool {
+        true
+    }
 }
 
 pub enum SubTarget {

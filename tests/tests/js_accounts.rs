@@ -187,3 +187,78 @@ fn account_limits_are_reported_and_enforced() {
     let info = api(&mut l, "$JS.API.INFO", "");
     assert_eq!(info["api"]["errors"], 4, "{info}");
 }
+
+/// The nats.js tests' layout: JetStream lives in JS; A reaches its API
+/// through a service import under `IPA.>`, acks through `$JS.ACK.>`, and
+/// gets push deliveries through a stream import of `A.>`.
+const EXPORTED: &str = r#"
+jetstream: enabled
+accounts {
+  JS: {
+    jetstream: enabled
+    users: [{user: js, password: js}]
+    exports: [
+      {service: "$JS.API.>", response_type: stream},
+      {service: "$JS.ACK.>", response_type: stream},
+      {stream: "A.>", accounts: [A]}
+    ]
+  }
+  A: {
+    users: [{user: a, password: a}]
+    imports: [
+      {service: {subject: "$JS.API.>", account: JS}, to: "IPA.>"},
+      {service: {subject: "$JS.ACK.>", account: JS}},
+      {stream: {subject: "A.>", account: JS}}
+    ]
+  }
+}
+"#;
+
+#[test]
+fn jetstream_through_imports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store").display().to_string();
+    let conf = dir.path().join("nile.conf");
+    std::fs::write(&conf, EXPORTED).expect("config");
+    let conf = conf.display().to_string();
+    let nile = Nile::start_in(dir, &["-c", &conf, "-sd", &store]);
+    let mut js = login(&nile, "js");
+    let created = api(
+        &mut js,
+        "$JS.API.STREAM.CREATE.S",
+        r#"{"name":"S","subjects":["s.>"]}"#,
+    );
+    assert!(created.get("error").is_none(), "{created}");
+    assert_eq!(publish(&mut js, "s.1")["seq"], 1);
+    assert_eq!(publish(&mut js, "s.2")["seq"], 2);
+    let mut a = login(&nile, "a");
+    // A has no JetStream of its own, but its API is JS's under IPA.
+    let info = api(&mut a, "IPA.STREAM.INFO.S", "");
+    assert_eq!(info["state"]["messages"], 2, "{info}");
+    let consumer = r#"{"stream_name":"S","config":{"durable_name":"me","ack_policy":"explicit","deliver_subject":"A.inbox"}}"#;
+    let created = api(&mut a, "IPA.CONSUMER.DURABLE.CREATE.S.me", consumer);
+    assert!(created.get("error").is_none(), "{created}");
+    a.send(b"SUB A.inbox 5\r\n");
+    let mut acks = Vec::new();
+    for seq in 1..=2 {
+        let head = a.line();
+        let parts: Vec<&str> = head.trim_end().split(' ').collect();
+        assert_eq!(parts[..3], ["MSG", &format!("s.{seq}"), "5"], "{head:?}");
+        assert!(parts[3].starts_with("$JS.ACK.S.me."), "{head:?}");
+        acks.push(parts[3].to_string());
+        let _ = a.bytes(3);
+    }
+    for ack in &acks {
+        a.send(format!("PUB {ack} 4\r\n+ACK\r\n").as_bytes());
+    }
+    let mut done = Value::Null;
+    for _ in 0..50 {
+        done = api(&mut a, "IPA.CONSUMER.INFO.S.me", "");
+        if done["ack_floor"]["stream_seq"] == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(done["ack_floor"]["stream_seq"], 2, "{done}");
+    assert_eq!(done["num_pending"], 0, "{done}");
+}

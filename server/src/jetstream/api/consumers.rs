@@ -61,7 +61,7 @@ pub fn info_json(js: &JetStream, c: &Consumer) -> Value {
     });
     drop(st);
     if let Some(ds) = cfg.deliver_subject.as_deref() {
-        if !js.account.sublist.match_subject(ds.as_bytes()).is_empty() {
+        if js.account.has_interest(ds.as_bytes()) {
             v["push_bound"] = true.into();
         }
     }

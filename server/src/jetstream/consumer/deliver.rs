@@ -549,7 +549,7 @@ fn finish_starved_no_wait(st: &mut State, out: &mut Vec<Out>) {
 }
 
 fn has_interest(c: &Consumer, subject: &[u8]) -> bool {
-    !c.account.sublist.match_subject(subject).is_empty()
+    c.account.has_interest(subject)
 }
 
 /// Deliver to the push subject while someone listens. Returns whether more is ready.
