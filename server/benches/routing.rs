@@ -117,6 +117,7 @@ fn bench_route(c: &mut Criterion) {
     let payload = Bytes::from(vec![b'x'; 128]);
     let d = Delivery {
         subject: b"bench.7.7",
+        routed: None,
         reply: None,
         headers_len: 0,
         has_headers: false,
