@@ -119,6 +119,46 @@ impl Rules {
     pub fn has_deny(&self) -> bool {
         !self.deny.is_empty()
     }
+
+    /// `{"allow": [...], "deny": [...]}` as `$SYS.REQ.USER.INFO` shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let text = |e: &Entry| {
+            let mut s = String::from_utf8_lossy(&e.subject).into_owned();
+            if let Some(q) = &e.queue {
+                s.push(' ');
+                s.push_str(&String::from_utf8_lossy(q));
+            }
+            serde_json::Value::String(s)
+        };
+        let mut v = serde_json::Map::new();
+        if let Some(allow) = &self.allow {
+            v.insert("allow".into(), allow.iter().map(text).collect());
+        }
+        if !self.deny.is_empty() {
+            v.insert("deny".into(), self.deny.iter().map(text).collect());
+        }
+        serde_json::Value::Object(v)
+    }
+}
+
+impl Perms {
+    /// The `permissions` object of `$SYS.REQ.USER.INFO`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::Map::new();
+        if let Some(p) = &self.publish {
+            v.insert("publish".into(), p.to_json());
+        }
+        if let Some(s) = &self.subscribe {
+            v.insert("subscribe".into(), s.to_json());
+        }
+        if let Some(r) = &self.responses {
+            v.insert(
+                "responses".into(),
+                serde_json::json!({"max": r.max_msgs, "ttl": r.expires.as_nanos() as u64}),
+            );
+        }
+        serde_json::Value::Object(v)
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -24,6 +24,7 @@ use crate::trace;
 mod limits;
 /// Read buffer size: one read can carry many small messages.
 mod reauth;
+mod user_info;
 
 const READ_BYTES_MIN: usize = 64 * 1024;
 /// Longest a publisher waits, per read, for a backed-up subscriber to drain.
@@ -657,6 +658,12 @@ impl Connection {
             }
         }
         self.ok();
+        if p.subject[..] == *user_info::SUBJECT {
+            if let Some(reply) = &p.reply {
+                self.user_info(reply);
+            }
+            return Ok(());
+        }
         let result = self.routes.lookup(&self.account.sublist, &p.subject);
         // An empty header block goes out as a plain MSG (as nats-server).
         let has_headers = p.has_headers && p.headers_len > 0;

@@ -228,6 +228,15 @@ impl InternalSubscriber for ServiceForward {
             return false;
         };
         let subject = map_subject(&self.local, &self.remote, d.routed.unwrap_or(d.subject));
+        let importer = self.importer.upgrade();
+        let name = importer.as_ref().map_or("", |a| a.name.as_str());
+        let payload = with_request_info(d, name);
+        let d = &Delivery {
+            headers_len: payload.len() - (d.payload.len() - d.headers_len),
+            has_headers: true,
+            payload: &payload,
+            ..d.clone()
+        };
         let Some(reply) = d.reply else {
             return reroute(&exporter, d, &subject, &subject, None) > 0;
         };
@@ -262,6 +271,27 @@ impl InternalSubscriber for ServiceForward {
         });
         true
     }
+}
+
+/// The request with a `Nats-Request-Info` header naming the requesting
+/// account, as nats-server adds to every service import.
+fn with_request_info(d: &Delivery<'_>, account: &str) -> Bytes {
+    let line = format!(
+        "Nats-Request-Info: {{\"acc\":{}}}\r\n",
+        serde_json::json!(account)
+    );
+    let body = d.payload.get(d.headers_len..).unwrap_or_default();
+    let mut out = Vec::with_capacity(d.payload.len() + line.len() + 12);
+    match d.payload.get(..d.headers_len) {
+        Some(block) if d.has_headers && block.ends_with(b"\r\n\r\n") => {
+            out.extend_from_slice(&block[..block.len() - 2]);
+        }
+        _ => out.extend_from_slice(b"NATS/1.0\r\n"),
+    }
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    Bytes::from(out)
 }
 
 /// A fresh `_R_.<id>` reply subject for a forwarded request.

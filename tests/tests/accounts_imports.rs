@@ -41,6 +41,13 @@ fn login(nile: &Nile, user: &str) -> Raw {
     ))
 }
 
+/// A login whose CONNECT says it takes headers.
+fn login_headers(nile: &Nile, user: &str) -> Raw {
+    nile.raw_connected(&format!(
+        r#"{{"verbose":false,"pedantic":false,"headers":true,"user":"{user}","pass":"{user}"}}"#
+    ))
+}
+
 /// What arrives within a short wait.
 fn received(c: &mut Raw) -> String {
     let got = c.read_for(Duration::from_millis(300));
@@ -54,7 +61,8 @@ fn request_line(got: &str) -> (String, String, String) {
     let (op, subject, reply) = (head[0], head[1], head[3]);
     let payload = if op == "HMSG" {
         // Skip the header block nats-server adds (Nats-Request-Info).
-        got.rsplit("\r\n\r\n").nth(1).unwrap_or("").to_string()
+        let after = got.split_once("\r\n\r\n").map_or("", |(_, rest)| rest);
+        after.split("\r\n").next().unwrap_or("").to_string()
     } else {
         lines.next().unwrap_or("").to_string()
     };
@@ -100,7 +108,7 @@ fn export_to_named_accounts_only() {
 #[test]
 fn service_import_answers_once() {
     let nile = Nile::start_with_config(ACCOUNTS, &[]);
-    let mut a = login(&nile, "a");
+    let mut a = login_headers(&nile, "a");
     let mut b = login(&nile, "b");
     assert_eq!(a.roundtrip(b"SUB svc.> 1\r\n"), "");
     assert_eq!(b.roundtrip(b"SUB _INBOX.r 9\r\n"), "");
@@ -110,6 +118,8 @@ fn service_import_answers_once() {
     assert_eq!(subject, "svc.echo", "{got}");
     assert!(reply.starts_with("_R_."), "{got}");
     assert_eq!(payload, "req", "{got}");
+    // The responder learns the requesting account.
+    assert!(got.contains("Nats-Request-Info: {\"acc\":\"B\""), "{got}");
     // Answer twice: a singleton service's requester gets the first only.
     a.send(format!("PUB {reply} 3\r\nrep\r\nPUB {reply} 3\r\nrep\r\n").as_bytes());
     assert_eq!(received(&mut b), "MSG _INBOX.r 9 3\r\nrep\r\n");

@@ -13,7 +13,14 @@ use nile_tests::{Nile, Raw};
 
 const ACCOUNTS: &str = r#"
 accounts {
-  A: { users: [{user: a, password: a}, {user: a2, password: a2}] }
+  A: {
+    users: [
+      {user: a, password: a},
+      {user: a2, password: a2, permissions: {
+        publish: "$SYS.REQ.USER.INFO", subscribe: ["q.>", "_INBOX.>"], allow_responses: true
+      }}
+    ]
+  }
   B: { users: [{user: b, password: b}, {user: anon}] }
 }
 authorization { users: [{user: g, password: g}] }
@@ -39,16 +46,16 @@ fn received(c: &mut Raw) -> String {
 fn messages_stay_in_their_account() {
     let nile = Nile::start_with_config(ACCOUNTS, &[]);
     let mut a = login(&nile, "a");
-    let mut a2 = login(&nile, "a2");
+    let mut a3 = login(&nile, "a");
     let mut b = login(&nile, "b");
     let mut g = login(&nile, "g");
-    for c in [&mut a, &mut a2, &mut b, &mut g] {
+    for c in [&mut a, &mut a3, &mut b, &mut g] {
         assert_eq!(c.roundtrip(b"SUB foo.> 1\r\n"), "");
     }
     a.send(b"PUB foo.a 1\r\na\r\n");
     b.send(b"PUB foo.b 1\r\nb\r\n");
     g.send(b"PUB foo.g 1\r\ng\r\n");
-    assert_eq!(received(&mut a2), "MSG foo.a 1 1\r\na\r\n");
+    assert_eq!(received(&mut a3), "MSG foo.a 1 1\r\na\r\n");
     assert_eq!(received(&mut a), "MSG foo.a 1 1\r\na\r\n");
     assert_eq!(received(&mut b), "MSG foo.b 1 1\r\nb\r\n");
     assert_eq!(received(&mut g), "MSG foo.g 1 1\r\ng\r\n");
@@ -100,4 +107,36 @@ fn monitoring_shows_each_account() {
         .collect();
     assert_eq!(mine.len(), 2, "{subsz}");
     assert!(subs.iter().all(|s| s["account"] == "A"), "{subsz}");
+}
+
+#[test]
+fn user_info_names_user_account_and_permissions() {
+    let nile = Nile::start_with_config(ACCOUNTS, &[]);
+    let ask = |c: &mut Raw| {
+        c.send(b"SUB _INBOX.i 1\r\nPUB $SYS.REQ.USER.INFO _INBOX.i 0\r\n\r\n");
+        let head = c.line();
+        let len: usize = head.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+        let body = c.bytes(len + 2);
+        serde_json::from_slice::<serde_json::Value>(&body[..len]).unwrap()["data"].clone()
+    };
+    let data = ask(&mut login(&nile, "a2"));
+    assert_eq!(data["user"], "a2", "{data}");
+    assert_eq!(data["account"], "A", "{data}");
+    let p = &data["permissions"];
+    assert_eq!(
+        p["publish"]["allow"],
+        serde_json::json!(["$SYS.REQ.USER.INFO"])
+    );
+    assert_eq!(
+        p["subscribe"]["allow"],
+        serde_json::json!(["q.>", "_INBOX.>"])
+    );
+    assert_eq!(p["responses"]["max"], 1, "{data}");
+    let data = ask(&mut login(&nile, "g"));
+    assert_eq!(
+        (&data["user"], &data["account"]),
+        (&"g".into(), &"$G".into()),
+        "{data}"
+    );
+    assert!(data.get("permissions").is_none(), "{data}");
 }
