@@ -33,7 +33,9 @@ else
         "$NILE" -a 127.0.0.1 -p "$port" -js -sd "$store" >"$OUT/$label.log" 2>&1 &
 fi
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$store"' EXIT
+# `|| true`: under set -e a failed kill (nile already gone) would end the
+# trap before the rm and leave the store behind.
+trap 'kill $pid 2>/dev/null || true; rm -rf "$store"' EXIT
 for _ in $(seq 1 600); do
     (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
     sleep 0.1
