@@ -107,6 +107,11 @@ fn monitoring_shows_each_account() {
         .collect();
     assert_eq!(mine.len(), 2, "{subsz}");
     assert!(subs.iter().all(|s| s["account"] == "A"), "{subsz}");
+    let accountz = get_json(&nile, "/accountz");
+    let names = accountz["accounts"].as_array().expect("accounts");
+    for want in ["$G", "A", "B"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {accountz}");
+    }
 }
 
 #[test]

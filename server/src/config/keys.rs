@@ -649,7 +649,11 @@ impl Mapper {
         let block = match &e.value.kind {
             Kind::Map(m) => m,
             Kind::Array(_) => {
-                self.warn(e, "accounts", "a list of account names is not read: declare accounts as a map");
+                self.warn(
+                    e,
+                    "accounts",
+                    "a list of account names is not read: declare accounts as a map",
+                );
                 return Ok(());
             }
             _ => return Err(type_error(e, "accounts", "a map of accounts")),

@@ -47,7 +47,9 @@ pub fn accountz(server: &Server) -> Value {
         .iter()
         .filter_map(|u| u.account.clone())
         .collect();
-    accounts.insert("$G".to_string());
+    // Configured accounts without users, and JWT accounts once used.
+    accounts.extend(o.accounts.iter().map(|a| a.name.clone()));
+    accounts.extend(server.accounts.all().iter().map(|a| a.name.clone()));
     json!({
         "server_id": server.server_id,
         "now": rfc3339(SystemTime::now()),
