@@ -51,18 +51,16 @@ pub fn info(js: &JetStream, _req: &Request<'_>) -> Reply {
         "streams": streams.len(),
         "consumers": consumers,
     });
-    let mut v = json!({
-        "memory": memory,
-        "storage": storage,
-        "reserved_memory": reserved_memory,
-        "reserved_storage": reserved_storage,
-        "streams": streams.len(),
-        "consumers": consumers,
-        "limits": if l.tiered { zero_limits() } else { limits.clone() },
-        "api": {
-            "total": js.api_stats.total.load(Ordering::Relaxed),
-            "errors": js.api_stats.errors.load(Ordering::Relaxed),
-        },
+    // The top level is the usage, then limits and API counts (key order kept).
+    let mut v = usage.clone();
+    v["limits"] = if l.tiered {
+        zero_limits()
+    } else {
+        limits.clone()
+    };
+    v["api"] = json!({
+        "total": js.api_stats.total.load(Ordering::Relaxed),
+        "errors": js.api_stats.errors.load(Ordering::Relaxed),
     });
     if let Some(d) = &opts.jetstream.domain {
         v["domain"] = d.clone().into();
