@@ -105,6 +105,12 @@ pub trait StreamStore: Send + Sync {
     /// Stream state; `with_deleted` fills `deleted`.
     fn state(&self, with_deleted: bool) -> StreamState;
 
+    /// `state().bytes` as of the last change, cheap enough to sum over an
+    /// account's streams on every publish.
+    fn bytes(&self) -> u64 {
+        self.state(false).bytes
+    }
+
     /// Live message count per subject matching `filter`.
     fn subjects_state(&self, filter: &SubjectFilter) -> BTreeMap<String, u64>;
 

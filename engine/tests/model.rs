@@ -103,6 +103,7 @@ impl Model {
 fn check(s: &FileStore, m: &Model) {
     let st = s.state(false);
     assert_eq!(st.msgs, m.msgs.len() as u64, "msgs");
+    assert_eq!(s.bytes(), st.bytes, "bytes() read without the lock");
     assert_eq!(st.last_seq, m.last, "last_seq");
     assert_eq!(st.first_seq, m.first(), "first_seq");
     for (k, (subj, pay)) in &m.msgs {

@@ -54,6 +54,9 @@ fn bytes_follow_the_rule_across_reopen() {
     drop(s);
     let s = FileStore::open(dir.path(), cfg()).unwrap();
     assert_eq!(s.state(false).bytes, want + more);
+    assert_eq!(s.bytes(), want + more, "bytes() after recovery");
+    s.purge(&PurgeRequest::default()).unwrap();
+    assert_eq!((s.state(false).bytes, s.bytes()), (0, 0));
 }
 
 #[test]

@@ -197,6 +197,15 @@ impl Accounts {
         self.named.read().get(name).cloned()
     }
 
+    /// Every account's JetStream, in no order (cheaper than [`Self::all`]).
+    pub fn jetstreams(&self) -> Vec<Arc<crate::jetstream::JetStream>> {
+        let named = self.named.read();
+        std::iter::once(&self.global)
+            .chain(named.values())
+            .filter_map(|a| a.jetstream.get().cloned())
+            .collect()
+    }
+
     /// `$G` first, then the others by name.
     pub fn all(&self) -> Vec<Arc<Account>> {
         let mut named: Vec<_> = self.named.read().values().cloned().collect();

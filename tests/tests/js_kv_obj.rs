@@ -234,9 +234,7 @@ async fn kv_watcher_sees_every_update_in_order() {
         let kv = kv.clone();
         tokio::spawn(async move {
             for i in 0..N {
-                kv.put(format!("k{i}"), i.to_string().into())
-                    .await
-                    .unwrap();
+                kv.put(format!("k{i}"), i.to_string().into()).await.unwrap();
             }
             kv.delete("a").await.unwrap();
             kv.purge("b").await.unwrap();

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     /// committing on its own thread: one fdatasync at a time per store.
     round: Mutex<()>,
     dur: Arc<Durability>,
+    /// The state's `bytes`, without its lock.
+    bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A stream stored in segment files (or, via [`FileStore::memory`], in
@@ -81,7 +83,9 @@ impl FileStore {
         tracing::info!(dir = %dir.display(), msgs = state.msgs, last_seq = state.last_seq,
             segments = state.segs.len(), io = io_name, "stream store opened");
         let has_msgs = state.msgs > 0;
+        let bytes = state.bytes_seen.clone();
         let shared = Arc::new(Shared {
+            bytes,
             state: Mutex::new(state),
             work: Condvar::new(),
             round: Mutex::new(()),
@@ -340,6 +344,10 @@ impl StreamStore for FileStore {
 
     fn take_expired_last(&self) -> Vec<StoredMsg> {
         std::mem::take(&mut self.shared.state.lock().expired_last)
+    }
+
+    fn bytes(&self) -> u64 {
+        self.shared.bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn config(&self) -> StoreConfig {

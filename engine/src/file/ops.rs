@@ -172,6 +172,7 @@ impl State {
         }
         self.msgs += 1;
         self.bytes += counted;
+        self.show_bytes();
         self.last_seq = seq;
         self.last_ts = ts;
         self.written_seq = seq;
@@ -594,6 +595,7 @@ impl State {
         self.expiries.clear();
         self.msgs = 0;
         self.bytes = 0;
+        self.show_bytes();
         self.first_seq = new_first;
         self.last_seq = new_first - 1;
         self.written_seq = self.last_seq;

@@ -160,6 +160,7 @@ pub fn open_state(
         last_ts,
         msgs: 0,
         bytes: 0,
+        bytes_seen: Default::default(),
         written_seq: last_seq,
         synced_seq: last_seq,
         tomb_after: Vec::new(),
@@ -182,6 +183,7 @@ pub fn open_state(
     st.load_expiries()?;
     st.enforce_all_limits(now_ns)?;
     st.compact_tombs(&[])?;
+    st.show_bytes();
     let dur = Durability::new(st.last_seq);
     Ok((st, dur))
 }

@@ -12,6 +12,7 @@ use crate::io::Io;
 use crate::rangeset::RangeSet;
 use crate::types::{StoreConfig, StoredMsg};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// How a removal is recorded in the tombstone log.
@@ -42,6 +43,9 @@ pub struct State {
     pub last_ts: i64,
     pub msgs: u64,
     pub bytes: u64,
+    /// `bytes` as of the last change, readable without the lock: account
+    /// and server storage limits sum it over many streams on a publish.
+    pub bytes_seen: Arc<AtomicU64>,
     /// Highest sequence written to the active segment.
     pub written_seq: u64,
     /// Highest sequence known fsynced.
@@ -72,6 +76,12 @@ pub struct State {
 }
 
 impl State {
+    /// Publish `bytes` to readers that do not take the lock.
+    #[inline]
+    pub fn show_bytes(&self) {
+        self.bytes_seen.store(self.bytes, Ordering::Relaxed);
+    }
+
     /// Before the first append after opening: sync the active segment,
     /// the tombstone log and the directory, so the record that follows
     /// lands in files a crash cannot take away (a new store's files are
@@ -227,6 +237,7 @@ impl State {
         self.subjects.remove(gid, 1, Some(seq));
         self.msgs = self.msgs.saturating_sub(1);
         self.bytes = self.bytes.saturating_sub(counted);
+        self.show_bytes();
         self.maybe_dead = true;
         self.mark_gone(seq);
         let tomb = if self.persist_tombs {

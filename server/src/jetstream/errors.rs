@@ -132,6 +132,15 @@ pub mod err {
     pub fn insufficient_resources() -> ApiError {
         ApiError::new(503, 10023, "insufficient resources")
     }
+    pub fn account_resources_exceeded() -> ApiError {
+        ApiError::new(400, 10002, "resource limits exceeded for account")
+    }
+    pub fn storage_resources_exceeded() -> ApiError {
+        ApiError::new(500, 10047, "insufficient storage resources available")
+    }
+    pub fn memory_resources_exceeded() -> ApiError {
+        ApiError::new(500, 10028, "insufficient memory resources available")
+    }
     /// nats-server reports a denied delete as a failed delete (10057).
     pub fn stream_delete_denied() -> ApiError {
         ApiError::new(500, 10057, "message delete not permitted")

@@ -22,6 +22,7 @@ pub mod headers;
 pub mod mirror;
 mod monitor;
 pub mod republish;
+pub mod resources;
 pub mod stream;
 pub mod time;
 pub mod transform;

@@ -26,6 +26,7 @@ use super::counter;
 use super::errors::{err, ApiError};
 use super::headers;
 use super::republish::{Republished, Rules, StoredFacts};
+use super::resources;
 use super::ttl;
 use crate::client::{Backlog, FlushList};
 use crate::router::RouteCache;
@@ -70,6 +71,10 @@ struct Inner {
 
 pub struct Stream {
     pub name: String,
+    /// `config.storage`, which an update cannot change.
+    pub storage: super::config::Storage,
+    /// The account's and the server's storage limits for its publishes.
+    caps: resources::Caps,
     pub config: RwLock<StreamConfig>,
     /// Compiled from `config` (subject transform, republish); replaced with
     /// it by [`Stream::set_config`].
@@ -127,6 +132,8 @@ impl Stream {
         let rules = Rules::new(config.subject_transform.as_ref(), config.republish.as_ref());
         let stream = Arc::new(Stream {
             name: config.name.clone(),
+            storage: config.storage,
+            caps: resources::Caps::new(&server, &account.name, config.storage),
             rules: RwLock::new(rules),
             config: RwLock::new(config),
             created_ns,
@@ -162,6 +169,11 @@ impl Stream {
         runtime.spawn(ack_loop(task));
         stream.start_markers();
         stream
+    }
+
+    /// The storage limits its publishes are checked against.
+    pub fn caps(&self) -> &resources::Caps {
+        &self.caps
     }
 
     /// Replace the config (stream update) and the rules compiled from it.
@@ -284,6 +296,9 @@ impl Stream {
         if hdrs.len() > 64 * 1024 {
             return Err(err::headers_too_big());
         }
+        if !self.caps.unlimited() {
+            resources::check_server(self)?;
+        }
         let now = now_ns();
         let rules = self.rules.read();
         let transformed = rules.transform.as_ref().and_then(|t| {
@@ -324,6 +339,9 @@ impl Stream {
             Some(_) => self.last_seq_of(subject)?,
             None => 0,
         };
+        if !self.caps.unlimited() {
+            resources::check_account(self, subject, hdrs, body)?;
+        }
         let (seq, ticket) = self
             .store
             .append_for_commit(subject, hdrs, body, now, ttl.expires_ns)

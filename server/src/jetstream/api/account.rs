@@ -103,7 +103,8 @@ pub fn check_new_stream(
     if l.max_streams >= 0 && js.streams.read().len() as i64 >= l.max_streams {
         return Err(err::max_streams());
     }
-    check_stream_bytes(js, cfg)
+    check_stream_bytes(js, cfg)?;
+    crate::jetstream::resources::check_reservation(js, cfg, false)
 }
 
 /// An account's cap on one stream's `max_bytes` (create and update).

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use super::{error, typed, Reply, Request};
 use crate::jetstream::config::StreamConfig;
 use crate::jetstream::errors::{err, ApiError};
-use crate::jetstream::mirror;
 use crate::jetstream::stream::{now_ns, Stream};
+use crate::jetstream::{mirror, resources};
 use crate::jetstream::{remove_dir, JetStream};
 use crate::logging::rfc3339_ns;
 use crate::subject;
@@ -200,6 +200,7 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
         .check_update(&old)
         .and_then(|()| check_overlap(js, &cfg))
         .and_then(|()| check_consumer_limits(&stream, &cfg))
+        .and_then(|()| resources::check_reservation(js, &cfg, true))
     {
         return error(KIND, e, json!({}));
     }
