@@ -48,6 +48,17 @@ pub enum Compression {
     S2,
 }
 
+/// `persist_mode` (2.12): `async` lets nats-server ack before its write is
+/// flushed. Nile acks only after fdatasync whatever the mode (see
+/// docs/compatibility.md); the setting is kept and echoed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PersistMode {
+    #[default]
+    Default,
+    Async,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ConsumerLimits {
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -134,8 +145,18 @@ pub struct StreamConfig {
     /// Atomic batch publish (2.12, ADR-50; see `stream::batch`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_atomic: bool,
+    /// Message schedules (2.12, ADR-51; see `schedule`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_msg_schedules: bool,
+    /// Omitted when `default`, as nats-server does.
+    #[serde(skip_serializing_if = "is_default_persist")]
+    pub persist_mode: PersistMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+}
+
+fn is_default_persist(m: &PersistMode) -> bool {
+    *m == PersistMode::Default
 }
 
 fn is_zero_u64(v: &u64) -> bool {
@@ -183,6 +204,8 @@ impl Default for StreamConfig {
             subject_delete_marker_ttl: 0,
             allow_msg_counter: false,
             allow_atomic: false,
+            allow_msg_schedules: false,
+            persist_mode: PersistMode::Default,
             metadata: None,
         }
     }
@@ -251,6 +274,8 @@ impl StreamConfig {
         super::stream::batch::check_config(&self)?;
         super::counter::check_config(&self)?;
         self.normalize_markers()?;
+        super::schedule::config::check_config(&mut self)?;
+        self.check_persist_mode()?;
         self.normalize_limits()?;
         self.normalize_subjects()?;
         self.check_flags()?;
@@ -284,6 +309,23 @@ impl StreamConfig {
         self.allow_msg_ttl = true;
         self.allow_rollup_hdrs = true;
         self.deny_purge = false;
+        Ok(())
+    }
+
+    fn check_persist_mode(&self) -> Result<(), ApiError> {
+        if self.persist_mode != PersistMode::Async {
+            return Ok(());
+        }
+        if self.storage != Storage::File {
+            return Err(err::invalid_config(
+                "async persist mode is only supported on file storage",
+            ));
+        }
+        if self.allow_atomic {
+            return Err(err::invalid_config(
+                "async persist mode is not supported with atomic batch publish",
+            ));
+        }
         Ok(())
     }
 
@@ -401,6 +443,12 @@ impl StreamConfig {
     /// nats-server's rules for what STREAM.UPDATE may change.
     pub fn check_update(&self, old: &StreamConfig) -> Result<(), ApiError> {
         super::counter::check_update(old, self)?;
+        super::schedule::config::check_update(old, self)?;
+        if old.persist_mode != self.persist_mode {
+            return Err(err::invalid_config(
+                "stream configuration update can not change persist mode",
+            ));
+        }
         let no = |what: &str| {
             Err(err::invalid_config(format!(
                 "stream configuration update can not change {what}"

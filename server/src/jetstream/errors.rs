@@ -389,4 +389,34 @@ pub mod err {
     pub fn invalid_reset(why: &str) -> ApiError {
         ApiError::new(400, 10204, format!("invalid reset: {why}"))
     }
+    pub fn mirror_with_schedules() -> ApiError {
+        ApiError::new(400, 10186, "stream mirrors can not also schedule messages")
+    }
+    pub fn source_with_schedules() -> ApiError {
+        ApiError::new(400, 10187, "stream source can not also schedule messages")
+    }
+    pub fn schedules_disabled() -> ApiError {
+        ApiError::new(400, 10188, "message schedules is disabled")
+    }
+    pub fn schedules_pattern_invalid() -> ApiError {
+        ApiError::new(400, 10189, "message schedules pattern is invalid")
+    }
+    pub fn schedules_target_invalid() -> ApiError {
+        ApiError::new(400, 10190, "message schedules target is invalid")
+    }
+    pub fn schedules_ttl_invalid() -> ApiError {
+        ApiError::new(400, 10191, "message schedules invalid per-message TTL")
+    }
+    pub fn schedules_rollup_invalid() -> ApiError {
+        ApiError::new(400, 10192, "message schedules invalid rollup")
+    }
+    pub fn schedules_source_invalid() -> ApiError {
+        ApiError::new(400, 10203, "message schedules source is invalid")
+    }
+    pub fn schedules_scheduler_invalid() -> ApiError {
+        ApiError::new(400, 10212, "message schedules invalid scheduler")
+    }
+    pub fn schedules_time_zone_invalid() -> ApiError {
+        ApiError::new(400, 10223, "message schedules time zone is invalid")
+    }
 }

@@ -23,6 +23,7 @@ pub mod mirror;
 mod monitor;
 pub mod republish;
 pub mod resources;
+pub mod schedule;
 pub mod stream;
 pub mod time;
 pub mod transform;

@@ -27,6 +27,7 @@ use super::errors::{err, ApiError};
 use super::headers;
 use super::republish::{Republished, Rules, StoredFacts};
 use super::resources;
+use super::schedule;
 use super::ttl;
 use crate::client::{Backlog, FlushList};
 use crate::router::RouteCache;
@@ -105,6 +106,8 @@ pub struct Stream {
     markers_started: std::sync::atomic::AtomicBool,
     /// Atomic batches being staged (see `batch`).
     batches: Mutex<batch::Batches>,
+    /// Message schedules, once the stream allows them (see `schedule`).
+    scheduler: std::sync::OnceLock<Arc<schedule::Scheduler>>,
 }
 
 /// Result of storing one published message.
@@ -155,6 +158,7 @@ impl Stream {
             copier: Mutex::new(None),
             markers_started: std::sync::atomic::AtomicBool::new(false),
             batches: Mutex::new(batch::Batches::default()),
+            scheduler: std::sync::OnceLock::new(),
         });
         stream.recover_dedup();
         let durable_seq = stream.durable_seq.clone();
@@ -168,6 +172,7 @@ impl Stream {
         };
         runtime.spawn(ack_loop(task));
         stream.start_markers();
+        stream.start_schedules();
         stream
     }
 
@@ -329,6 +334,8 @@ impl Stream {
             None
         };
         let body = counted.as_ref().map_or(body, |c| &c.payload[..]);
+        let scheduled = schedule::check(cfg, subject, hdrs, now, |s| self.last_headers_of(s))?;
+        let hdrs = &scheduled.headers[..];
         let (rollup, ttl) = if hdrs.is_empty() {
             (None, ttl::Publish::plain(hdrs))
         } else {
@@ -351,6 +358,9 @@ impl Stream {
         }
         inner.last_msg_id = msg_id.map(str::to_string);
         drop(inner);
+        if let Some(sched) = self.scheduler.get() {
+            sched.after_store(self.store.as_ref(), seq, subject, &scheduled);
+        }
         let stored = StoredFacts {
             stream: &self.name,
             subject: republish_subject(&rules, subject),
@@ -410,6 +420,12 @@ impl Stream {
         Ok(republish.and_then(|r| r.message(stored, hdrs, body).map(Box::new)))
     }
 
+    /// The headers of the last message on `subject`, if any.
+    fn last_headers_of(&self, subject: &str) -> Option<Bytes> {
+        let m = self.store.last_for_subject(&SubjectFilter::new(subject));
+        m.ok().map(|m| m.headers)
+    }
+
     /// Last stored sequence of `subject`, 0 if none.
     fn last_seq_of(&self, subject: &[u8]) -> Result<u64, ApiError> {
         match self.store.last_for_subject(&SubjectFilter::new(subject)) {
@@ -435,9 +451,9 @@ impl Stream {
         self.append_internal(at_seq, msg, timestamp_ns, expires_ns)
     }
 
-    /// Stores a message the server itself places (a copy or a marker), at
-    /// `at_seq` when given, with its own expiry time if any.
-    fn append_internal(
+    /// Stores a message the server itself places (a copy, a marker or a
+    /// scheduled message), at `at_seq` when given, with its own expiry time if any.
+    pub(super) fn append_internal(
         &self,
         at_seq: Option<u64>,
         (subject, hdrs, body): (&[u8], &[u8], &[u8]),
@@ -509,6 +525,18 @@ impl Stream {
             return;
         }
         self.runtime.spawn(marker_loop(Arc::downgrade(self)));
+    }
+
+    /// Starts the schedule task, once, when the stream allows schedules:
+    /// the due schedules are read back from the stream's messages first.
+    pub fn start_schedules(self: &Arc<Self>) {
+        if !self.config.read().allow_msg_schedules || self.scheduler.get().is_some() {
+            return;
+        }
+        let sched = self.scheduler.get_or_init(Arc::default).clone();
+        schedule::recover(self.store.as_ref(), &sched, now_ns());
+        self.runtime
+            .spawn(schedule::run(Arc::downgrade(self), sched));
     }
 
     /// Wake the copiers reading this stream; forget those that are gone.

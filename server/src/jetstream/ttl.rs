@@ -57,7 +57,7 @@ fn parse_int(v: &str) -> Option<i64> {
 
 /// Go's `time.ParseDuration`, for the non-negative values a TTL can be:
 /// a sequence of decimal numbers, each with a unit (ns us µs ms s m h).
-fn parse_go_duration_ns(v: &str) -> Result<i64, InvalidTtl> {
+pub fn parse_go_duration_ns(v: &str) -> Result<i64, InvalidTtl> {
     let mut rest = v.strip_prefix('+').unwrap_or(v);
     if rest.is_empty() || rest.starts_with('-') {
         return Err(InvalidTtl);

@@ -211,6 +211,7 @@ pub fn update(js: &JetStream, req: &Request<'_>) -> Reply {
     let copy_changed = old.mirror != cfg.mirror || old.sources != cfg.sources;
     stream.set_config(cfg);
     stream.start_markers();
+    stream.start_schedules();
     if subjects_changed {
         stream.subscribe();
     }
