@@ -71,14 +71,11 @@ async fn wait_count(c: &async_nats::Client, stream: &str, subject: &str, n: u64)
     }
 }
 
-/// An RFC 3339 time `ms` milliseconds from now, as JavaScript's toISOString.
+/// An RFC 3339 time `ms` milliseconds from now.
 fn in_ms(ms: u64) -> String {
     let t = time::OffsetDateTime::now_utc() + Duration::from_millis(ms);
-    let f = time::format_description::parse(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
-    )
-    .unwrap();
-    t.format(&f).unwrap()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 #[tokio::test]
