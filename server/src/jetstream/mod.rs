@@ -80,6 +80,10 @@ pub struct JetStream {
     api_tx: std::sync::mpsc::SyncSender<ApiRequest>,
     /// Itself, for tasks that must not keep JetStream alive (copiers).
     me: std::sync::Weak<JetStream>,
+    /// Streams found in the store that could not be opened at start-up, by
+    /// directory name, with why: their files are kept, `/healthz` reports
+    /// them, a create of the same name is refused and a delete removes them.
+    pub unrecovered: parking_lot::Mutex<BTreeMap<String, String>>,
 }
 
 /// Errors that stop JetStream from starting.
@@ -113,6 +117,7 @@ impl JetStream {
             runtime: tokio::runtime::Handle::current(),
             api_tx,
             me: me.clone(),
+            unrecovered: Default::default(),
         });
         js.load_streams()?;
         let worker = js.clone();
@@ -153,18 +158,38 @@ impl JetStream {
                 tracing::warn!("skipping {}: empty stream config", dir.display());
                 continue;
             }
-            let meta: StreamMeta = serde_json::from_slice(&text)
-                .map_err(|e| JetStreamError::Stream(dir.display().to_string(), e.to_string()))?;
+            let dir_name = entry.file_name().to_string_lossy().into_owned();
+            let meta: StreamMeta = match serde_json::from_slice(&text) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(
+                        "  Error unmarshalling stream metafile {:?}: {e}",
+                        meta.display()
+                    );
+                    self.unrecovered.lock().insert(dir_name, e.to_string());
+                    continue;
+                }
+            };
             let name = meta.config.name.clone();
-            let stream = self
-                .open_stream(meta.config, meta.created_ns)
-                .map_err(|e| JetStreamError::Stream(name.clone(), e.description))?;
-            tracing::info!(
-                "  Restored stream {name:?}: {} messages",
-                stream.store.state(false).msgs
-            );
+            match self.open_stream(meta.config, meta.created_ns) {
+                Ok(stream) => tracing::info!(
+                    "  Restored stream {name:?}: {} messages",
+                    stream.store.state(false).msgs
+                ),
+                Err(e) => {
+                    // One damaged stream must not keep the others (and the
+                    // server) down; its files stay for the operator.
+                    tracing::warn!("  Error recreating stream {name:?}: {}", e.description);
+                    self.unrecovered.lock().insert(dir_name, e.description);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Why the stream stored under `name` could not be opened, if it could not.
+    pub fn unrecovered_reason(&self, name: &str) -> Option<String> {
+        self.unrecovered.lock().get(name).cloned()
     }
 
     /// Open (or create) the store for `config` and start capturing its subjects.

@@ -76,7 +76,13 @@ fn stream_snapshot(s: &Stream, wants: &SnapshotWants) -> StreamSnapshot {
 
 impl JetStreamSource for JetStream {
     fn health(&self) -> Result<(), String> {
-        Ok(())
+        match self.unrecovered.lock().keys().next() {
+            Some(stream) => Err(format!(
+                "JetStream stream '{} > {stream}' could not be recovered",
+                self.account.name
+            )),
+            None => Ok(()),
+        }
     }
 
     fn snapshot(&self, wants: &SnapshotWants) -> JetStreamSnapshot {

@@ -146,6 +146,11 @@ pub fn create(js: &JetStream, req: &Request<'_>) -> Reply {
         v["did_create"] = true.into();
         return Reply::Json(typed(KIND, v));
     }
+    if let Some(why) = js.unrecovered_reason(&cfg.name) {
+        // Creating it afresh would write over the files it could not open.
+        let text = format!("stream could not be recovered at start-up ({why}); its files are kept until the stream is deleted");
+        return error(KIND, err::stream_create(text), json!({}));
+    }
     if let Err(e) = check_overlap(js, &cfg) {
         return error(KIND, e, json!({}));
     }
@@ -358,7 +363,13 @@ fn delete_stream(js: &JetStream, stream: &Arc<Stream>) {
 
 pub fn delete(js: &JetStream, req: &Request<'_>) -> Reply {
     const KIND: &str = "stream_delete_response";
-    let Some(stream) = js.stream(req.token(4)) else {
+    let name = req.token(4);
+    let Some(stream) = js.stream(name) else {
+        if js.unrecovered.lock().remove(name).is_some() {
+            tracing::warn!("removing the files of stream {name:?}, which could not be recovered");
+            remove_dir(&js.stream_dir(name));
+            return Reply::Json(typed(KIND, json!({"success": true})));
+        }
         return error(KIND, err::stream_not_found(), json!({}));
     };
     delete_stream(js, &stream);
