@@ -456,7 +456,7 @@ impl Stream {
 }
 
 /// The header block less every `name` line (nothing left: no block).
-fn without_header(block: &[u8], name: &str) -> Vec<u8> {
+pub(super) fn without_header(block: &[u8], name: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(block.len());
     let mut kept = 0;
     for (i, line) in block.split_inclusive(|b| *b == b'\n').enumerate() {

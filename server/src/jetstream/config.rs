@@ -151,6 +151,9 @@ pub struct StreamConfig {
     /// Omitted when `default`, as nats-server does.
     #[serde(skip_serializing_if = "is_default_persist")]
     pub persist_mode: PersistMode,
+    /// Fast-ingest batch publish (2.14, ADR-50; see `stream::fast_batch`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_batched: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
 }
@@ -206,6 +209,7 @@ impl Default for StreamConfig {
             allow_atomic: false,
             allow_msg_schedules: false,
             persist_mode: PersistMode::Default,
+            allow_batched: false,
             metadata: None,
         }
     }
@@ -272,6 +276,7 @@ impl StreamConfig {
         }
         super::mirror::check_config(&mut self)?;
         super::stream::batch::check_config(&self)?;
+        super::stream::fast_batch::check_config(&self)?;
         super::counter::check_config(&self)?;
         self.normalize_markers()?;
         super::schedule::config::check_config(&mut self)?;

@@ -230,6 +230,29 @@ pub mod err {
             "stream mirrors can not also use atomic publishing",
         )
     }
+    // Fast-ingest batch publish (ADR-50, nats-server 2.14).
+    pub fn fast_publish_disabled() -> ApiError {
+        ApiError::new(400, 10205, "batch publish is disabled")
+    }
+    pub fn fast_publish_invalid_pattern() -> ApiError {
+        ApiError::new(400, 10206, "batch publish pattern is invalid")
+    }
+    pub fn fast_publish_invalid_id() -> ApiError {
+        ApiError::new(400, 10207, "batch publish ID is invalid")
+    }
+    pub fn fast_publish_unknown_id() -> ApiError {
+        ApiError::new(400, 10208, "batch publish ID unknown")
+    }
+    pub fn mirror_with_fast_publish() -> ApiError {
+        ApiError::new(
+            400,
+            10209,
+            "stream mirrors can not also use batch publishing",
+        )
+    }
+    pub fn fast_publish_too_many_inflight() -> ApiError {
+        ApiError::new(429, 10211, "batch publish too many inflight")
+    }
     /// The last-subject-sequence check of a batch message on a subject an
     /// earlier message of the same batch writes.
     pub fn wrong_last_sequence_constant() -> ApiError {

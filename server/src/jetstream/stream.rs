@@ -14,6 +14,8 @@ use parking_lot::{Mutex, RwLock};
 mod ack_queue;
 #[path = "batch.rs"]
 pub mod batch;
+#[path = "fast_batch.rs"]
+pub mod fast_batch;
 #[path = "pub_ack.rs"]
 mod pub_ack;
 
@@ -108,6 +110,8 @@ pub struct Stream {
     batches: Mutex<batch::Batches>,
     /// Message schedules, once the stream allows them (see `schedule`).
     scheduler: std::sync::OnceLock<Arc<schedule::Scheduler>>,
+    /// Fast batches open (see `fast_batch`).
+    fast_batches: Mutex<fast_batch::FastBatches>,
 }
 
 /// Result of storing one published message.
@@ -159,6 +163,7 @@ impl Stream {
             markers_started: std::sync::atomic::AtomicBool::new(false),
             batches: Mutex::new(batch::Batches::default()),
             scheduler: std::sync::OnceLock::new(),
+            fast_batches: Mutex::new(fast_batch::FastBatches::default()),
         });
         stream.recover_dedup();
         let durable_seq = stream.durable_seq.clone();
@@ -184,6 +189,9 @@ impl Stream {
     /// Replace the config (stream update) and the rules compiled from it.
     pub fn set_config(&self, config: StreamConfig) {
         let rules = Rules::new(config.subject_transform.as_ref(), config.republish.as_ref());
+        if !config.allow_batched {
+            self.fast_batches.lock().clear();
+        }
         let mut cfg = self.config.write();
         *self.rules.write() = rules;
         *cfg = config;
@@ -579,6 +587,10 @@ impl Stream {
 impl InternalSubscriber for Stream {
     fn deliver(&self, d: &Delivery<'_>) -> bool {
         let (hdrs, body) = d.payload.split_at(d.headers_len.min(d.payload.len()));
+        if let Some(reply) = d.reply.filter(|r| fast_batch::is_fast(r)) {
+            self.deliver_fast(d, hdrs, body, reply);
+            return true;
+        }
         if let Some(id) = batch::batch_id(hdrs) {
             self.deliver_batch(d, hdrs, body, id);
             return true;

@@ -215,6 +215,9 @@ fn stream_level(cfg: &Value) -> u32 {
     {
         level = 2;
     }
+    if is_set(cfg, "allow_batched") {
+        level = 4;
+    }
     level
 }
 
