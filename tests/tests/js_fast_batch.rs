@@ -69,7 +69,7 @@ impl Batch {
         for (k, v) in headers {
             h.insert(*k, *v);
         }
-        let body = format!("{reply}").into();
+        let body = reply.to_string().into();
         self.c
             .publish_with_reply_and_headers(subject.to_string(), reply.to_string(), h, body)
             .await
