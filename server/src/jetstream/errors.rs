@@ -442,4 +442,41 @@ pub mod err {
     pub fn schedules_time_zone_invalid() -> ApiError {
         ApiError::new(400, 10223, "message schedules time zone is invalid")
     }
+    pub fn ack_fc_requires_push() -> ApiError {
+        ApiError::new(
+            400,
+            10218,
+            "flow control ack policy requires a push based consumer",
+        )
+    }
+    pub fn ack_fc_requires_fc() -> ApiError {
+        ApiError::new(400, 10219, "flow control ack policy requires flow control")
+    }
+    pub fn ack_fc_requires_max_ack_pending() -> ApiError {
+        ApiError::new(
+            400,
+            10220,
+            "flow control ack policy requires max ack pending",
+        )
+    }
+    pub fn ack_fc_requires_no_ack_wait() -> ApiError {
+        ApiError::new(
+            400,
+            10221,
+            "flow control ack policy requires unset ack wait",
+        )
+    }
+    pub fn ack_fc_requires_no_max_deliver() -> ApiError {
+        ApiError::new(
+            400,
+            10222,
+            "flow control ack policy requires unset max deliver",
+        )
+    }
+    pub fn mirror_consumer_invalid() -> ApiError {
+        ApiError::new(400, 10213, "stream mirror consumer config is invalid")
+    }
+    pub fn source_consumer_invalid() -> ApiError {
+        ApiError::new(400, 10215, "stream source consumer config is invalid")
+    }
 }

@@ -229,6 +229,10 @@ fn consumer_level(cfg: &Value) -> u32 {
     let priority = cfg["priority_policy"]
         .as_str()
         .is_some_and(|p| !p.is_empty() && p != "none");
+    // ADR-60's flow-control acks came with 2.14 (level 4).
+    if cfg["ack_policy"].as_str() == Some("flow_control") {
+        return 4;
+    }
     if paused || priority || is_set(cfg, "priority_timeout") || is_set(cfg, "priority_groups") {
         return 1;
     }

@@ -15,6 +15,9 @@ pub const MAX_WAITING_DEFAULT: i64 = 512;
 pub const MAX_ACK_PENDING_DEFAULT: i64 = 1000;
 pub const INACTIVE_THRESHOLD_EPHEMERAL_NS: i64 = 5_000_000_000;
 const HEARTBEAT_MIN_NS: i64 = 100_000_000;
+/// The heartbeat a flow-control-acked consumer must have (nats-server's
+/// stalled-source detection is built on it).
+const FLOW_CONTROL_HEARTBEAT_NS: i64 = 1_000_000_000;
 const MAX_EXPIRES_MIN_NS: i64 = 1_000_000;
 const DESCRIPTION_LEN_MAX: usize = 4096;
 const METADATA_BYTES_MAX: usize = 128 * 1024;
@@ -41,6 +44,10 @@ pub enum AckPolicy {
     None,
     All,
     Explicit,
+    /// 2.14 (ADR-60): acked as `all` by each reply to a flow-control
+    /// request, for the durable consumers mirrors and sources may use.
+    #[serde(rename = "flow_control")]
+    FlowControl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -213,6 +220,7 @@ impl ConsumerConfig {
         self.check_names()?;
         self.check_sizes()?;
         self.check_filters()?;
+        self.check_ack_flow_control(pedantic)?;
         self.check_push_pull()?;
         self.check_timers()?;
         sample_percent(self.sample_freq.as_deref())?;
@@ -221,7 +229,9 @@ impl ConsumerConfig {
             self.ack_wait = first;
         }
         // Without acks nats-server leaves ack_wait and max_ack_pending unset (omitted).
-        if self.ack_policy != AckPolicy::None && self.ack_wait <= 0 {
+        // Flow-control acks have no ack wait (nats-server omits it).
+        let timed = !matches!(self.ack_policy, AckPolicy::None | AckPolicy::FlowControl);
+        if timed && self.ack_wait <= 0 {
             self.ack_wait = ACK_WAIT_DEFAULT_NS;
         }
         if self.max_deliver == 0 || self.max_deliver < -1 {
@@ -438,6 +448,40 @@ impl ConsumerConfig {
         Ok(())
     }
 
+    /// nats-server's rules for `ack_policy: flow_control`: a push consumer
+    /// with flow control and a 1 s heartbeat (both set for it outside
+    /// pedantic mode), no ack wait, backoff or delivery limit.
+    fn check_ack_flow_control(&mut self, pedantic: bool) -> Result<(), ApiError> {
+        if self.ack_policy != AckPolicy::FlowControl {
+            return Ok(());
+        }
+        if !pedantic {
+            self.flow_control = true;
+            self.idle_heartbeat = Some(FLOW_CONTROL_HEARTBEAT_NS);
+        }
+        if self.deliver_subject.as_deref().is_none_or(str::is_empty) {
+            return Err(err::ack_fc_requires_push());
+        }
+        if !self.flow_control {
+            return Err(err::ack_fc_requires_fc());
+        }
+        if self.idle_heartbeat != Some(FLOW_CONTROL_HEARTBEAT_NS) {
+            return Err(err::invalid_config(
+                "flow control ack policy heartbeat needs to be 1s",
+            ));
+        }
+        if self.max_ack_pending < 0 {
+            return Err(err::ack_fc_requires_max_ack_pending());
+        }
+        if self.ack_wait != 0 || self.backoff.as_ref().is_some_and(|b| !b.is_empty()) {
+            return Err(err::ack_fc_requires_no_ack_wait());
+        }
+        if self.max_deliver > 0 {
+            return Err(err::ack_fc_requires_no_max_deliver());
+        }
+        Ok(())
+    }
+
     fn check_timers(&self) -> Result<(), ApiError> {
         if self.ack_wait < 0 {
             return Err(bad(10183, "consumer ack wait needs to be positive"));
@@ -584,7 +628,10 @@ impl ConsumerConfig {
             return Err(bad(10094, "consumer delivery policy is deliver last per subject, but optional filter subject is not set"));
         }
         if stream.retention == Retention::Workqueue {
-            if self.ack_policy != AckPolicy::Explicit {
+            if !matches!(
+                self.ack_policy,
+                AckPolicy::Explicit | AckPolicy::FlowControl
+            ) {
                 return Err(bad(
                     10084,
                     "consumer must be explicit ack on workqueue stream",

@@ -594,19 +594,34 @@ fn push_turn(
         out.push(o);
         st.last_send = now;
         sent += 1;
-        if cfg.flow_control && st.flow.on_sent(size) {
-            let fc = st.flow.ask(&c.stream_name, &c.name);
-            out.push(Out {
-                to: to.clone(),
-                subject: to.clone(),
-                reply: Some(Bytes::from(fc)),
-                ack: None,
-                headers: status("100 FlowControl Request", &[]),
-                body: Bytes::new(),
-            });
+        let window_half = cfg.flow_control && st.flow.on_sent(size);
+        if window_half || acks_by_flow_control_due(cfg, st) {
+            out.push(flow_control_request(c, st, &to));
         }
     }
     true
+}
+
+/// Under `ack_policy: flow_control` acks come only from flow-control
+/// replies: ask for one when `max_ack_pending` is reached, rather than
+/// wait for the byte window (as nats-server).
+fn acks_by_flow_control_due(cfg: &ConsumerConfig, st: &State) -> bool {
+    cfg.ack_policy == AckPolicy::FlowControl
+        && st.flow.outstanding.is_none()
+        && !st.pending.is_empty()
+        && !has_capacity(cfg, st)
+}
+
+fn flow_control_request(c: &Consumer, st: &mut State, to: &Bytes) -> Out {
+    let fc = st.flow.ask(&c.stream_name, &c.name);
+    Out {
+        to: to.clone(),
+        subject: to.clone(),
+        reply: Some(Bytes::from(fc)),
+        ack: None,
+        headers: status("100 FlowControl Request", &[]),
+        body: Bytes::new(),
+    }
 }
 
 fn heartbeats(
@@ -642,11 +657,19 @@ fn heartbeats(
         return;
     }
     st.last_send = now;
+    // An idle flow-control-acked consumer asks for the acks of what it sent.
+    if cfg.ack_policy == AckPolicy::FlowControl
+        && st.flow.outstanding.is_none()
+        && !st.pending.is_empty()
+    {
+        let to = Bytes::copy_from_slice(ds.as_bytes());
+        out.push(flow_control_request(c, st, &to));
+        return;
+    }
     let mut lines = last.to_vec();
     if let Some(fc) = &st.flow.outstanding {
         lines.push(("Nats-Consumer-Stalled", fc.clone()));
     }
-    let _ = c;
     out.push(status_out(
         &Bytes::copy_from_slice(ds.as_bytes()),
         status("100 Idle Heartbeat", &lines),

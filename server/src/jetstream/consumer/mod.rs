@@ -41,6 +41,7 @@ use self::ack::AckKind;
 use self::config::{AckPolicy, ConsumerConfig, DeliverPolicy};
 use self::pull::WaitingRequest;
 use super::config::Retention;
+use super::headers;
 use super::stream::{now_ns, Stream};
 use crate::server::Server;
 use crate::subscription::{Delivery, InternalSubscriber, SubTarget, Subscription};
@@ -491,7 +492,7 @@ impl Consumer {
                     None => Vec::new(),
                 }
             }
-            AckPolicy::All => {
+            AckPolicy::All | AckPolicy::FlowControl => {
                 let done: Vec<u64> = st.pending.range(..=sseq).map(|(s, _)| *s).collect();
                 for s in &done {
                     if let Some(p) = st.pending.remove(s) {
@@ -629,11 +630,28 @@ impl Consumer {
             .publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
     }
 
-    fn on_flow_control(&self, subject: &[u8]) {
-        let released = self.state.lock().flow.on_reply(subject);
-        if released {
-            self.wake.notify_one();
+    /// A reply to a flow-control request. Under `ack_policy: flow_control`
+    /// its `Nats-Last-Stream` header (the last stream sequence the sourcing
+    /// side stored) acks everything up to it.
+    fn on_flow_control(&self, subject: &[u8], hdrs: &[u8]) {
+        let mut st = self.state.lock();
+        if !st.flow.on_reply(subject) {
+            return;
         }
+        let cfg = self.config.read().clone();
+        let stored_through = headers::get_str(hdrs, "Nats-Last-Stream")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0);
+        let acked = match (cfg.ack_policy, stored_through) {
+            (AckPolicy::FlowControl, Some(sseq)) => self.ack_locked(&mut st, &cfg, sseq),
+            _ => Vec::new(),
+        };
+        drop(st);
+        if !acked.is_empty() {
+            persist::save(self);
+            self.apply_retention(&acked);
+        }
+        self.wake.notify_one();
     }
 }
 
@@ -678,8 +696,15 @@ fn sample(cfg: &ConsumerConfig) -> bool {
     }
 }
 
+/// Flow-control acks have no ack wait: a delivered message is taken back
+/// only if no flow-control reply acks it for this long.
+const FLOW_CONTROL_REDELIVERY: Duration = Duration::from_secs(24 * 3600);
+
 /// The ack wait for a message delivered `deliveries` times (backoff aware).
 pub fn ack_wait(cfg: &ConsumerConfig, deliveries: u32) -> Duration {
+    if cfg.ack_policy == AckPolicy::FlowControl {
+        return FLOW_CONTROL_REDELIVERY;
+    }
     let ns = match &cfg.backoff {
         Some(b) if !b.is_empty() => b[(deliveries.max(1) as usize - 1).min(b.len() - 1)],
         _ => cfg.ack_wait,
@@ -742,7 +767,7 @@ impl InternalSubscriber for Listener {
             return false;
         };
         if d.subject.starts_with(b"$JS.FC.") {
-            c.on_flow_control(d.subject);
+            c.on_flow_control(d.subject, &d.payload[..d.headers_len.min(d.payload.len())]);
             return true;
         }
         let body = &d.payload[d.headers_len.min(d.payload.len())..];

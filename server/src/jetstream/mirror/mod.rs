@@ -151,6 +151,25 @@ impl SourceSpec {
     }
 
     /// The static checks nats-server makes on one entry.
+    /// ADR-60's `consumer` (a durable consumer on the origin to copy
+    /// through) needs a name and a deliver subject, and takes the place of
+    /// the start and filter settings, which then belong to that consumer.
+    fn check_consumer(&self, kind: Kind) -> Result<(), ApiError> {
+        let Some(c) = self.other.get("consumer").filter(|c| !c.is_null()) else {
+            return Ok(());
+        };
+        let set = |k: &str| c[k].as_str().is_some_and(|v| !v.is_empty());
+        let positioned = self.opt_start_seq > 0 || self.opt_start_time.is_some();
+        let filtered = !self.filter().is_empty() || !self.transform_specs().is_empty();
+        if set("name") && set("deliver_subject") && !positioned && !filtered {
+            return Ok(());
+        }
+        Err(match kind {
+            Kind::Mirror => err::mirror_consumer_invalid(),
+            Kind::Source => err::source_consumer_invalid(),
+        })
+    }
+
     fn check(&self, kind: Kind) -> Result<(), ApiError> {
         let (bad_name, multiple, bad_src, bad_dest, overlap) = match kind {
             Kind::Mirror => (
@@ -171,6 +190,7 @@ impl SourceSpec {
         if kind == Kind::Source && !is_valid_name(&self.name) {
             return Err(bad_name());
         }
+        self.check_consumer(kind)?;
         if !self.filter().is_empty() && !self.transform_specs().is_empty() {
             return Err(multiple());
         }
