@@ -290,6 +290,10 @@ pub struct Options {
     pub host: String,
     pub port: Port,
     pub server_name: Option<String>,
+    /// The account whose users may send `$SYS.REQ.*` requests (`$SYS` when
+    /// `accounts` configures one of that name and this is not set).
+    pub system_account: Option<String>,
+    pub no_system_account: bool,
     /// Monitoring listener; `None` = off.
     pub http_host: Option<String>,
     pub http_port: Option<Port>,
@@ -332,6 +336,8 @@ impl Default for Options {
             host: "0.0.0.0".to_string(),
             port: Port::Fixed(PORT_DEFAULT),
             server_name: None,
+            system_account: None,
+            no_system_account: false,
             http_host: None,
             http_port: None,
             payload_bytes_max: PAYLOAD_BYTES_MAX_DEFAULT,

@@ -110,6 +110,7 @@ impl Server {
         let (account, created) = self.accounts.get_or_create(name);
         if created {
             self.attach_jetstream(&account);
+            crate::monitor::sys::attach(self, &account);
         }
         account
     }

@@ -52,11 +52,6 @@ const IGNORED_TOP: &[(&str, &str)] = &[
     ("resolver_pinned_accounts", WHY_JWT),
     ("trusted", WHY_JWT),
     ("trusted_keys", WHY_JWT),
-    ("system_account", "Nile has no system account"),
-    ("system", "Nile has no system account"),
-    ("no_system_account", "Nile has no system account"),
-    ("no_system", "Nile has no system account"),
-    ("no_sys_acc", "Nile has no system account"),
     ("default_js_domain", WHY_OTHER),
     ("server_tags", WHY_OTHER),
     ("server_metadata", WHY_OTHER),
@@ -335,6 +330,10 @@ impl Mapper {
             }
             "host" | "net" => opts.host = string(e, k)?,
             "server_name" => opts.server_name = Some(server_name(e, k)?),
+            "system_account" | "system" => opts.system_account = Some(string(e, k)?),
+            "no_system_account" | "no_system" | "no_sys_acc" => {
+                opts.no_system_account = boolean(e, k)?
+            }
             "debug" => opts.log.debug = boolean(e, k)?,
             "trace" | "trace_verbose" => opts.log.trace = boolean(e, k)?,
             "logtime" => opts.log.time = Some(boolean(e, k)?),

@@ -951,7 +951,8 @@ authorization { users: [ {user: c, password: c} ] }
 fn ignored_blocks_warn() {
     let text = "cluster { name: c, listen: 127.0.0.1:-1, routes: [nats://a:1] }\nleafnodes { listen: \"127.0.0.1:-1\" }\nserver_tags [ id:abc ]\nmqtt { port: 1883 }\ngateway { name: g }\nsystem_account: SYS\n";
     let w = warnings(text);
-    assert_eq!(w.len(), 6, "{w:?}");
+    // `system_account` is read now: five blocks warn.
+    assert_eq!(w.len(), 5, "{w:?}");
     assert!(
         w[0].starts_with("/etc/nile/main.conf:1:1: \"cluster\" ignored"),
         "{w:?}"

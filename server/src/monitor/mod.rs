@@ -22,6 +22,7 @@ mod query;
 mod standalone;
 mod state;
 mod subsz;
+pub mod sys;
 mod varz;
 
 pub use jetstream::{JetStreamSnapshot, JetStreamSource, SnapshotWants};

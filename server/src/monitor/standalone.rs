@@ -50,9 +50,13 @@ pub fn accountz(server: &Server) -> Value {
     // Configured accounts without users, and JWT accounts once used.
     accounts.extend(o.accounts.iter().map(|a| a.name.clone()));
     accounts.extend(server.accounts.all().iter().map(|a| a.name.clone()));
-    json!({
+    let mut v = json!({
         "server_id": server.server_id,
         "now": rfc3339(SystemTime::now()),
-        "accounts": accounts,
-    })
+    });
+    if let Some(sys) = super::sys::system_account_name(server) {
+        v["system_account"] = sys.into();
+    }
+    v["accounts"] = json!(accounts);
+    v
 }
