@@ -18,9 +18,29 @@ use crate::options::Options;
 /// The nats-server version whose client protocol and API Nile implements;
 /// clients gate features on it (spec §4.6).
 pub const NATS_VERSION: &str = "2.11.0";
-/// The JetStream API level (ADR-44) of the nats-server release Nile matches:
-/// 1 is 2.11's. Reported only when [`advertises_api_level`].
-pub const JS_API_LEVEL: u32 = 1;
+/// The JetStream API level (ADR-44) of the nats-server release Nile matches
+/// (1 is 2.11's), so the two never disagree. Reported only when
+/// [`advertises_api_level`].
+pub const JS_API_LEVEL: u32 = api_level_of(NATS_VERSION);
+
+/// nats-server's API level by release: 2.11 → 1, 2.12 → 2, 2.14 → 4,
+/// later → 5; none before 2.11.
+const fn api_level_of(version: &str) -> u32 {
+    let b = version.as_bytes();
+    let mut i = 2; // past "2."
+    let mut minor = 0u32;
+    while i < b.len() && b[i].is_ascii_digit() {
+        minor = minor * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    match minor {
+        0..=10 => 0,
+        11 => 1,
+        12 | 13 => 2,
+        14 => 4,
+        _ => 5,
+    }
+}
 
 /// Servers before 2.11 report no API level; clients gate on the version.
 pub fn advertises_api_level() -> bool {
@@ -325,4 +345,23 @@ fn new_server_id() -> String {
         id.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
     }
     id
+}
+
+#[cfg(test)]
+mod api_level_tests {
+    use super::api_level_of;
+
+    #[test]
+    fn the_api_level_follows_the_advertised_version() {
+        let levels = [
+            ("2.10.14", 0),
+            ("2.11.0", 1),
+            ("2.12.3", 2),
+            ("2.14.0", 4),
+            ("2.15.1", 5),
+        ];
+        for (version, level) in levels {
+            assert_eq!(api_level_of(version), level, "{version}");
+        }
+    }
 }
