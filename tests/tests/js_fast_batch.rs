@@ -494,3 +494,31 @@ async fn an_acknowledged_batch_survives_kill_9() {
     let c = connect(&nile).await;
     assert_eq!(messages(&c, "F").await, 50);
 }
+
+#[tokio::test]
+async fn a_required_api_level_too_high_ends_the_batch() {
+    let nile = start();
+    let c = connect(&nile).await;
+    fast_stream(&c, "F", "f.>").await;
+    let mut b = Batch::new(&c, "lvl", 10, "fail").await;
+    b.send("f.a", 1, START, &[]).await;
+    assert_eq!(b.next_on(1, START).await, flow(0, 10));
+    b.send("f.a", 2, APPEND, &[("Nats-Required-Api-Level", "99")])
+        .await;
+    assert_eq!(
+        b.next_on(2, APPEND).await,
+        ack_err("F", 412, 10185, "JetStream minimum api level required")
+    );
+    b.send("f.a", 3, APPEND, &[]).await;
+    assert_eq!(
+        b.next_on(3, APPEND).await,
+        ack_err("F", 400, 10208, "batch publish ID unknown")
+    );
+    // An acceptable level is checked and not stored.
+    let mut ok = Batch::new(&c, "lvl1", 10, "fail").await;
+    ok.send("f.a", 1, COMMIT, &[("Nats-Required-Api-Level", "1")])
+        .await;
+    assert_eq!(ok.next_on(1, COMMIT).await, batch_ack("F", 2, "lvl1", 1));
+    let m = req(&c, "$JS.API.STREAM.MSG.GET.F", r#"{"seq":2}"#).await;
+    assert!(m["message"].get("hdrs").is_none(), "{m}");
+}
