@@ -47,6 +47,8 @@ pub struct ClientMeta {
     pub version: String,
     pub user: Option<String>,
     pub account: Option<String>,
+    /// CONNECT was accepted: the system account heard of it.
+    pub connected: bool,
 }
 
 struct OutState {

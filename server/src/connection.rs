@@ -593,6 +593,7 @@ impl Connection {
             meta.version = c.version.unwrap_or_default();
             meta.user = identity.user;
             meta.account = identity.account_label.or(identity.account);
+            meta.connected = true;
         }
         self.handle.headers.store(headers, Ordering::Relaxed);
         *self.handle.responses.lock() = identity
@@ -613,6 +614,7 @@ impl Connection {
         // INFO out, CONNECT back: a first round trip, until a PING measures one.
         self.handle.set_rtt(self.accepted.elapsed());
         self.ok();
+        crate::monitor::sys::client_connect(&self.server, &self.handle);
         Ok(())
     }
 

@@ -86,6 +86,9 @@ pub struct Server {
     pub monitor: crate::monitor::MonitorState,
     /// Set once at start-up when JetStream is enabled.
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// Where `$SYS.REQ.*` is served and `$SYS.ACCOUNT.*` events go, once
+    /// the system account exists.
+    pub system_account: std::sync::OnceLock<Arc<Account>>,
     /// Built once from `opts.tls`; `Err` when the files went bad after the
     /// config was checked (then clients are refused rather than served in clear).
     pub tls: Option<Result<tokio_rustls::TlsAcceptor, String>>,
@@ -120,6 +123,7 @@ impl Server {
             http_addr: Mutex::new(None),
             monitor: crate::monitor::MonitorState::default(),
             jetstream: std::sync::OnceLock::new(),
+            system_account: std::sync::OnceLock::new(),
             tls,
         })
     }
@@ -286,7 +290,10 @@ impl Server {
         ) {
             t.slow_consumers.fetch_add(1, Ordering::Relaxed);
         }
-        self.monitor.record_closed(client);
+        let closed = self.monitor.record_closed(client);
+        if client.meta.lock().connected {
+            crate::monitor::sys::client_disconnect(self, &closed);
+        }
     }
 
     /// Server-wide (in_msgs, in_bytes, out_msgs, out_bytes): closed plus live.

@@ -146,3 +146,54 @@ async fn only_the_system_account_is_answered() {
     assert!(no_responders(&a, "$SYS.REQ.SERVER.PING").await);
     assert!(no_responders(&a, "$SYS.REQ.SERVER.PING.VARZ").await);
 }
+
+#[tokio::test]
+async fn connects_and_disconnects_are_announced() {
+    let nile = start();
+    let sys = login(&nile, "sys").await;
+    let mut events = sys.subscribe("$SYS.ACCOUNT.A.*").await.unwrap();
+    sys.flush().await.unwrap();
+    let a = ConnectOptions::with_user_and_password("a".into(), "a".into())
+        .name("client-a")
+        .connect(nile.url())
+        .await
+        .unwrap();
+    a.publish("x", "hello".into()).await.unwrap();
+    a.flush().await.unwrap();
+    drop(a);
+    let connect = next_event(&mut events, "CONNECT").await;
+    assert_eq!(connect["type"], "io.nats.server.advisory.v1.client_connect");
+    let c = &connect["client"];
+    assert_eq!(
+        (&c["acc"], &c["user"], &c["name"]),
+        (&json!("A"), &json!("a"), &json!("client-a"))
+    );
+    assert_eq!(c["kind"], "Client", "{connect}");
+    let disconnect = next_event(&mut events, "DISCONNECT").await;
+    assert_eq!(
+        disconnect["type"],
+        "io.nats.server.advisory.v1.client_disconnect"
+    );
+    assert_eq!(disconnect["client"]["id"], c["id"], "{disconnect}");
+    assert_eq!(
+        disconnect["sent"],
+        json!({"msgs": 1, "bytes": 5}),
+        "{disconnect}"
+    );
+    assert_eq!(disconnect["reason"], "Client Closed", "{disconnect}");
+}
+
+/// The next event of `kind` for account A (others are skipped).
+async fn next_event(events: &mut async_nats::Subscriber, kind: &str) -> Value {
+    use futures::StreamExt;
+    let want = format!("$SYS.ACCOUNT.A.{kind}");
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("event in time")
+            .expect("subscription open");
+        if m.subject.as_str() == want {
+            return serde_json::from_slice(&m.payload).expect("JSON event");
+        }
+    }
+}

@@ -85,7 +85,7 @@ impl MonitorState {
     }
 
     /// Remember a connection that just closed (called from `Server::unregister`).
-    pub fn record_closed(&self, c: &ClientHandle) {
+    pub fn record_closed(&self, c: &ClientHandle) -> Arc<ClosedConn> {
         let reason = c.close_reason();
         if reason == Some(CloseReason::StaleConnection) {
             self.stale_connections.fetch_add(1, Ordering::Relaxed);
@@ -111,11 +111,13 @@ impl MonitorState {
             user: meta.user,
             account: meta.account,
         };
+        let closed = Arc::new(closed);
         let mut ring = self.closed.lock();
         if ring.len() >= CLOSED_CONNS_MAX {
             ring.pop_front();
         }
-        ring.push_back(Arc::new(closed));
+        ring.push_back(closed.clone());
+        closed
     }
 
     /// Recently closed connections, oldest first.

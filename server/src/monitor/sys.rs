@@ -43,7 +43,6 @@ pub fn attach(server: &Arc<Server>, account: &Arc<Account>) {
         server: Arc::downgrade(server),
         account: Arc::downgrade(account),
         runtime: tokio::runtime::Handle::current(),
-        seq: AtomicU64::new(0),
     });
     let id = &server.server_id;
     let subjects = [
@@ -61,7 +60,130 @@ pub fn attach(server: &Arc<Server>, account: &Arc<Account>) {
         );
         account.sublist.insert(Arc::new(sub));
     }
+    let _ = server.system_account.set(account.clone());
     tracing::debug!("system account {}: $SYS.REQ requests served", account.name);
+}
+
+/// The envelope's `seq`: one per answer or event.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn next_seq() -> u64 {
+    SEQ.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// `$SYS.ACCOUNT.<acc>.CONNECT` for a client whose CONNECT was accepted.
+pub fn client_connect(server: &Arc<Server>, c: &crate::client::ClientHandle) {
+    let Some(sys) = server.system_account.get() else {
+        return;
+    };
+    let meta = c.meta.lock().clone();
+    let acc = meta
+        .account
+        .clone()
+        .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.into());
+    let subject = format!("$SYS.ACCOUNT.{acc}.CONNECT");
+    if !sys.has_interest(subject.as_bytes()) {
+        return;
+    }
+    let peer = Peer {
+        cid: c.cid,
+        addr: c.addr,
+        start: c.start,
+        acc: &acc,
+        user: meta.user.as_deref(),
+        name: &meta.name,
+        lang: &meta.lang,
+        version: &meta.version,
+    };
+    let body = json!({
+        "type": "io.nats.server.advisory.v1.client_connect",
+        "id": crate::jetstream::consumer::nuid(),
+        "timestamp": crate::logging::rfc3339_ns(crate::jetstream::stream::now_ns()),
+        "server": server_info(server, ident(server), next_seq()),
+        "client": peer.json(None),
+    });
+    sys.publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
+}
+
+/// `$SYS.ACCOUNT.<acc>.DISCONNECT` for a client that had connected.
+pub fn client_disconnect(server: &Server, c: &super::ClosedConn) {
+    let Some(sys) = server.system_account.get() else {
+        return;
+    };
+    let acc = c
+        .account
+        .clone()
+        .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.into());
+    let subject = format!("$SYS.ACCOUNT.{acc}.DISCONNECT");
+    if !sys.has_interest(subject.as_bytes()) {
+        return;
+    }
+    let peer = Peer {
+        cid: c.cid,
+        addr: c.addr,
+        start: c.start,
+        acc: &acc,
+        user: c.user.as_deref(),
+        name: &c.name,
+        lang: &c.lang,
+        version: &c.version,
+    };
+    let stop = crate::logging::rfc3339(c.stop);
+    let mut client = peer.json(Some(stop.clone()));
+    client["rtt"] = (c.rtt.as_nanos() as u64).into();
+    let body = json!({
+        "type": "io.nats.server.advisory.v1.client_disconnect",
+        "id": crate::jetstream::consumer::nuid(),
+        "timestamp": stop,
+        "server": server_info(server, ident(server), next_seq()),
+        "client": client,
+        // As nats-server: what the client sent, and what it was sent.
+        "sent": {"msgs": c.in_msgs, "bytes": c.in_bytes},
+        "received": {"msgs": c.out_msgs, "bytes": c.out_bytes},
+        "reason": c.reason,
+    });
+    sys.publish_internal(subject.as_bytes(), None, &[], body.to_string().as_bytes());
+}
+
+/// A client as the events describe it.
+struct Peer<'a> {
+    cid: u64,
+    addr: std::net::SocketAddr,
+    start: std::time::SystemTime,
+    acc: &'a str,
+    user: Option<&'a str>,
+    name: &'a str,
+    lang: &'a str,
+    version: &'a str,
+}
+
+impl Peer<'_> {
+    fn json(&self, stop: Option<String>) -> Value {
+        let mut v = json!({
+            "start": crate::logging::rfc3339(self.start),
+            "host": self.addr.ip().to_string(),
+            "id": self.cid,
+            "acc": self.acc,
+        });
+        // nats-server leaves empty ones out.
+        let texts = [
+            ("user", self.user.unwrap_or("")),
+            ("name", self.name),
+            ("lang", self.lang),
+            ("ver", self.version),
+        ];
+        for (key, text) in texts {
+            if !text.is_empty() {
+                v[key] = text.into();
+            }
+        }
+        if let Some(stop) = stop {
+            v["stop"] = stop.into();
+        }
+        v["kind"] = "Client".into();
+        v["client_type"] = "nats".into();
+        v
+    }
 }
 
 struct SysRequests {
@@ -69,8 +191,6 @@ struct SysRequests {
     /// The system account, where the answers go.
     account: std::sync::Weak<Account>,
     runtime: tokio::runtime::Handle,
-    /// The envelope's `seq`: one per answer.
-    seq: AtomicU64,
 }
 
 impl InternalSubscriber for SysRequests {
@@ -83,7 +203,7 @@ impl InternalSubscriber for SysRequests {
             return false; // unknown endpoint: no responders, as nats-server
         };
         let body = d.payload[d.headers_len.min(d.payload.len())..].to_vec();
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let seq = next_seq();
         let server = self.server.clone();
         let account = self.account.clone();
         // Not on the publisher's routing call: it holds the sublist.
@@ -163,12 +283,16 @@ impl Endpoint {
 }
 
 /// The whole answer to one request, as JSON bytes.
-fn answer(server: &Arc<Server>, req: &Request, body: &[u8], seq: u64) -> Vec<u8> {
-    let ident = json!({
+fn ident(server: &Server) -> Value {
+    json!({
         "name": server.server_name,
         "host": server.options().host,
         "id": server.server_id,
-    });
+    })
+}
+
+fn answer(server: &Arc<Server>, req: &Request, body: &[u8], seq: u64) -> Vec<u8> {
+    let ident = ident(server);
     if req.endpoint == Endpoint::Idz {
         return serde_json::to_vec(&ident).unwrap_or_default();
     }
