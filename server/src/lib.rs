@@ -19,6 +19,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod import_nats;
 pub mod imports;
 pub mod jetstream;
 pub mod jwt;

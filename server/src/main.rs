@@ -10,6 +10,9 @@ fn main() {
         .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
         .unwrap_or_default();
     let rest = args.get(1..).unwrap_or(&[]).to_vec();
+    if rest.first().is_some_and(|a| a == "import-nats") {
+        std::process::exit(nile_server::import_nats::main(&rest[1..]));
+    }
     let cmd = match config::load(&exe, &rest) {
         Ok(cmd) => cmd,
         Err(e) => {

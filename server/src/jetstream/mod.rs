@@ -252,28 +252,11 @@ impl JetStream {
 
     /// Engine limits for a stream config.
     pub fn store_config(&self, c: &StreamConfig) -> StoreConfig {
-        let pos = |v: i64| (v > 0).then_some(v as u64);
         let sync = match self.server.options().jetstream.sync {
             SyncPolicy::Always => nile_engine::SyncPolicy::Always,
             SyncPolicy::Interval(d) => nile_engine::SyncPolicy::Interval(d),
         };
-        StoreConfig {
-            msgs_max: pos(c.max_msgs),
-            bytes_max: pos(c.max_bytes),
-            age_max: pos(c.max_age).map(std::time::Duration::from_nanos),
-            msgs_per_subject_max: pos(c.max_msgs_per_subject),
-            msg_bytes_max: pos(c.max_msg_size),
-            discard: match c.discard {
-                config::Discard::Old => nile_engine::Discard::Old,
-                config::Discard::New => nile_engine::Discard::New,
-            },
-            discard_new_per_subject: c.discard_new_per_subject,
-            first_seq: c.first_seq.max(1),
-            sync,
-            size_rule: size_rule(c.storage),
-            report_expired_last: c.subject_delete_marker_ttl > 0,
-            ..StoreConfig::default()
-        }
+        store_config_for(c, sync)
     }
 
     /// Persist a stream's config atomically (tmp, fsync, rename, fsync dir).
@@ -324,6 +307,29 @@ impl JetStream {
     }
 }
 
+/// Engine limits for a stream config under a sync policy (also used
+/// offline, by `nile import-nats`).
+pub fn store_config_for(c: &StreamConfig, sync: nile_engine::SyncPolicy) -> StoreConfig {
+    let pos = |v: i64| (v > 0).then_some(v as u64);
+    StoreConfig {
+        msgs_max: pos(c.max_msgs),
+        bytes_max: pos(c.max_bytes),
+        age_max: pos(c.max_age).map(std::time::Duration::from_nanos),
+        msgs_per_subject_max: pos(c.max_msgs_per_subject),
+        msg_bytes_max: pos(c.max_msg_size),
+        discard: match c.discard {
+            config::Discard::Old => nile_engine::Discard::Old,
+            config::Discard::New => nile_engine::Discard::New,
+        },
+        discard_new_per_subject: c.discard_new_per_subject,
+        first_seq: c.first_seq.max(1),
+        sync,
+        size_rule: size_rule(c.storage),
+        report_expired_last: c.subject_delete_marker_ttl > 0,
+        ..StoreConfig::default()
+    }
+}
+
 /// How nats-server counts a stored message in `state.bytes` and against
 /// `max_bytes`, which clients assert exactly: subject + headers + payload
 /// plus, for file streams, 30 bytes (34 with headers: its record layout),
@@ -348,12 +354,12 @@ pub fn remove_dir(dir: &Path) {
     }
 }
 
-const META_FILE: &str = "meta.json";
+pub const META_FILE: &str = "meta.json";
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StreamMeta {
-    config: StreamConfig,
-    created_ns: i64,
+pub struct StreamMeta {
+    pub config: StreamConfig,
+    pub created_ns: i64,
 }
 
 /// The `$JS.API.>` subscriber: queue the request for the API thread.

@@ -24,7 +24,7 @@ pub const META_FILE: &str = "meta.json";
 pub const STATE_FILE: &str = "state.json";
 pub const POSITION_FILE: &str = "position.json";
 /// The engine log's name inside the consumer directory.
-const LOG_NAME: &str = "state";
+pub const LOG_NAME: &str = "state";
 
 #[derive(Serialize, Deserialize)]
 pub struct Meta {

@@ -1,0 +1,243 @@
+//! nats-server message blocks (`msgs/<index>.blk`): records, their
+//! checksums, and the compression header.
+//!
+//! A record is `u32 len` (top bit: has headers), `u64 seq` (top bit: erased,
+//! next bit: delete tombstone), `i64 ts`, `u16 subject_len`, the subject,
+//! then with headers `u32 headers_len` and the headers, the payload, and an
+//! 8-byte HighwayHash-64 of seq, ts, subject, headers and payload, keyed
+//! with the SHA-256 of `"<stream>-<block index>"`.
+
+use std::path::{Path, PathBuf};
+
+use highway::{HighwayHash, HighwayHasher, Key};
+use sha2::{Digest, Sha256};
+
+use super::ImportError;
+
+const HEADERS_BIT: u32 = 1 << 31;
+const ERASED_BIT: u64 = 1 << 63;
+const TOMBSTONE_BIT: u64 = 1 << 62;
+/// len, seq, ts, subject_len.
+const RECORD_HEADER_BYTES: usize = 22;
+const RECORD_HASH_BYTES: usize = 8;
+/// nats-server refuses records longer than this as corrupt.
+const RECORD_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// `cmp` + algorithm byte + uvarint original size, before a compressed block.
+const COMPRESSION_MAGIC: &[u8; 3] = b"cmp";
+
+/// One record of a block.
+pub enum Record<'a> {
+    Msg(Msg<'a>),
+    /// A sequence that exists but is deleted (erased or skipped).
+    Erased {
+        seq: u64,
+        ts: i64,
+    },
+    /// A later delete of `seq` (also how an emptied stream remembers its last sequence).
+    Tombstone {
+        seq: u64,
+        ts: i64,
+    },
+}
+
+pub struct Msg<'a> {
+    pub seq: u64,
+    pub ts: i64,
+    pub subject: &'a [u8],
+    pub headers: &'a [u8],
+    pub payload: &'a [u8],
+}
+
+/// A block file read whole, with its index (from the file name).
+pub struct Block {
+    pub index: u32,
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+/// The block files of a `msgs` directory in index order.
+pub fn list(msgs_dir: &Path) -> Result<Vec<(u32, PathBuf)>, ImportError> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(msgs_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(ImportError::io(msgs_dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| ImportError::io(msgs_dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(index) = name
+            .strip_suffix(".blk")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            out.push((index, entry.path()));
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out)
+}
+
+impl Block {
+    pub fn read(index: u32, path: PathBuf) -> Result<Block, ImportError> {
+        let bytes = std::fs::read(&path).map_err(|e| ImportError::io(&path, e))?;
+        let block = Block { index, path, bytes };
+        block.check_uncompressed()?;
+        Ok(block)
+    }
+
+    /// Compressed blocks start with `cmp` and a non-zero algorithm byte.
+    fn check_uncompressed(&self) -> Result<(), ImportError> {
+        let b = &self.bytes;
+        if b.len() >= 5 && b.starts_with(COMPRESSION_MAGIC) && b[3] != 0 {
+            return Err(ImportError::Compressed(self.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Where the records start: after a compression header that says "none".
+    fn records_start(&self) -> usize {
+        let b = &self.bytes;
+        if b.len() >= 5 && b.starts_with(COMPRESSION_MAGIC) {
+            // The original size is a uvarint: its bytes end at the first without the high bit.
+            if let Some(end) = b[4..].iter().position(|x| x & 0x80 == 0) {
+                return 4 + end + 1;
+            }
+        }
+        0
+    }
+
+    /// Every record, checked; the first bad one ends the walk with an error.
+    pub fn records(
+        &self,
+        stream: &str,
+    ) -> impl Iterator<Item = Result<Record<'_>, ImportError>> + '_ {
+        let key = block_key(stream, self.index);
+        let mut at = self.records_start();
+        let mut failed = false;
+        std::iter::from_fn(move || {
+            if failed || at >= self.bytes.len() {
+                return None;
+            }
+            match parse_record(&self.bytes[at..], &key) {
+                Ok((rec, len)) => {
+                    at += len;
+                    Some(Ok(rec))
+                }
+                Err(reason) => {
+                    failed = true;
+                    Some(Err(ImportError::Corrupt {
+                        path: self.path.clone(),
+                        offset: at as u64,
+                        reason,
+                    }))
+                }
+            }
+        })
+    }
+}
+
+/// The HighwayHash key of block `index` of `stream`.
+fn block_key(stream: &str, index: u32) -> Key {
+    key_of(format!("{stream}-{index}").as_bytes())
+}
+
+/// SHA-256 of `seed` as a HighwayHash key (four little-endian words).
+pub fn key_of(seed: &[u8]) -> Key {
+    let digest = Sha256::digest(seed);
+    let mut words = [0u64; 4];
+    for (w, chunk) in words.iter_mut().zip(digest.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *w = u64::from_le_bytes(b);
+    }
+    Key(words)
+}
+
+/// HighwayHash-64 of `parts` as the 8 bytes nats-server stores.
+pub fn hash64(key: &Key, parts: &[&[u8]]) -> [u8; 8] {
+    let mut h = HighwayHasher::new(*key);
+    for p in parts {
+        h.append(p);
+    }
+    h.finalize64().to_le_bytes()
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+/// One record at the start of `buf` and its length, or why it is bad.
+fn parse_record<'a>(buf: &'a [u8], key: &Key) -> Result<(Record<'a>, usize), String> {
+    if buf.len() < RECORD_HEADER_BYTES {
+        return Err(format!(
+            "{} bytes left, a record header needs 22",
+            buf.len()
+        ));
+    }
+    let raw_len = le_u32(buf);
+    let has_headers = raw_len & HEADERS_BIT != 0;
+    let len = (raw_len & !HEADERS_BIT) as usize;
+    let subject_len = usize::from(u16::from_le_bytes([buf[20], buf[21]]));
+    let fixed = RECORD_HEADER_BYTES + RECORD_HASH_BYTES + if has_headers { 4 } else { 0 };
+    if len < fixed + subject_len || len > buf.len() || len > RECORD_BYTES_MAX {
+        return Err(format!(
+            "record length {len} does not fit (subject {subject_len}, {} bytes left)",
+            buf.len()
+        ));
+    }
+    let raw_seq = le_u64(&buf[4..]);
+    let ts = le_u64(&buf[12..]) as i64;
+    let body = &buf[RECORD_HEADER_BYTES..len - RECORD_HASH_BYTES];
+    let subject = &body[..subject_len];
+    let (headers, payload) = if has_headers {
+        let hlen = le_u32(&body[subject_len..]) as usize;
+        let rest = &body[subject_len + 4..];
+        if hlen > rest.len() {
+            return Err(format!("headers length {hlen} past the record"));
+        }
+        rest.split_at(hlen)
+    } else {
+        (&body[..0], &body[subject_len..])
+    };
+    let stored = &buf[len - RECORD_HASH_BYTES..len];
+    let hashed_tail = if has_headers {
+        &body[subject_len + 4..]
+    } else {
+        &body[subject_len..]
+    };
+    if hash64(key, &[&buf[4..20], subject, hashed_tail]) != stored {
+        return Err(format!(
+            "checksum mismatch (record of seq {})",
+            raw_seq & !(ERASED_BIT | TOMBSTONE_BIT)
+        ));
+    }
+    let rec = if raw_seq & TOMBSTONE_BIT != 0 {
+        Record::Tombstone {
+            seq: raw_seq & !(TOMBSTONE_BIT | ERASED_BIT),
+            ts,
+        }
+    } else if raw_seq & ERASED_BIT != 0 || raw_seq == 0 {
+        Record::Erased {
+            seq: raw_seq & !ERASED_BIT,
+            ts,
+        }
+    } else {
+        Record::Msg(Msg {
+            seq: raw_seq,
+            ts,
+            subject,
+            headers,
+            payload,
+        })
+    };
+    Ok((rec, len))
+}
