@@ -9,7 +9,7 @@ fn get(port: u16, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -152,4 +152,60 @@ async fn jsz_counts_follow_creates_and_deletes() {
         "{after:#}"
     );
     assert_eq!(after["memory"], 0, "{after:#}");
+}
+
+/// Two accounts with JetStream: `/jsz` sums both, lists both with
+/// `accounts=true`, and `acc=` picks one.
+#[tokio::test]
+async fn jsz_covers_every_account() {
+    const CONFIG: &str = "jetstream: enabled\naccounts {\n  A: { jetstream: enabled, users: [{user: a, password: a}] }\n  B: { jetstream: enabled, users: [{user: b, password: b}] }\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nile.conf");
+    std::fs::write(&conf, CONFIG).unwrap();
+    let conf = conf.display().to_string();
+    let nile = Nile::start_in(dir, &["-c", &conf, "-m", "-1"]);
+    let port = nile.http_port.expect("monitor port");
+    for (user, streams) in [("a", 1), ("b", 2)] {
+        let c = async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+            .connect(nile.url())
+            .await
+            .unwrap();
+        let js = jetstream::new(c);
+        for i in 0..streams {
+            let name = format!("{}{i}", user.to_uppercase());
+            js.create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![format!("{user}.{i}")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            js.publish(format!("{user}.{i}"), "x".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    }
+    let v = jsz(port, "?accounts=true");
+    assert_eq!(
+        (&v["streams"], &v["messages"]),
+        (&3.into(), &3.into()),
+        "{v}"
+    );
+    let names: Vec<&str> = v["account_details"]
+        .as_array()
+        .expect("account_details")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(names, ["A", "B"], "{v}");
+    let b = jsz(port, "?acc=B&streams=true");
+    let detail = b["account_details"].as_array().expect("account_details");
+    assert_eq!(detail.len(), 1, "{b}");
+    assert_eq!(
+        detail[0]["stream_detail"].as_array().map(Vec::len),
+        Some(2),
+        "{b}"
+    );
 }

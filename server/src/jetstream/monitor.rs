@@ -88,7 +88,7 @@ impl JetStreamSource for JetStream {
     fn snapshot(&self, wants: &SnapshotWants) -> JetStreamSnapshot {
         let opts = self.server.options();
         let mut acc = AccountSnapshot {
-            name: GLOBAL_ACCOUNT.into(),
+            name: self.account.name.clone(),
             api_total: self.api_stats.total.load(Ordering::Relaxed),
             api_errors: self.api_stats.errors.load(Ordering::Relaxed),
             ..AccountSnapshot::default()
@@ -108,7 +108,10 @@ impl JetStreamSource for JetStream {
             }
         }
         acc.stream_count = streams.len() as u64;
-        let wanted = wants.account.as_deref().is_none_or(|a| a == GLOBAL_ACCOUNT);
+        let wanted = wants
+            .account
+            .as_deref()
+            .is_none_or(|a| a == self.account.name);
         JetStreamSnapshot {
             max_memory: opts.jetstream.max_memory_bytes,
             max_storage: opts.jetstream.max_file_bytes,

@@ -130,9 +130,11 @@ fn healthz(server: &Server, q: &Query) -> Result<Response, BadParam> {
             None if server.jetstream.get().is_some() => {}
             // nats-server's JSNotEnabledErr text.
             None => return unavailable("JetStream not enabled (10076)".into()),
-            Some(js) if !js_enabled_only && !js_server_only => {
-                if let Err(e) = js.health() {
-                    return unavailable(e);
+            Some(_) if !js_enabled_only && !js_server_only => {
+                for js in super::jsz::sources(server) {
+                    if let Err(e) = js.health() {
+                        return unavailable(e);
+                    }
                 }
             }
             Some(_) => {}

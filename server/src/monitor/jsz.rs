@@ -2,6 +2,7 @@
 //! `JSInfo`, from a [`JetStreamSnapshot`].
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -22,10 +23,29 @@ pub fn snapshot(server: &Server, wants: &SnapshotWants) -> JetStreamSnapshot {
     if !server.options().jetstream.enabled {
         return JetStreamSnapshot::default();
     }
-    match server.monitor.jetstream() {
-        Some(js) => js.snapshot(wants),
-        None => JetStreamSnapshot::empty(),
+    let sources = sources(server);
+    let Some((first, rest)) = sources.split_first() else {
+        return JetStreamSnapshot::empty();
+    };
+    // Limits and level are the server's; each account adds its own numbers.
+    let mut snap = first.snapshot(wants);
+    for s in rest {
+        snap.accounts.extend(s.snapshot(wants).accounts);
     }
+    snap.accounts.sort_by(|a, b| a.name.cmp(&b.name));
+    snap
+}
+
+/// Every account's JetStream; the one registered with the monitor when no
+/// account has one (the contract tests register a fake).
+pub fn sources(server: &Server) -> Vec<Arc<dyn super::JetStreamSource>> {
+    let all = server.accounts.jetstreams();
+    if all.is_empty() {
+        return server.monitor.jetstream().into_iter().collect();
+    }
+    all.into_iter()
+        .map(|js| js as Arc<dyn super::JetStreamSource>)
+        .collect()
 }
 
 #[derive(Serialize, Default)]
