@@ -163,6 +163,13 @@ pub fn hash64(key: &Key, parts: &[&[u8]]) -> [u8; 8] {
     h.finalize64().to_le_bytes()
 }
 
+/// Non-empty tokens of printable bytes without spaces.
+fn is_subject(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.split(|b| *b == b'.').all(|t| !t.is_empty())
+        && s.iter().all(|b| *b > b' ' && *b != 0x7f)
+}
+
 fn le_u32(b: &[u8]) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[..4]);
@@ -220,6 +227,17 @@ fn parse_record<'a>(buf: &'a [u8], key: &Key) -> Result<(Record<'a>, usize), Str
             raw_seq & !(ERASED_BIT | TOMBSTONE_BIT)
         ));
     }
+    // The checksum runs over subject, headers and payload as one stream, so
+    // it does not see where one ends and the next begins: check the shapes.
+    let is_msg = raw_seq & (TOMBSTONE_BIT | ERASED_BIT) == 0 && raw_seq != 0;
+    if is_msg && !is_subject(subject) {
+        return Err(format!("record of seq {raw_seq}: subject is not valid"));
+    }
+    if is_msg && !headers.is_empty() && !headers.ends_with(b"\r\n\r\n") {
+        return Err(format!(
+            "record of seq {raw_seq}: header block does not end"
+        ));
+    }
     let rec = if raw_seq & TOMBSTONE_BIT != 0 {
         Record::Tombstone {
             seq: raw_seq & !(TOMBSTONE_BIT | ERASED_BIT),
@@ -240,4 +258,92 @@ fn parse_record<'a>(buf: &'a [u8], key: &Key) -> Result<(Record<'a>, usize), Str
         })
     };
     Ok((rec, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as nats-server lays it out, with its checksum.
+    fn record(
+        key: &Key,
+        seq: u64,
+        ts: i64,
+        subject: &[u8],
+        hdrs: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let hlen = hdrs.map_or(0, |h| 4 + h.len());
+        let len = RECORD_HEADER_BYTES + subject.len() + hlen + payload.len() + RECORD_HASH_BYTES;
+        let mut b = Vec::new();
+        let flag = if hdrs.is_some() { HEADERS_BIT } else { 0 };
+        b.extend_from_slice(&(len as u32 | flag).to_le_bytes());
+        b.extend_from_slice(&seq.to_le_bytes());
+        b.extend_from_slice(&ts.to_le_bytes());
+        b.extend_from_slice(&(subject.len() as u16).to_le_bytes());
+        b.extend_from_slice(subject);
+        if let Some(h) = hdrs {
+            b.extend_from_slice(&(h.len() as u32).to_le_bytes());
+            b.extend_from_slice(h);
+        }
+        b.extend_from_slice(payload);
+        let tail = [hdrs.unwrap_or(&[]), payload].concat();
+        let sum = hash64(key, &[&b[4..20], subject, &tail]);
+        b.extend_from_slice(&sum);
+        b
+    }
+
+    fn block(bytes: Vec<u8>) -> Block {
+        Block {
+            index: 1,
+            path: PathBuf::from("1.blk"),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn records_parse_and_every_flipped_byte_is_caught() {
+        let key = block_key("S", 1);
+        let h = b"NATS/1.0\r\nA: b\r\n\r\n";
+        let mut bytes = record(&key, 1, 10, b"a.b", Some(h), b"hello");
+        bytes.extend(record(&key, 2 | TOMBSTONE_BIT, 11, b"", None, b""));
+        bytes.extend(record(&key, 3 | ERASED_BIT, 12, b"", None, b""));
+        let b = block(bytes.clone());
+        let recs: Vec<_> = b.records("S").collect::<Result<_, _>>().expect("clean");
+        match &recs[0] {
+            Record::Msg(m) => {
+                assert_eq!(
+                    (m.seq, m.ts, m.subject, m.headers, m.payload),
+                    (1, 10, &b"a.b"[..], &h[..], &b"hello"[..])
+                );
+            }
+            _ => panic!("a message first"),
+        }
+        assert!(matches!(recs[1], Record::Tombstone { seq: 2, ts: 11 }));
+        assert!(matches!(recs[2], Record::Erased { seq: 3, ts: 12 }));
+        // Another stream's key does not verify.
+        assert!(b.records("T").next().expect("one").is_err());
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x01;
+            let bad = block(bad);
+            assert!(
+                bad.records("S").any(|r| r.is_err()),
+                "flip at byte {at} not caught"
+            );
+        }
+    }
+
+    #[test]
+    fn compressed_blocks_are_refused() {
+        let mut bytes = b"cmp\x01\x10".to_vec();
+        bytes.extend([0u8; 16]);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("1.blk");
+        std::fs::write(&path, bytes).expect("write");
+        assert!(matches!(
+            Block::read(1, path),
+            Err(ImportError::Compressed(_))
+        ));
+    }
 }

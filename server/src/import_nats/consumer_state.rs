@@ -70,3 +70,67 @@ fn decode_body(c: &mut Cursor<'_>, version: u8) -> Option<ConsumerState> {
     }
     Some(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uvarint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    /// Version 2 as nats-server lays it out: floors, delivered, pending
+    /// relative to the floors with times below a base, redelivered.
+    #[test]
+    fn version_2_state_decodes() {
+        let mut b = vec![MAGIC, 2];
+        for v in [4, 10, 9, 300] {
+            uvarint(&mut b, v); // ack floor (consumer, stream), delivered (consumer, stream)
+        }
+        uvarint(&mut b, 2);
+        varint(&mut b, 1_800_000_000); // base time, seconds
+        for (sseq, dseq, back) in [(2u64, 1u64, 5i64), (290, 5, 1)] {
+            uvarint(&mut b, sseq);
+            uvarint(&mut b, dseq);
+            varint(&mut b, back);
+        }
+        uvarint(&mut b, 1);
+        uvarint(&mut b, 2);
+        uvarint(&mut b, 3);
+        let st = decode(&b).expect("decodes");
+        assert_eq!(
+            (
+                st.ack_floor_consumer_seq,
+                st.ack_floor_stream_seq,
+                st.delivered_consumer_seq,
+                st.delivered_stream_seq
+            ),
+            (4, 10, 9, 300)
+        );
+        let p = &st.pending[&12];
+        assert_eq!(
+            (p.consumer_seq, p.timestamp_ns),
+            (5, 1_799_999_995 * NS_PER_SEC)
+        );
+        assert_eq!(st.pending[&300].consumer_seq, 9);
+        assert_eq!(st.redelivered.get(&12), Some(&3));
+    }
+
+    #[test]
+    fn bad_magic_and_truncation_are_refused() {
+        assert!(decode(&[1, 2, 0, 0, 0, 0, 0, 0]).is_err());
+        assert!(decode(&[MAGIC, 2, 1, 1]).is_err());
+        assert!(
+            decode(&[MAGIC, 2, 0, 0, 0, 0, 1]).is_err(),
+            "pending without its entries"
+        );
+    }
+}
