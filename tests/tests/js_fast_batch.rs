@@ -522,3 +522,29 @@ async fn a_required_api_level_too_high_ends_the_batch() {
     let m = req(&c, "$JS.API.STREAM.MSG.GET.F", r#"{"seq":2}"#).await;
     assert!(m["message"].get("hdrs").is_none(), "{m}");
 }
+
+#[tokio::test]
+async fn flow_acked_messages_survive_kill_9_before_the_commit() {
+    let nile = start();
+    let c = connect(&nile).await;
+    fast_stream(&c, "F", "f.>").await;
+    let mut b = Batch::new(&c, "open", 10, "fail").await;
+    b.send("f.a", 1, START, &[]).await;
+    assert_eq!(b.next_on(1, START).await, flow(0, 10));
+    for seq in 2..=20 {
+        b.send("f.a", seq, APPEND, &[]).await;
+    }
+    assert_eq!(b.next_on(10, APPEND).await, flow(10, 10));
+    assert_eq!(b.next_on(20, APPEND).await, flow(20, 10));
+    let dir = nile.kill();
+    let nile = Nile::start_in(dir, &["-js"]);
+    let c = connect(&nile).await;
+    assert_eq!(messages(&c, "F").await, 20);
+    // The batch itself did not survive: it is unknown now.
+    let mut b = Batch::new(&c, "open", 10, "fail").await;
+    b.send("f.a", 21, COMMIT, &[]).await;
+    assert_eq!(
+        b.next_on(21, COMMIT).await,
+        ack_err("F", 400, 10208, "batch publish ID unknown")
+    );
+}
