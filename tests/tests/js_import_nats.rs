@@ -333,7 +333,7 @@ async fn observe(c: &Client) -> Value {
         }
         out.insert(
             name.into(),
-            json!({"state": state, "config": cfg, "messages": msgs}),
+            json!({"state": state, "config": cfg, "created": info["created"], "messages": msgs}),
         );
     }
     for (stream, consumer) in [("ORDERS", "WORKER"), ("WQ", "JOBS")] {
@@ -341,6 +341,7 @@ async fn observe(c: &Client) -> Value {
         out.insert(
             format!("{stream}.{consumer}"),
             json!({
+                "created": i["created"], "name": i["name"],
                 "delivered": i["delivered"], "ack_floor": i["ack_floor"],
                 "num_ack_pending": i["num_ack_pending"], "num_pending": i["num_pending"],
                 "num_redelivered": i["num_redelivered"],

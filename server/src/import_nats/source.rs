@@ -112,10 +112,15 @@ fn read_meta(path: &Path) -> Result<(Value, i64), ImportError> {
     let obj = v
         .as_object_mut()
         .ok_or_else(|| ImportError::meta(path, "not a JSON object".into()))?;
-    let created_ns = obj
-        .shift_remove("created")
+    // nats-server writes its file info's `Created` (and a consumer's `Name`) capitalised.
+    let created = obj.shift_remove("Created");
+    let created_ns = created
+        .or_else(|| obj.shift_remove("created"))
         .and_then(|c| c.as_str().and_then(parse_rfc3339))
         .unwrap_or(0);
+    if let Some(name) = obj.shift_remove("Name") {
+        obj.entry("name").or_insert(name);
+    }
     Ok((v, created_ns))
 }
 
