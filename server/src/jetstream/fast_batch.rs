@@ -459,56 +459,71 @@ impl Stream {
                     self.fast_end(b, r, Some((ticket, republish)), out);
                     return true;
                 }
-                let body = if b.flow_due(n_open) {
-                    b.flow_ack()
+                if b.flow_due(n_open) {
+                    out.push(Some(ticket), b.flow_ack(), republish);
                 } else {
-                    // Consumers still wait for it to be durable.
-                    AckBody::Raw(Vec::new())
-                };
-                let silent = matches!(&body, AckBody::Raw(raw) if raw.is_empty());
-                if silent {
+                    // No reply, but consumers still wait for it to be durable.
                     out.acks.push(PendingAck::silent(ticket, republish));
-                } else {
-                    out.push(Some(ticket), body, republish);
                 }
                 false
             }
-            Ok(Stored::Duplicate(dup_seq)) => {
-                // Skipped quietly, but it counts towards the flow.
-                if b.flow_due(n_open) {
-                    let t = out.stored_ticket(b);
-                    out.push(t, b.flow_ack(), None);
-                }
-                if !commit {
-                    return false;
-                }
-                if !b.gap_ok && b.lseq == 1 {
-                    let mut tail = br#","duplicate": true"#.to_vec();
-                    tail.extend_from_slice(&batch_tail(r.id, r.seq));
-                    out.push(None, AckBody::SeqWith { seq: dup_seq, tail }, None);
-                } else {
-                    self.fast_end(b, r, None, out);
-                }
-                true
-            }
-            Err(e) => {
-                if !b.gap_ok && b.lseq == 1 {
-                    // A batch failing at once answers as a publish would.
-                    out.error(&e);
-                    return true;
-                }
-                let mut report = format!(r#"{{"type":"err","seq":{},"error":"#, r.seq).into_bytes();
-                let _ = serde_json::to_writer(&mut report, &e);
-                report.push(b'}');
-                out.push(None, AckBody::Raw(report), None);
-                if b.gap_ok && !commit {
-                    return false;
-                }
-                b.lseq -= 1;
-                self.fast_end(b, r, None, out);
-                true
-            }
+            Ok(Stored::Duplicate(dup_seq)) => self.fast_duplicate(b, r, dup_seq, n_open, out),
+            Err(e) => self.fast_failed(b, r, &e, out),
         }
+    }
+
+    /// A duplicate `Nats-Msg-Id`: skipped quietly, but it counts towards
+    /// the flow. Returns whether the batch ended.
+    fn fast_duplicate(
+        &self,
+        b: &mut Fast,
+        r: &FastRef<'_>,
+        dup_seq: u64,
+        n_open: usize,
+        out: &mut Replies<'_>,
+    ) -> bool {
+        if b.flow_due(n_open) {
+            let t = out.stored_ticket(b);
+            out.push(t, b.flow_ack(), None);
+        }
+        if r.op != Op::Commit {
+            return false;
+        }
+        if !b.gap_ok && b.lseq == 1 {
+            // A batch of one answers as a publish would, batch fields added.
+            let mut tail = br#","duplicate": true"#.to_vec();
+            tail.extend_from_slice(&batch_tail(r.id, r.seq));
+            out.push(None, AckBody::SeqWith { seq: dup_seq, tail }, None);
+        } else {
+            self.fast_end(b, r, None, out);
+        }
+        true
+    }
+
+    /// A message the stream refused: reported, and in `fail` mode (or on
+    /// the commit) the end of the batch. Returns whether the batch ended.
+    fn fast_failed(
+        &self,
+        b: &mut Fast,
+        r: &FastRef<'_>,
+        e: &ApiError,
+        out: &mut Replies<'_>,
+    ) -> bool {
+        if !b.gap_ok && b.lseq == 1 {
+            // A batch failing at once answers as a publish would.
+            out.error(e);
+            return true;
+        }
+        let mut report = format!(r#"{{"type":"err","seq":{},"error":"#, r.seq).into_bytes();
+        let _ = serde_json::to_writer(&mut report, e);
+        report.push(b'}');
+        out.push(None, AckBody::Raw(report), None);
+        if b.gap_ok && r.op != Op::Commit {
+            return false;
+        }
+        b.lseq -= 1;
+        self.fast_end(b, r, None, out);
+        true
     }
 
     /// The final PubAck: the batch's last stored sequence and how many
