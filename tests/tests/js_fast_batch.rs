@@ -246,6 +246,27 @@ async fn ping_resends_the_last_flow_ack() {
 }
 
 #[tokio::test]
+async fn a_ping_past_what_arrived_skips_ahead_in_an_ok_batch() {
+    let nile = start();
+    let c = connect(&nile).await;
+    fast_stream(&c, "F", "f.>").await;
+    let mut b = Batch::new(&c, "pk", 4, "ok").await;
+    b.send("f.a", 1, START, &[]).await;
+    assert_eq!(b.next_on(1, START).await, flow(0, 4));
+    b.send("f.a", 2, APPEND, &[]).await;
+    b.send("f.a", 3, PING, &[]).await;
+    assert_eq!(b.next_on(3, PING).await, gap(3, 4));
+    assert_eq!(b.next_on(3, PING).await, flow(0, 4));
+    b.send("f.a", 9, PING, &[]).await;
+    assert_eq!(b.next_on(9, PING).await, gap(4, 10));
+    // The lost messages count towards the flow.
+    assert_eq!(b.next_on(9, PING).await, flow(8, 4));
+    b.send("f.a", 10, COMMIT, &[]).await;
+    assert_eq!(b.next_on(10, COMMIT).await, batch_ack("F", 3, "pk", 10));
+    b.quiet().await;
+}
+
+#[tokio::test]
 async fn a_gap_ends_a_fail_batch_with_what_was_stored() {
     let nile = start();
     let c = connect(&nile).await;

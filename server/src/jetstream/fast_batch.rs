@@ -405,12 +405,9 @@ impl Stream {
                 self.fast_end(b, r, None, out);
                 return true;
             }
+            // What was lost counts as received; the ack below may move.
             b.lseq = r.seq;
-            if b.flow_due(n_open) {
-                let t = out.stored_ticket(b);
-                out.push(t, b.flow_ack(), None);
-                return false;
-            }
+            b.flow_due(n_open);
         }
         let t = out.stored_ticket(b);
         out.push(t, b.flow_ack(), None);
