@@ -229,6 +229,31 @@ async fn populate(c: &Client) -> Value {
     .await;
     assert_eq!(del["success"], true, "{del}");
 
+    // s2-compressed blocks (nats-server compresses a block once it is full).
+    req(
+        c,
+        "$JS.API.STREAM.CREATE.ZIP",
+        &json!({"name":"ZIP","subjects":["zip.*"],"compression":"s2","max_bytes":120000})
+            .to_string(),
+    )
+    .await;
+    for i in 0..120 {
+        let body = format!(
+            "{i:05} {}",
+            "compressible text, repeated; ".repeat(20 + i % 7)
+        );
+        let mut h = HeaderMap::new();
+        h.insert("X-Index", i.to_string().as_str());
+        pub_ok(c, &format!("zip.{}", i % 4), Some(h), body.into()).await;
+    }
+    let del = req(
+        c,
+        "$JS.API.STREAM.MSG.DELETE.ZIP",
+        &json!({"seq": 30}).to_string(),
+    )
+    .await;
+    assert_eq!(del["success"], true, "{del}");
+
     // A purged stream keeps its last sequence.
     req(
         c,
@@ -303,7 +328,7 @@ async fn populate(c: &Client) -> Value {
 /// Everything a client can see of the store, as JSON, from either server.
 async fn observe(c: &Client) -> Value {
     let mut out = serde_json::Map::new();
-    for name in ["ORDERS", "LIM", "PURGED", "WQ", "KV_CFG"] {
+    for name in ["ORDERS", "ZIP", "LIM", "PURGED", "WQ", "KV_CFG"] {
         let info = req(c, &format!("$JS.API.STREAM.INFO.{name}"), "").await;
         let st = &info["state"];
         let state = json!({
@@ -458,6 +483,13 @@ async fn nats_server_store_is_served_the_same_after_import() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
         .count();
     assert!(blocks >= 3, "ORDERS spans {blocks} blocks");
+    let compressed = std::fs::read_dir(src.join("jetstream/$G/streams/ZIP/msgs"))
+        .expect("msgs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
+        .filter(|e| std::fs::read(e.path()).is_ok_and(|b| b.starts_with(b"cmp\x01")))
+        .count();
+    assert!(compressed >= 2, "ZIP has {compressed} compressed blocks");
     let nile_dir = tempfile::tempdir().expect("nile dir");
     let sd = nile_dir.path().join("store");
     let out = import(&src, &sd);

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use highway::{HighwayHash, HighwayHasher, Key};
 use sha2::{Digest, Sha256};
 
-use super::ImportError;
+use super::varint::Cursor;
+use super::{s2, ImportError};
 
 const HEADERS_BIT: u32 = 1 << 31;
 const ERASED_BIT: u64 = 1 << 63;
@@ -24,6 +25,8 @@ const RECORD_HASH_BYTES: usize = 8;
 const RECORD_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// `cmp` + algorithm byte + uvarint original size, before a compressed block.
 const COMPRESSION_MAGIC: &[u8; 3] = b"cmp";
+const ALGORITHM_NONE: u8 = 0;
+const ALGORITHM_S2: u8 = 1;
 
 /// One record of a block.
 pub enum Record<'a> {
@@ -80,31 +83,19 @@ pub fn list(msgs_dir: &Path) -> Result<Vec<(u32, PathBuf)>, ImportError> {
 
 impl Block {
     pub fn read(index: u32, path: PathBuf) -> Result<Block, ImportError> {
-        let bytes = std::fs::read(&path).map_err(|e| ImportError::io(&path, e))?;
-        let block = Block { index, path, bytes };
-        block.check_uncompressed()?;
-        Ok(block)
-    }
-
-    /// Compressed blocks start with `cmp` and a non-zero algorithm byte.
-    fn check_uncompressed(&self) -> Result<(), ImportError> {
-        let b = &self.bytes;
-        if b.len() >= 5 && b.starts_with(COMPRESSION_MAGIC) && b[3] != 0 {
-            return Err(ImportError::Compressed(self.path.clone()));
-        }
-        Ok(())
-    }
-
-    /// Where the records start: after a compression header that says "none".
-    fn records_start(&self) -> usize {
-        let b = &self.bytes;
-        if b.len() >= 5 && b.starts_with(COMPRESSION_MAGIC) {
-            // The original size is a uvarint: its bytes end at the first without the high bit.
-            if let Some(end) = b[4..].iter().position(|x| x & 0x80 == 0) {
-                return 4 + end + 1;
+        let raw = std::fs::read(&path).map_err(|e| ImportError::io(&path, e))?;
+        let bytes = match uncompressed(&raw) {
+            Ok(Some(b)) => b,
+            Ok(None) => raw,
+            Err(reason) => {
+                return Err(ImportError::Corrupt {
+                    path,
+                    offset: 0,
+                    reason,
+                })
             }
-        }
-        0
+        };
+        Ok(Block { index, path, bytes })
     }
 
     /// Every record, checked; the first bad one ends the walk with an error.
@@ -113,7 +104,7 @@ impl Block {
         stream: &str,
     ) -> impl Iterator<Item = Result<Record<'_>, ImportError>> + '_ {
         let key = block_key(stream, self.index);
-        let mut at = self.records_start();
+        let mut at = 0;
         let mut failed = false;
         std::iter::from_fn(move || {
             if failed || at >= self.bytes.len() {
@@ -134,6 +125,38 @@ impl Block {
                 }
             }
         })
+    }
+}
+
+/// A compressed block's records: after `cmp`, the algorithm byte and the
+/// uvarint size of the original comes the S2 stream of all but the last 8
+/// bytes, which follow as they were (the last record's checksum).
+/// `None`: the block is not compressed.
+fn uncompressed(raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    if raw.len() < 5 || !raw.starts_with(COMPRESSION_MAGIC) {
+        return Ok(None);
+    }
+    let mut c = Cursor::new(raw, 4);
+    let original = c.uvarint().ok_or("bad compression header")?;
+    let body = &raw[c.position()..];
+    match raw[3] {
+        ALGORITHM_NONE => Ok(Some(body.to_vec())),
+        ALGORITHM_S2 => {
+            let split = body
+                .len()
+                .checked_sub(RECORD_HASH_BYTES)
+                .ok_or("short compressed block")?;
+            let mut out = s2::decode_stream(&body[..split])?;
+            out.extend_from_slice(&body[split..]);
+            if out.len() as u64 != original {
+                return Err(format!(
+                    "decompressed to {} bytes, header says {original}",
+                    out.len()
+                ));
+            }
+            Ok(Some(out))
+        }
+        other => Err(format!("unknown compression algorithm {other}")),
     }
 }
 
@@ -335,15 +358,18 @@ mod tests {
     }
 
     #[test]
-    fn compressed_blocks_are_refused() {
-        let mut bytes = b"cmp\x01\x10".to_vec();
-        bytes.extend([0u8; 16]);
+    fn bad_compressed_blocks_are_reported() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("1.blk");
-        std::fs::write(&path, bytes).expect("write");
-        assert!(matches!(
-            Block::read(1, path),
-            Err(ImportError::Compressed(_))
-        ));
+        for bytes in [
+            &b"cmp\x01\x10garbage-garbage-garbage"[..],
+            b"cmp\x07\x10xxxxxxxxxxxxxxxx",
+        ] {
+            std::fs::write(&path, bytes).expect("write");
+            assert!(matches!(
+                Block::read(1, path.clone()),
+                Err(ImportError::Corrupt { .. })
+            ));
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! stream that already exists in the Nile store is refused, never merged.
 //!
 //! - [`blocks`]: message block records and checksums.
+//! - [`s2`]: the S2 stream format of compressed blocks.
 //! - [`index_db`]: the stream state snapshot's totals.
 //! - [`consumer_state`]: the consumer state file, `o.dat`.
 //! - [`source`]: one stream directory read and checked.
@@ -18,6 +19,7 @@
 mod blocks;
 mod consumer_state;
 mod index_db;
+mod s2;
 mod source;
 mod varint;
 mod writer;
@@ -33,8 +35,6 @@ pub enum ImportError {
     Io(PathBuf, std::io::Error),
     #[error("{0}: encrypted store (meta.key): decrypt it with nats-server first (it cannot be imported)")]
     Encrypted(PathBuf),
-    #[error("{0}: s2-compressed block: set the stream's compression to none in nats-server and let it rewrite its blocks, or copy the stream first (not supported)")]
-    Compressed(PathBuf),
     #[error("{path}: corrupt record at byte {offset}: {reason} (nothing imported)")]
     Corrupt {
         path: PathBuf,

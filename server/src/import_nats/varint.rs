@@ -10,6 +10,11 @@ impl<'a> Cursor<'a> {
         Cursor { buf, at }
     }
 
+    /// Where the next read starts.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
     pub fn uvarint(&mut self) -> Option<u64> {
         let mut v: u64 = 0;
         for shift in (0..70).step_by(7) {
