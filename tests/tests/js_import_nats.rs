@@ -46,10 +46,15 @@ struct NatsServer {
 
 impl NatsServer {
     fn start(bin: &Path, store: &Path) -> NatsServer {
+        Self::start_with(bin, store, &[])
+    }
+
+    fn start_with(bin: &Path, store: &Path, extra: &[&str]) -> NatsServer {
         let port = free_port();
         let child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(store)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -98,11 +103,16 @@ async fn client(url: &str) -> Client {
 }
 
 fn import(src: &Path, sd: &Path) -> Output {
+    import_with(src, sd, &[])
+}
+
+fn import_with(src: &Path, sd: &Path, extra: &[&str]) -> Output {
     Command::new(nile_bin())
         .arg("import-nats")
         .arg(src)
         .arg("-sd")
         .arg(sd)
+        .args(extra)
         .output()
         .expect("run nile import-nats")
 }
@@ -607,4 +617,74 @@ async fn corrupt_encrypted_and_existing_are_refused() {
         std::fs::read(sd.join("streams/S/meta.json")).expect("meta"),
         meta
     );
+}
+
+const ACCOUNTS_CONF: &str = "
+jetstream: enabled
+accounts {
+  A: { jetstream: enabled, users: [{user: a, password: a}] }
+  B: { jetstream: enabled, users: [{user: b, password: b}] }
+}
+";
+
+async fn client_as(url: &str, user: &str) -> Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+        .request_timeout(Some(TIMEOUT))
+        .connect(url)
+        .await
+        .expect("connect")
+}
+
+/// A named account's streams land in `<sd>/accounts/<name>/streams`, and
+/// `--account` imports only the accounts it names.
+#[tokio::test]
+async fn accounts_import_into_their_own_directories() {
+    let Some(bin) = nats_server_bin() else { return };
+    nile_bin();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let conf = tmp.path().join("accounts.conf");
+    std::fs::write(&conf, ACCOUNTS_CONF).expect("conf");
+    let conf = conf.display().to_string();
+    let nats_sd = tmp.path().join("nats");
+    let ns = NatsServer::start_with(&bin, &nats_sd, &["-c", &conf]);
+    let mut want = Vec::new();
+    for (user, stream) in [("a", "S"), ("b", "T")] {
+        let c = client_as(&ns.url(), user).await;
+        let r = req(
+            &c,
+            &format!("$JS.API.STREAM.CREATE.{stream}"),
+            &json!({"name": stream, "subjects": ["s.>"]}).to_string(),
+        )
+        .await;
+        assert!(r.get("error").is_none(), "{r}");
+        for i in 0..3 {
+            pub_ok(&c, &format!("s.{i}"), None, payload(i + 10)).await;
+        }
+        let got = req(
+            &c,
+            &format!("$JS.API.STREAM.MSG.GET.{stream}"),
+            r#"{"seq":2}"#,
+        )
+        .await;
+        want.push(got["message"].clone());
+    }
+    ns.stop();
+
+    let nile_dir = tempfile::tempdir().expect("nile dir");
+    let sd = nile_dir.path().join("store");
+    let out = import_with(&nats_sd, &sd, &["--account", "A"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("\"S\" (account A)"), "{report}");
+    assert!(!report.contains("\"T\""), "{report}");
+    assert!(sd.join("accounts/A/streams/S/meta.json").is_file());
+    assert!(!sd.join("streams").join("T").exists());
+
+    let nile = Nile::start_in(nile_dir, &["-c", &conf]);
+    let a = client_as(&nile.url(), "a").await;
+    let got = req(&a, "$JS.API.STREAM.MSG.GET.S", r#"{"seq":2}"#).await;
+    assert_eq!(got["message"], want[0]);
+    let b = client_as(&nile.url(), "b").await;
+    let info = req(&b, "$JS.API.STREAM.INFO.T", "").await;
+    assert_eq!(info["error"]["err_code"], 10059, "{info}");
 }
