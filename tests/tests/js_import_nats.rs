@@ -218,6 +218,31 @@ async fn populate(c: &Client) -> Value {
     }
     assert_eq!(n, 12);
 
+    // Consumers that start later in the stream and have delivered nothing.
+    for (name, extra) in [
+        ("LATE", json!({"deliver_policy": "new"})),
+        (
+            "FROM",
+            json!({"deliver_policy": "by_start_sequence", "opt_start_seq": 50}),
+        ),
+        (
+            "LAST",
+            json!({"deliver_policy": "last_per_subject", "filter_subject": "orders.2"}),
+        ),
+    ] {
+        let mut cfg = json!({"durable_name": name, "ack_policy": "explicit"});
+        for (k, v) in extra.as_object().expect("object") {
+            cfg[k] = v.clone();
+        }
+        let r = req(
+            c,
+            &format!("$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.{name}"),
+            &json!({"stream_name": "ORDERS", "config": cfg}).to_string(),
+        )
+        .await;
+        assert!(r.get("error").is_none(), "{r}");
+    }
+
     // A limits stream that dropped its oldest (no tombstones for those).
     req(
         c,
@@ -371,7 +396,13 @@ async fn observe(c: &Client) -> Value {
             json!({"state": state, "config": cfg, "created": info["created"], "messages": msgs}),
         );
     }
-    for (stream, consumer) in [("ORDERS", "WORKER"), ("WQ", "JOBS")] {
+    for (stream, consumer) in [
+        ("ORDERS", "WORKER"),
+        ("ORDERS", "LATE"),
+        ("ORDERS", "FROM"),
+        ("ORDERS", "LAST"),
+        ("WQ", "JOBS"),
+    ] {
         let i = req(c, &format!("$JS.API.CONSUMER.INFO.{stream}.{consumer}"), "").await;
         out.insert(
             format!("{stream}.{consumer}"),
@@ -425,7 +456,12 @@ async fn kv_view(c: &Client) -> Value {
 async fn next_of_consumers(c: &Client) -> Value {
     let js = async_nats::jetstream::new(c.clone());
     let mut out = Vec::new();
-    for (stream, name) in [("ORDERS", "WORKER"), ("WQ", "JOBS")] {
+    for (stream, name) in [
+        ("ORDERS", "WORKER"),
+        ("ORDERS", "FROM"),
+        ("ORDERS", "LAST"),
+        ("WQ", "JOBS"),
+    ] {
         let consumer: async_nats::jetstream::consumer::PullConsumer = js
             .get_consumer_from_stream(name, stream)
             .await
