@@ -17,9 +17,9 @@ use crate::options::Options;
 
 /// The nats-server version whose client protocol and API Nile implements;
 /// clients gate features on it (spec §4.6).
-pub const NATS_VERSION: &str = "2.11.0";
+pub const NATS_VERSION: &str = "2.12.0";
 /// The JetStream API level (ADR-44) of the nats-server release Nile matches
-/// (1 is 2.11's), so the two never disagree. Reported only when
+/// (2 is 2.12's), so the two never disagree. Reported only when
 /// [`advertises_api_level`].
 pub const JS_API_LEVEL: u32 = api_level_of(NATS_VERSION);
 

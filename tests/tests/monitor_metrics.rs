@@ -89,7 +89,7 @@ fn metrics_parse_and_count_traffic() {
         }
     }
     let info = s.samples.iter().find(|x| x.metric == "nile_info").unwrap();
-    assert_eq!(info.labels.get("nats_version"), Some("2.11.0"));
+    assert_eq!(info.labels.get("nats_version"), Some("2.12.0"));
     let scrapes = s
         .samples
         .iter()
