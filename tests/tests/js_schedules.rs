@@ -210,13 +210,21 @@ async fn cron_in_a_time_zone_sources_the_last_message_with_rollup() {
         .is_none());
 }
 
+/// A publish (subject, headers) and the error code and text it gets.
+type Refusal = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    u64,
+    &'static str,
+);
+
 #[tokio::test]
 async fn refusals_have_nats_server_codes() {
     let nile = start();
     let c = connect(&nile).await;
     create(&c, "S", stream_config("S")).await;
     create(&c, "P", json!({"name":"P","subjects":["p.>"]})).await;
-    let cases: &[(&str, &[(&str, &str)], u64, &str)] = &[
+    let cases: &[Refusal] = &[
         (
             "sched.b",
             &[
