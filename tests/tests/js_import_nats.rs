@@ -627,6 +627,21 @@ async fn corrupt_encrypted_and_existing_are_refused() {
     );
     assert!(!sd.join("streams").join("S").exists(), "nothing imported");
 
+    // A changed config no longer matches its meta.sum.
+    let cfg = tmp.path().join("cfg");
+    copy_dir(&nats_sd, &cfg);
+    let meta = cfg.join("jetstream/$G/streams/S/meta.inf");
+    let json = std::fs::read_to_string(&meta).expect("meta.inf");
+    assert!(json.contains("\"max_msgs\":-1"), "{json}");
+    std::fs::write(&meta, json.replace("\"max_msgs\":-1", "\"max_msgs\":5")).expect("write");
+    let out = import(&cfg, &tmp.path().join("nile-cfg"));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("meta.sum"),
+        "{}",
+        text(&out)
+    );
+
     let enc = tmp.path().join("enc");
     copy_dir(&nats_sd, &enc);
     std::fs::write(enc.join("jetstream/$G/streams/S/meta.key"), b"key").expect("key");

@@ -16,6 +16,7 @@ use crate::jetstream::consumer::config::ConsumerConfig;
 use crate::jetstream::time::parse_rfc3339;
 
 const META_FILE: &str = "meta.inf";
+const SUM_FILE: &str = "meta.sum";
 /// Present only in encrypted stores (the stream's wrapped key).
 const KEY_FILE: &str = "meta.key";
 const CONSUMER_STATE_FILE: &str = "o.dat";
@@ -75,6 +76,7 @@ impl SourceStream {
                 "not a file stream".into(),
             ));
         }
+        check_sum(dir, &config.name)?;
         let kept = serde_json::to_value(&config).unwrap_or(Value::Null);
         let dropped = dropped_fields(&mut cfg_value, &kept);
         let mut notes = Vec::new();
@@ -122,6 +124,31 @@ fn read_meta(path: &Path) -> Result<(Value, i64), ImportError> {
         obj.entry("name").or_insert(name);
     }
     Ok((v, created_ns))
+}
+
+/// `meta.sum`, when present, is the hex HighwayHash-64 of `meta.inf`
+/// keyed with the SHA-256 of the stream's (or `<stream>/<consumer>`) name.
+fn check_sum(dir: &Path, seed: &str) -> Result<(), ImportError> {
+    let sum_path = dir.join(SUM_FILE);
+    let want = match std::fs::read_to_string(&sum_path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ImportError::io(&sum_path, e)),
+    };
+    let meta = dir.join(META_FILE);
+    let bytes = std::fs::read(&meta).map_err(|e| ImportError::io(&meta, e))?;
+    let got: String = blocks::hash64(&blocks::key_of(seed.as_bytes()), &[&bytes])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != want.trim() {
+        return Err(ImportError::Corrupt {
+            path: meta,
+            offset: 0,
+            reason: "does not match its meta.sum".into(),
+        });
+    }
+    Ok(())
 }
 
 fn drop_nulls(v: &mut Value) {
@@ -234,6 +261,11 @@ fn read_consumer(cdir: &Path, stream: &StreamConfig) -> Result<SourceConsumer, I
         .map_err(|e| ImportError::meta(&meta, e.description))?;
     let kept = serde_json::to_value(&config).unwrap_or(Value::Null);
     let dropped = dropped_fields(&mut given, &kept);
+    let dir_name = cdir.file_name().map(|n| n.to_string_lossy().into_owned());
+    check_sum(
+        cdir,
+        &format!("{}/{}", stream.name, dir_name.unwrap_or_default()),
+    )?;
     let name = config
         .name
         .clone()
