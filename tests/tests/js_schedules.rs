@@ -555,3 +555,24 @@ async fn schedules_go_on_after_a_restart() {
     assert_eq!(body, "later");
     assert_eq!(subjects(&c, "S").await.get("sched.at"), None);
 }
+
+#[tokio::test]
+async fn deleting_the_schedule_message_stops_it() {
+    let nile = start();
+    let c = connect(&nile).await;
+    create(&c, "S", stream_config("S")).await;
+    let every = [
+        ("Nats-Schedule", "@every 1s"),
+        ("Nats-Schedule-Target", "tgt.d"),
+    ];
+    assert_eq!(publish(&c, "sched.d", &every, "").await, ack("S", 1));
+    wait_count(&c, "S", "tgt.d", 1).await;
+    let v = req(&c, "$JS.API.STREAM.MSG.DELETE.S", r#"{"seq":1}"#).await;
+    assert_eq!(v["success"], true, "{v}");
+    let fired = subjects(&c, "S").await["tgt.d"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(subjects(&c, "S").await["tgt.d"].as_u64().unwrap(), fired);
+    // A new schedule on the subject starts afresh.
+    publish(&c, "sched.d", &every, "").await;
+    wait_count(&c, "S", "tgt.d", fired + 1).await;
+}
