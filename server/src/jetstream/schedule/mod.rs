@@ -350,3 +350,61 @@ fn fired_next(store: &dyn StreamStore, target: &str, subject: &str, seq: u64) ->
         t => super::time::parse_rfc3339(t).map(Fired::Next),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_schedules_come_in_time_order_and_replace_each_other() {
+        let s = Scheduler::default();
+        s.set(b"a", 1, 30);
+        s.set(b"b", 2, 10);
+        s.set(b"c", 3, 20);
+        // A new schedule on a subject replaces its old due time.
+        s.set(b"a", 4, 5);
+        assert_eq!(s.earliest(), Some(5));
+        let due: Vec<_> = s
+            .take_due(20)
+            .into_iter()
+            .map(|(subj, seq, at)| (subj.to_vec(), seq, at))
+            .collect();
+        assert_eq!(
+            due,
+            [
+                (b"a".to_vec(), 4, 5),
+                (b"b".to_vec(), 2, 10),
+                (b"c".to_vec(), 3, 20)
+            ]
+        );
+        assert_eq!(s.earliest(), None);
+        s.set(b"d", 5, 40);
+        s.remove(b"d");
+        assert!(s.take_due(i64::MAX).is_empty());
+    }
+
+    #[test]
+    fn stop_needs_purge_and_another_subject() {
+        let cfg = StreamConfig {
+            allow_msg_schedules: true,
+            subjects: vec!["s.>".into()],
+            ..StreamConfig::default()
+        };
+        let hdrs = |next: &str, scheduler: &str| {
+            headers::HeaderBuilder::new(None)
+                .add(NEXT, next)
+                .add(SCHEDULER, scheduler)
+                .finish()
+        };
+        let none = |_: &str| None;
+        let stop = hdrs("purge", "s.sched");
+        let ok = check(&cfg, b"s.stop", &stop, 0, none).unwrap();
+        assert_eq!(ok.stop.as_deref(), Some("s.sched"));
+        for (next, scheduler) in [("purge", "s.stop"), ("soon", "s.sched"), ("purge", "s.*")] {
+            let e = check(&cfg, b"s.stop", &hdrs(next, scheduler), 0, none)
+                .err()
+                .unwrap();
+            assert_eq!(e.err_code, 10212, "{next} {scheduler}");
+        }
+    }
+}
