@@ -293,6 +293,10 @@ impl Stream {
 
     /// Store one published message under the stream's rules (`cfg`, read
     /// once per publish by the caller).
+    // Always inlined: with a second caller (fast batches) the compiler made
+    // it a call of its own, about 55 instructions more per plain publish
+    // (callgrind, js-pub-async).
+    #[inline(always)]
     fn store_msg(
         &self,
         cfg: &StreamConfig,
@@ -342,7 +346,17 @@ impl Stream {
             None
         };
         let body = counted.as_ref().map_or(body, |c| &c.payload[..]);
-        let scheduled = schedule::check(cfg, subject, hdrs, now, |s| self.last_headers_of(s))?;
+        // No call for a publish without headers (most of them): `check` is
+        // not inlined here now that `store_msg` has two callers.
+        let scheduled = if hdrs.is_empty() {
+            schedule::Checked {
+                headers: std::borrow::Cow::Borrowed(hdrs),
+                schedule_at: None,
+                stop: None,
+            }
+        } else {
+            schedule::check(cfg, subject, hdrs, now, |s| self.last_headers_of(s))?
+        };
         let hdrs = &scheduled.headers[..];
         let (rollup, ttl) = if hdrs.is_empty() {
             (None, ttl::Publish::plain(hdrs))
