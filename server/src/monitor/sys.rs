@@ -71,20 +71,28 @@ fn next_seq() -> u64 {
     SEQ.fetch_add(1, Ordering::Relaxed) + 1
 }
 
+/// The system account, the client's account name and the event's subject,
+/// when someone in the system account listens for `$SYS.ACCOUNT.<acc>.<event>`.
+fn listener<'a>(
+    server: &'a Server,
+    account: Option<&str>,
+    event: &str,
+) -> Option<(&'a Arc<Account>, String, String)> {
+    let sys = server.system_account.get()?;
+    let acc = account
+        .unwrap_or(crate::account::GLOBAL_ACCOUNT)
+        .to_string();
+    let subject = format!("$SYS.ACCOUNT.{acc}.{event}");
+    sys.has_interest(subject.as_bytes())
+        .then_some((sys, acc, subject))
+}
+
 /// `$SYS.ACCOUNT.<acc>.CONNECT` for a client whose CONNECT was accepted.
 pub fn client_connect(server: &Arc<Server>, c: &crate::client::ClientHandle) {
-    let Some(sys) = server.system_account.get() else {
+    let meta = c.meta.lock().clone();
+    let Some((sys, acc, subject)) = listener(server, meta.account.as_deref(), "CONNECT") else {
         return;
     };
-    let meta = c.meta.lock().clone();
-    let acc = meta
-        .account
-        .clone()
-        .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.into());
-    let subject = format!("$SYS.ACCOUNT.{acc}.CONNECT");
-    if !sys.has_interest(subject.as_bytes()) {
-        return;
-    }
     let peer = Peer {
         cid: c.cid,
         addr: c.addr,
@@ -107,17 +115,9 @@ pub fn client_connect(server: &Arc<Server>, c: &crate::client::ClientHandle) {
 
 /// `$SYS.ACCOUNT.<acc>.DISCONNECT` for a client that had connected.
 pub fn client_disconnect(server: &Server, c: &super::ClosedConn) {
-    let Some(sys) = server.system_account.get() else {
+    let Some((sys, acc, subject)) = listener(server, c.account.as_deref(), "DISCONNECT") else {
         return;
     };
-    let acc = c
-        .account
-        .clone()
-        .unwrap_or_else(|| crate::account::GLOBAL_ACCOUNT.into());
-    let subject = format!("$SYS.ACCOUNT.{acc}.DISCONNECT");
-    if !sys.has_interest(subject.as_bytes()) {
-        return;
-    }
     let peer = Peer {
         cid: c.cid,
         addr: c.addr,
