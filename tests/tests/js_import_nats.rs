@@ -198,24 +198,7 @@ async fn populate(c: &Client) -> Value {
     .await;
     assert!(r.get("error").is_none(), "{r}");
     let js = async_nats::jetstream::new(c.clone());
-    let consumer: async_nats::jetstream::consumer::PullConsumer = js
-        .get_consumer_from_stream("WORKER", "ORDERS")
-        .await
-        .expect("consumer");
-    let mut batch = consumer
-        .fetch()
-        .max_messages(12)
-        .messages()
-        .await
-        .expect("fetch");
-    let mut n = 0;
-    while let Some(m) = batch.next().await {
-        let m = m.expect("msg");
-        if n % 3 != 1 {
-            m.double_ack().await.expect("ack");
-        }
-        n += 1;
-    }
+    let n = fetch_acking(&js, "ORDERS", "WORKER", 12, |n| n % 3 != 1).await;
     assert_eq!(n, 12);
 
     // Consumers that start later in the stream and have delivered nothing.
@@ -321,24 +304,7 @@ async fn populate(c: &Client) -> Value {
         .to_string(),
     )
     .await;
-    let jobs: async_nats::jetstream::consumer::PullConsumer = js
-        .get_consumer_from_stream("JOBS", "WQ")
-        .await
-        .expect("jobs");
-    let mut batch = jobs
-        .fetch()
-        .max_messages(8)
-        .messages()
-        .await
-        .expect("fetch");
-    let mut n = 0;
-    while let Some(m) = batch.next().await {
-        let m = m.expect("msg");
-        if n != 5 {
-            m.double_ack().await.expect("ack");
-        }
-        n += 1;
-    }
+    fetch_acking(&js, "WQ", "JOBS", 8, |n| n != 5).await;
 
     // A KV bucket with history, deletes and a purge.
     let kv = js
@@ -738,4 +704,34 @@ async fn accounts_import_into_their_own_directories() {
     let b = client_as(&nile.url(), "b").await;
     let info = req(&b, "$JS.API.STREAM.INFO.T", "").await;
     assert_eq!(info["error"]["err_code"], 10059, "{info}");
+}
+
+/// Fetches up to `max` messages from a pull consumer and double-acks those
+/// `ack(n)` picks (the others stay pending); how many came.
+async fn fetch_acking(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    consumer: &str,
+    max: usize,
+    ack: impl Fn(usize) -> bool,
+) -> usize {
+    let consumer: async_nats::jetstream::consumer::PullConsumer = js
+        .get_consumer_from_stream(consumer, stream)
+        .await
+        .expect("consumer");
+    let mut batch = consumer
+        .fetch()
+        .max_messages(max)
+        .messages()
+        .await
+        .expect("fetch");
+    let mut n = 0;
+    while let Some(m) = batch.next().await {
+        let m = m.expect("msg");
+        if ack(n) {
+            m.double_ack().await.expect("ack");
+        }
+        n += 1;
+    }
+    n
 }
