@@ -63,6 +63,9 @@ pub struct ClientHandle {
     pub counters: Counters,
     pub meta: Mutex<ClientMeta>,
     pub last_activity_ns: AtomicU64,
+    /// When the writer last put bytes on the socket ([`clock_ns`]): a
+    /// reader polling for the client's answer polls a moment past it.
+    pub last_write_ns: AtomicU64,
     /// Live subscriptions of this client (for monitoring).
     pub subs_count: AtomicU64,
     /// Round-trip time in nanoseconds, 0 until measured: estimated at
@@ -105,6 +108,7 @@ impl ClientHandle {
             counters: Counters::default(),
             meta: Mutex::new(ClientMeta::default()),
             last_activity_ns: AtomicU64::new(0),
+            last_write_ns: AtomicU64::new(0),
             subs_count: AtomicU64::new(0),
             rtt_ns: AtomicU64::new(0),
             out: Mutex::new(OutState {
@@ -266,6 +270,7 @@ impl ClientHandle {
     /// After a write: once pending output is back under the threshold, the
     /// publishers waiting on this client go on.
     pub(crate) fn wrote(&self) {
+        self.last_write_ns.store(clock_ns(), Ordering::Relaxed);
         if !self.stalled.load(Ordering::Acquire) {
             return;
         }

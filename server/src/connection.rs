@@ -22,10 +22,13 @@ use crate::subscription::{Delivery, SubTarget, Subscription};
 use crate::trace;
 
 mod limits;
-/// Read buffer size: one read can carry many small messages.
 mod reauth;
+mod spin;
 mod user_info;
 
+use spin::{SpinReader, Spun};
+
+/// Read buffer size: one read can carry many small messages.
 const READ_BYTES_MIN: usize = 64 * 1024;
 /// Longest a publisher waits, per read, for a backed-up subscriber to drain.
 const STALL_WAIT_MAX: Duration = Duration::from_millis(50);
@@ -99,6 +102,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
             "TLS unavailable, client refused: {e}"
         ),
         _ => {
+            let mut conn = conn;
+            conn.spin_on(&stream);
             let (rd, wr) = stream.into_split();
             run(conn, rd, wr, Some(&info)).await
         }
@@ -199,6 +204,8 @@ async fn serve_tls_or_plain(
         .timeout
         .unwrap_or(crate::options::AUTH_TIMEOUT_DEFAULT);
     if !client_hello_within(&stream, wait).await {
+        let mut conn = conn;
+        conn.spin_on(&stream);
         let (rd, wr) = stream.into_split();
         return run(conn, rd, wr, None).await;
     }
@@ -334,6 +341,8 @@ struct Connection {
     trace: bool,
     /// What CONNECT offered, re-checked when the configuration is reloaded.
     creds: reauth::SavedCredentials,
+    /// A plain TCP client's socket, polled for a moment after each read.
+    spin: Option<SpinReader>,
 }
 
 impl Connection {
@@ -371,7 +380,15 @@ impl Connection {
             // Made as the socket is accepted, before INFO goes out.
             accepted: Instant::now(),
             ping_sent: None,
+            spin: None,
         }
+    }
+
+    /// Poll this plain TCP socket after reads (see [`spin`]).
+    fn spin_on(&mut self, stream: &TcpStream) {
+        use std::os::fd::AsRawFd;
+        let window = self.server.options().read_spin;
+        self.spin = SpinReader::new(stream.as_raw_fd(), window);
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut rd: R) {
@@ -391,6 +408,9 @@ impl Connection {
         let expiry = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(expiry);
         let mut expiry_armed = None;
+        // The last read was a client's small write, likely answered soon:
+        // poll the socket before sleeping on it.
+        let mut hot = false;
         loop {
             if buf.is_empty() && buf.capacity() > READ_BYTES_MIN {
                 // A large message grew it: back to the minimum.
@@ -404,12 +424,25 @@ impl Connection {
                     buf.reserve(READ_BYTES_MIN);
                 }
             }
-            let stop = tokio::select! {
+            let spun = match &self.spin {
+                Some(spin) if hot => spin.read(&mut buf, &self.handle).await,
+                _ => Spun::Idle,
+            };
+            hot = false;
+            let stop = match spun {
+                Spun::Data(n) => {
+                    hot = spin::worth_polling_after(n);
+                    self.read_done(n, &mut buf)
+                }
+                Spun::Failed => Some(Stop::Close(CloseReason::ReadError, None)),
+                Spun::Idle => tokio::select! {
                 biased;
                 _ = self.handle.closing.notified() => return,
                 r = rd.read_buf(&mut buf) => match r {
-                    Ok(0) => Some(Stop::Close(CloseReason::ClientClosed, None)),
-                    Ok(_) => self.process(&mut buf).err(),
+                    Ok(n) => {
+                        hot = spin::worth_polling_after(n);
+                        self.read_done(n, &mut buf)
+                    }
                     Err(_) => Some(Stop::Close(CloseReason::ReadError, None)),
                 },
                 _ = ping.tick() => self.server_ping().err(),
@@ -420,6 +453,7 @@ impl Connection {
                 _ = &mut expiry, if expiry_armed.is_some() => {
                     Some(Stop::Close(self.expiry.0, Some(self.expiry.1)))
                 }
+                },
             };
             if expiry_armed != self.expires_at {
                 expiry_armed = self.expires_at;
@@ -445,6 +479,14 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// After a read of `n` bytes into `buf`: 0 is the client closing.
+    fn read_done(&mut self, n: usize, buf: &mut BytesMut) -> Option<Stop> {
+        if n == 0 {
+            return Some(Stop::Close(CloseReason::ClientClosed, None));
+        }
+        self.process(buf).err()
     }
 
     /// nats-server's `-V` line for an op the client sent.

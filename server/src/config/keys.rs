@@ -403,6 +403,10 @@ impl Mapper {
             "ping_interval" => {
                 opts.ping_interval = or_default(self.duration(e, k)?, defaults.ping_interval);
             }
+            "read_spin" => {
+                // Zero turns polling off, unlike the timeouts where it means the default.
+                opts.read_spin = self.duration(e, k)?;
+            }
             "write_deadline" => {
                 opts.write_deadline = or_default(self.duration(e, k)?, defaults.write_deadline);
             }

@@ -592,6 +592,11 @@ fn timers() {
     let o = options("ping_interval: \"30s\"\nwrite_deadline: \"2s\"\nlame_duck_duration: \"1m\"\nlame_duck_grace_period: \"500ms\"\n");
     assert_eq!(o.ping_interval, Duration::from_secs(30));
     assert_eq!(o.write_deadline, Duration::from_secs(2));
+    assert_eq!(
+        options("read_spin: \"250us\"\n").read_spin,
+        Duration::from_micros(250)
+    );
+    assert_eq!(options("read_spin: \"0s\"\n").read_spin, Duration::ZERO);
     assert_eq!(o.lame_duck_duration, Duration::from_secs(60));
     assert_eq!(o.lame_duck_grace, Duration::from_millis(500));
     // Bare durations are strings too...
