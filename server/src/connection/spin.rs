@@ -12,8 +12,9 @@
 //! Go's scheduler, under nats-server, spins the same way before it parks.
 //!
 //! Bounded twice: a window per read, and [`spinners_max`] readers polling at
-//! once in the whole server, so an idle server burns no CPU and a server
-//! with thousands of clients never spins on more than a few of them.
+//! once in the whole server (half the CPUs), so an idle server burns no CPU
+//! and a server with thousands of clients never polls more than a few of
+//! them.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -30,10 +31,11 @@ const SPELL_MAX: Duration = Duration::from_millis(1);
 /// Readers polling at this moment, server-wide.
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
 
-/// One poller per CPU: more would only take turns on the same CPUs.
+/// Pollers for half the CPUs (at least one), as Go caps its spinning
+/// threads: polling uses CPUs that would otherwise idle, but shows as load.
 fn spinners_max() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    *MAX.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
 }
 
 /// Reads at least this large come from a client streaming writes, whose
