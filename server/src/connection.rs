@@ -25,6 +25,7 @@ mod limits;
 mod reauth;
 mod spin;
 mod user_info;
+mod wake_probe;
 
 use spin::{SpinReader, Spun};
 

@@ -28,6 +28,8 @@ pub const WRITE_DEADLINE_DEFAULT: Duration = Duration::from_secs(10);
 
 /// Nile's own (`read_spin` in the config file; nats-server has no such
 /// setting): long enough for a client on the same host or rack to answer.
+/// Used when the key is absent and waking a thread proves slow here
+/// (`connection/wake_probe.rs`).
 pub const READ_SPIN_DEFAULT: Duration = Duration::from_micros(100);
 /// nats-server's `DEFAULT_LAME_DUCK_DURATION`.
 pub const LAME_DUCK_DURATION_DEFAULT: Duration = Duration::from_secs(120);
@@ -309,8 +311,9 @@ pub struct Options {
     pub pings_out_max: u32,
     pub write_deadline: Duration,
     /// How long a reader polls its socket after data before sleeping on it
-    /// (`connection/spin.rs`); zero: never.
-    pub read_spin: Duration,
+    /// (`connection/spin.rs`); zero: never; `None`: [`READ_SPIN_DEFAULT`]
+    /// where wake-ups are slow, else never.
+    pub read_spin: Option<Duration>,
     pub lame_duck_duration: Duration,
     pub lame_duck_grace: Duration,
     pub auth: AuthOptions,
@@ -354,7 +357,7 @@ impl Default for Options {
             ping_interval: PING_INTERVAL_DEFAULT,
             pings_out_max: PINGS_OUT_MAX_DEFAULT,
             write_deadline: WRITE_DEADLINE_DEFAULT,
-            read_spin: READ_SPIN_DEFAULT,
+            read_spin: None,
             lame_duck_duration: LAME_DUCK_DURATION_DEFAULT,
             lame_duck_grace: LAME_DUCK_GRACE_DEFAULT,
             auth: AuthOptions::default(),

@@ -405,7 +405,7 @@ impl Mapper {
             }
             "read_spin" => {
                 // Zero turns polling off, unlike the timeouts where it means the default.
-                opts.read_spin = self.duration(e, k)?;
+                opts.read_spin = Some(self.duration(e, k)?);
             }
             "write_deadline" => {
                 opts.write_deadline = or_default(self.duration(e, k)?, defaults.write_deadline);

@@ -594,9 +594,12 @@ fn timers() {
     assert_eq!(o.write_deadline, Duration::from_secs(2));
     assert_eq!(
         options("read_spin: \"250us\"\n").read_spin,
-        Duration::from_micros(250)
+        Some(Duration::from_micros(250))
     );
-    assert_eq!(options("read_spin: \"0s\"\n").read_spin, Duration::ZERO);
+    assert_eq!(
+        options("read_spin: \"0s\"\n").read_spin,
+        Some(Duration::ZERO)
+    );
     assert_eq!(o.lame_duck_duration, Duration::from_secs(60));
     assert_eq!(o.lame_duck_grace, Duration::from_millis(500));
     // Bare durations are strings too...

@@ -66,6 +66,8 @@ pub(super) struct SpinReader {
     /// Owned by the connection's read half, which outlives this reader.
     fd: RawFd,
     window: Duration,
+    /// The window is the default: poll only where wake-ups are slow.
+    auto: bool,
 }
 
 /// A poller slot, given back when the spell ends.
@@ -90,9 +92,12 @@ impl Drop for Slot {
 }
 
 impl SpinReader {
-    /// `None` when `window` is zero: polling is off.
-    pub(super) fn new(fd: RawFd, window: Duration) -> Option<SpinReader> {
-        (!window.is_zero()).then_some(SpinReader { fd, window })
+    /// `None` when `window` is zero: polling is off. No window: the
+    /// default, where the wake-up probe says polling pays.
+    pub(super) fn new(fd: RawFd, window: Option<Duration>) -> Option<SpinReader> {
+        let auto = window.is_none();
+        let window = window.unwrap_or(crate::options::READ_SPIN_DEFAULT);
+        (!window.is_zero()).then_some(SpinReader { fd, window, auto })
     }
 
     /// Poll the socket until bytes come or the window ends: `window` after
@@ -101,6 +106,9 @@ impl SpinReader {
     /// `buf` must have spare capacity.
     pub(super) async fn read(&self, buf: &mut BytesMut, handle: &ClientHandle) -> Spun {
         debug_assert!(buf.capacity() > buf.len());
+        if self.auto && !super::wake_probe::wake_ups_are_slow() {
+            return Spun::Idle;
+        }
         let Some(_slot) = Slot::take() else {
             return Spun::Idle;
         };
@@ -170,7 +178,7 @@ mod tests {
     #[tokio::test]
     async fn bytes_sent_during_the_window_are_read() {
         let (server, mut client) = pair().await;
-        let spin = SpinReader::new(server.as_raw_fd(), Duration::from_millis(200)).unwrap();
+        let spin = SpinReader::new(server.as_raw_fd(), Some(Duration::from_millis(200))).unwrap();
         let h = handle();
         let writer = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -200,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn a_quiet_socket_ends_the_spell_within_its_bound() {
         let (server, _client) = pair().await;
-        let spin = SpinReader::new(server.as_raw_fd(), Duration::from_micros(300)).unwrap();
+        let spin = SpinReader::new(server.as_raw_fd(), Some(Duration::from_micros(300))).unwrap();
         let h = handle();
         let mut buf = BytesMut::with_capacity(64);
         for _ in 0..100 {
@@ -215,7 +223,8 @@ mod tests {
 
     #[test]
     fn polling_is_off_at_zero_and_after_large_reads() {
-        assert!(SpinReader::new(0, Duration::ZERO).is_none());
+        assert!(SpinReader::new(0, Some(Duration::ZERO)).is_none());
+        assert!(SpinReader::new(0, None).is_some_and(|s| s.auto));
         assert!(worth_polling_after(200));
         assert!(!worth_polling_after(0));
         assert!(!worth_polling_after(POLL_AFTER_READ_BYTES_MAX));
