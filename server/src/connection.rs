@@ -84,7 +84,7 @@ enum Stop {
 
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     let opts = server.options();
-    let (conn, info) = match admit(&server, addr) {
+    let (mut conn, info) = match admit(&server, addr) {
         Ok(admitted) => admitted,
         Err(refusal) => {
             let _ = stream.write_all(&refusal).await;
@@ -103,7 +103,6 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
             "TLS unavailable, client refused: {e}"
         ),
         _ => {
-            let mut conn = conn;
             conn.spin_on(&stream);
             let (rd, wr) = stream.into_split();
             run(conn, rd, wr, Some(&info)).await
@@ -187,7 +186,7 @@ async fn serve_tls(
 /// `allow_non_tls`: INFO in clear (saying `tls_available`), then the client
 /// either starts a handshake or goes on in plain text.
 async fn serve_tls_or_plain(
-    conn: Connection,
+    mut conn: Connection,
     mut stream: TcpStream,
     acceptor: tokio_rustls::TlsAcceptor,
     tls: &crate::options::TlsOptions,
@@ -205,7 +204,6 @@ async fn serve_tls_or_plain(
         .timeout
         .unwrap_or(crate::options::AUTH_TIMEOUT_DEFAULT);
     if !client_hello_within(&stream, wait).await {
-        let mut conn = conn;
         conn.spin_on(&stream);
         let (rd, wr) = stream.into_split();
         return run(conn, rd, wr, None).await;
@@ -437,23 +435,23 @@ impl Connection {
                 }
                 Spun::Failed => Some(Stop::Close(CloseReason::ReadError, None)),
                 Spun::Idle => tokio::select! {
-                biased;
-                _ = self.handle.closing.notified() => return,
-                r = rd.read_buf(&mut buf) => match r {
-                    Ok(n) => {
-                        hot = spin::worth_polling_after(n);
-                        self.read_done(n, &mut buf)
+                    biased;
+                    _ = self.handle.closing.notified() => return,
+                    r = rd.read_buf(&mut buf) => match r {
+                        Ok(n) => {
+                            hot = spin::worth_polling_after(n);
+                            self.read_done(n, &mut buf)
+                        }
+                        Err(_) => Some(Stop::Close(CloseReason::ReadError, None)),
+                    },
+                    _ = ping.tick() => self.server_ping().err(),
+                    _ = self.handle.reauth.notified() => self.reauthorize().err(),
+                    _ = &mut auth_deadline, if auth_armed && !self.connected => {
+                        Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
                     }
-                    Err(_) => Some(Stop::Close(CloseReason::ReadError, None)),
-                },
-                _ = ping.tick() => self.server_ping().err(),
-                _ = self.handle.reauth.notified() => self.reauthorize().err(),
-                _ = &mut auth_deadline, if auth_armed && !self.connected => {
-                    Some(Stop::Close(CloseReason::AuthTimeout, Some("Authentication Timeout")))
-                }
-                _ = &mut expiry, if expiry_armed.is_some() => {
-                    Some(Stop::Close(self.expiry.0, Some(self.expiry.1)))
-                }
+                    _ = &mut expiry, if expiry_armed.is_some() => {
+                        Some(Stop::Close(self.expiry.0, Some(self.expiry.1)))
+                    }
                 },
             };
             if expiry_armed != self.expires_at {
