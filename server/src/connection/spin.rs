@@ -19,7 +19,7 @@
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 
@@ -112,9 +112,9 @@ impl SpinReader {
         let Some(_slot) = Slot::take() else {
             return Spun::Idle;
         };
-        let start = Instant::now();
         let start_ns = clock_ns();
         let window_ns = self.window.as_nanos() as u64;
+        let spell_end_ns = start_ns.saturating_add(SPELL_MAX.as_nanos() as u64);
         loop {
             match self.recv(buf) {
                 Ok(n) => return Spun::Data(n),
@@ -124,7 +124,7 @@ impl SpinReader {
             }
             let wrote_ns = handle.last_write_ns.load(Ordering::Relaxed);
             let until_ns = start_ns.max(wrote_ns).saturating_add(window_ns);
-            if clock_ns() >= until_ns || start.elapsed() >= SPELL_MAX {
+            if clock_ns() >= until_ns.min(spell_end_ns) {
                 return Spun::Idle;
             }
             // Let a thread the kernel woke on this CPU (often the client's)
@@ -162,6 +162,7 @@ impl SpinReader {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+    use std::time::Instant;
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
