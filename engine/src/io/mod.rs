@@ -29,10 +29,11 @@ pub trait IoFile: Send + Sync {
     fn len(&self) -> io::Result<u64>;
     /// Truncates or extends.
     fn set_len(&self, len: u64) -> io::Result<()>;
-    /// Extends the file to at least `len` bytes of allocated, zero-reading
-    /// space (`fallocate`), so writes below `len` change no file size and
-    /// an `fdatasync` of them has no size update to commit to the journal.
-    /// Never shrinks. An optimisation only: callers ignore its failure.
+    /// Extends the file to at least `len` bytes of allocated zeros (written
+    /// zeros on a real disk, see `real::extend_with_zeros`), so writes below
+    /// `len` change no file size and no extent map, and an `fdatasync` of
+    /// them has only their data to write. Never shrinks. An optimisation
+    /// only: callers ignore its failure.
     fn allocate(&self, len: u64) -> io::Result<()> {
         let _ = len;
         Ok(())

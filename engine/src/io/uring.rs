@@ -110,7 +110,7 @@ impl IoFile for UringFile {
     }
 
     fn allocate(&self, len: u64) -> io::Result<()> {
-        super::real::fallocate(&self.file, len)
+        super::real::extend_with_zeros(&self.file, len)
     }
 
     fn map(&self) -> io::Result<Bytes> {
