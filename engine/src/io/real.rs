@@ -90,9 +90,14 @@ impl Io for RealIo {
 /// Bytes of zeros one `pwrite` of [`extend_with_zeros`] writes.
 const ZERO_CHUNK_BYTES: usize = 1 << 20;
 
-/// Zeros to copy from; in the zero-filled data section, so it costs no
-/// memory of its own until read, and then only the shared zero page.
-static ZEROS: [u8; ZERO_CHUNK_BYTES] = [0; ZERO_CHUNK_BYTES];
+/// Zeros to copy from, allocated zeroed once and never written: fresh
+/// anonymous pages, which reads map to the kernel's shared zero page, so
+/// they add nothing to the resident set (a `static` array would sit in the
+/// binary's read-only data, a mebibyte of file pages).
+fn zeros() -> &'static [u8] {
+    static ZEROS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ZEROS.get_or_init(|| vec![0; ZERO_CHUNK_BYTES])
+}
 
 /// Extends the file to `len` by writing zeros past its end (never below
 /// it: those bytes may be records). Written zeros rather than `fallocate`:
@@ -107,7 +112,7 @@ pub(crate) fn extend_with_zeros(file: &File, len: u64) -> io::Result<()> {
     let mut at = file.metadata()?.len();
     while at < len {
         let n = usize::try_from(len - at).map_or(ZERO_CHUNK_BYTES, |n| n.min(ZERO_CHUNK_BYTES));
-        let zeros = ZEROS.get(..n).unwrap_or_default();
+        let zeros = zeros().get(..n).unwrap_or_default();
         file.write_all_at(zeros, at)?;
         at += n as u64;
     }
