@@ -361,8 +361,10 @@ impl Segment {
     /// fdatasync; one that must also commit a grown file size to the
     /// journal costs about half as much again on ext4. So the file is
     /// extended ahead of the records, in steps, and the size changes only
-    /// once per step. The zeros past the last record are cut when the
-    /// segment is sealed and skipped by the scan on open.
+    /// once per step. The step is written as zeros (`IoFile::allocate`), so
+    /// the extent map changes once per step too, not in every group commit
+    /// that reaches new blocks. The zeros past the last record are cut when
+    /// the segment is sealed and skipped by the scan on open.
     fn allocate_for(&mut self, end: u64) {
         if end <= self.allocated {
             return;
