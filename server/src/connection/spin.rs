@@ -12,9 +12,9 @@
 //! Go's scheduler, under nats-server, spins the same way before it parks.
 //!
 //! Bounded twice: a window per read, and [`spinners_max`] readers polling at
-//! once in the whole server (half the CPUs), so an idle server burns no CPU
-//! and a server with thousands of clients never polls more than a few of
-//! them.
+//! once in the whole server (half the CPUs, at least two), so an idle
+//! server burns no CPU and a server with thousands of clients never polls
+//! more than a few of them.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -31,12 +31,23 @@ const SPELL_MAX: Duration = Duration::from_millis(1);
 /// Readers polling at this moment, server-wide.
 static SPINNING: AtomicUsize = AtomicUsize::new(0);
 
-/// Pollers for half the CPUs (at least one), as Go caps its spinning
-/// threads: polling uses CPUs that would otherwise idle, but shows as load.
+/// Pollers for half the CPUs, as Go caps its spinning threads (polling
+/// uses CPUs that would otherwise idle, but shows as load), and at least
+/// [`SPINNERS_MIN`] where there are that many CPUs.
 fn spinners_max() -> usize {
     static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)))
+    *MAX.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cpus / 2).max(SPINNERS_MIN).min(cpus)
+    })
 }
+
+/// A request crosses two connections, the requester's and the
+/// responder's, and each reader saves a wake-up if it polls: with one
+/// poller (half of two CPUs) they took turns, and the round trip's median
+/// was 75-94 µs instead of 59-70 (`docs/profiles.md`, sixth and seventh
+/// rounds).
+const SPINNERS_MIN: usize = 2;
 
 /// Reads at least this large come from a client streaming writes, whose
 /// next bytes are already on their way: the reader's next read gathers more
