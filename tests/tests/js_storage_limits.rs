@@ -4,7 +4,8 @@
 //! publishes once passed (10023), and a stream's `max_bytes` must fit in
 //! what the limits leave after the other streams' reservations (10047 for
 //! file, 10028 for memory). A refused publish stores nothing and the
-//! server goes on serving.
+//! server goes on serving. Atomic batch messages are checked one by one
+//! as they arrive.
 
 use nile_tests::{Nile, Raw};
 use serde_json::{json, Value};
@@ -138,6 +139,69 @@ fn account_file_limit_refuses_the_publish_that_would_pass_it() {
     let purged = api(&mut c, "$JS.API.STREAM.PURGE.SFILE", "");
     assert_eq!(purged["purged"], 19, "{purged}");
     assert_eq!(publish(&mut c, "sfile")["seq"], 20);
+}
+
+/// Sends one message of atomic batch `id` (sequence `seq`, committing if
+/// `commit`) with a 1000-byte payload.
+fn send_batch_msg(c: &mut Raw, subject: &str, id: &str, seq: u64, commit: bool) {
+    let mut hdrs = format!("NATS/1.0\r\nNats-Batch-Id: {id}\r\nNats-Batch-Sequence: {seq}\r\n");
+    if commit {
+        hdrs.push_str("Nats-Batch-Commit: 1\r\n");
+    }
+    hdrs.push_str("\r\n");
+    let body = "x".repeat(PAYLOAD_BYTES);
+    let (h, t) = (hdrs.len(), hdrs.len() + body.len());
+    c.send(format!("HPUB {subject} _INBOX.t {h} {t}\r\n{hdrs}{body}\r\n").as_bytes());
+}
+
+/// A batch message the server stages: answered with an empty message.
+fn stage(c: &mut Raw, subject: &str, id: &str, seq: u64) {
+    send_batch_msg(c, subject, id, seq, false);
+    assert_eq!(c.line(), "MSG _INBOX.t 1 0\r\n", "staged, not refused");
+    assert_eq!(c.line(), "\r\n");
+}
+
+/// A batch message the server answers (a refusal, or the commit's ack).
+fn answered(c: &mut Raw, subject: &str, id: &str, seq: u64, commit: bool) -> Value {
+    send_batch_msg(c, subject, id, seq, commit);
+    let head = c.line();
+    let len: usize = head
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a MSG: {head:?}"));
+    let payload = c.bytes(len + 2);
+    serde_json::from_slice(&payload[..len]).expect("answer is JSON")
+}
+
+#[test]
+fn account_file_limit_refuses_an_atomic_batch_message_that_would_pass_it() {
+    let nile = start(ACCOUNT_LIMITS);
+    let mut c = login(&nile, Some("a"));
+    let cfg = json!({"name": "SFILE", "subjects": ["sfile"], "storage": "file",
+                     "allow_atomic": true});
+    let created = api(&mut c, "$JS.API.STREAM.CREATE.SFILE", &cfg.to_string());
+    assert_eq!(created["did_create"], true, "{created}");
+    // A batch within the limit commits.
+    stage(&mut c, "sfile", "ok", 1);
+    let ack = answered(&mut c, "sfile", "ok", 2, true);
+    assert_eq!(
+        (&ack["seq"], &ack["count"]),
+        (&json!(2), &json!(2)),
+        "{ack}"
+    );
+    let (stored, _) = fill(&mut c, "sfile", 30);
+    // The batch's two count their headers too: 19,785 bytes with 17 more.
+    assert_eq!(stored, 17, "room left for 17 plain publishes");
+    // Full: the batch's first message is refused as a publish would be,
+    // and nothing is staged or stored.
+    let refusal = answered(&mut c, "sfile", "full", 1, false);
+    assert_account_refusal(&refusal, "SFILE");
+    assert_eq!(messages(&mut c, "SFILE"), 19);
+    let commit = answered(&mut c, "sfile", "full", 2, true);
+    assert!(commit.get("error").is_some(), "{commit}");
+    assert_eq!(messages(&mut c, "SFILE"), 19);
 }
 
 #[test]

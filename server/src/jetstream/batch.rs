@@ -19,6 +19,7 @@ use crate::jetstream::config::StreamConfig;
 use crate::jetstream::errors::{err, ApiError};
 use crate::jetstream::headers::{self, HeaderBuilder};
 use crate::jetstream::republish::StoredFacts;
+use crate::jetstream::resources;
 use crate::jetstream::ttl;
 use crate::subscription::Delivery;
 
@@ -211,6 +212,12 @@ impl Stream {
             let cfg = self.config.read();
             if cfg.sealed {
                 return Err(err::sealed());
+            }
+            // Each message as it arrives, as nats-server does: against what
+            // is stored, not counting the batch's staged messages.
+            if !self.caps().unlimited() {
+                resources::check_server(self)?;
+                resources::check_account(self, subject, hdrs, body)?;
             }
             if cfg.max_msg_size > 0 && (hdrs.len() + body.len()) as i64 > cfg.max_msg_size {
                 return Err(err::message_too_big());
