@@ -50,6 +50,11 @@ fn login(nile: &Nile, user: Option<&str>) -> Raw {
 /// One request; the JSON answer.
 fn api(c: &mut Raw, subject: &str, body: &str) -> Value {
     c.send(format!("PUB {subject} _INBOX.t {}\r\n{body}\r\n", body.len()).as_bytes());
+    answer(c)
+}
+
+/// The next message on `_INBOX.t`, as JSON.
+fn answer(c: &mut Raw) -> Value {
     let head = c.line();
     let len: usize = head
         .trim_end()
@@ -164,15 +169,7 @@ fn stage(c: &mut Raw, subject: &str, id: &str, seq: u64) {
 /// A batch message the server answers (a refusal, or the commit's ack).
 fn answered(c: &mut Raw, subject: &str, id: &str, seq: u64, commit: bool) -> Value {
     send_batch_msg(c, subject, id, seq, commit);
-    let head = c.line();
-    let len: usize = head
-        .trim_end()
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a MSG: {head:?}"));
-    let payload = c.bytes(len + 2);
-    serde_json::from_slice(&payload[..len]).expect("answer is JSON")
+    answer(c)
 }
 
 #[test]
